@@ -1,0 +1,1 @@
+"""Shared runtime of the OMS mesh: settings, storage, messaging, serving, telemetry."""

@@ -1,0 +1,52 @@
+"""The async SQLAlchemy engine for one service's own PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported for handlers
+
+
+class DatabaseUnreachable(Exception):
+    """The database did not answer at start; the message says where and why."""
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    # pool_pre_ping: after PostgreSQL restarts, stale pooled connections are replaced instead
+    # of failing the first request that draws one.
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=10,
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def redacted(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The plain ``postgresql://`` DSN asyncpg itself accepts (no ``+asyncpg`` driver part)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def check_reachable(engine: AsyncEngine, *, variable: str, timeout_s: float = 5.0) -> None:
+    """Fails start-up with one clear line when the database cannot be reached."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    except (OSError, TimeoutError, Exception) as exc:  # noqa: BLE001 - any failure means unreachable
+        cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DatabaseUnreachable(
+            f"cannot reach the database {redacted(str(engine.url))} ({variable}): {cause}"
+        ) from exc

@@ -1,0 +1,114 @@
+"""One root error type for the mesh, with subclasses that carry structured details.
+
+Handlers raise these; the gRPC error interceptor turns them into a ``google.rpc.Status``
+with the matching code and details (BadRequest, ErrorInfo, PreconditionFailure), in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import grpc
+
+ERROR_DOMAIN = "oms.mesh"
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One bad field of a request, named by its path (``items[2].quantity``)."""
+
+    field: str
+    description: str
+
+
+@dataclass(frozen=True)
+class PreconditionViolation:
+    """One unmet precondition: its type (``STOCK``, ``STATE``), subject and description."""
+
+    type: str
+    subject: str
+    description: str
+
+
+class MeshError(Exception):
+    """Root of every error the mesh reports to a caller."""
+
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    reason: str = "INTERNAL"
+    retriable = False
+
+    def __init__(self, message: str, *, reason: str | None = None, metadata: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+        self.metadata = dict(metadata or {})
+
+
+class InvalidArgument(MeshError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "INVALID_ARGUMENT"
+
+    def __init__(self, violations: list[FieldViolation], message: str | None = None) -> None:
+        summary = message or "; ".join(f"{v.field}: {v.description}" for v in violations)
+        super().__init__(summary)
+        self.violations = violations
+
+
+class NotFound(MeshError):
+    code = grpc.StatusCode.NOT_FOUND
+    reason = "NOT_FOUND"
+
+
+class AlreadyExists(MeshError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+    reason = "ALREADY_EXISTS"
+
+
+class FailedPrecondition(MeshError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    reason = "FAILED_PRECONDITION"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        violations: list[PreconditionViolation] | None = None,
+        reason: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, metadata=metadata)
+        self.violations = list(violations or [])
+
+
+class Aborted(MeshError):
+    """A concurrent change won (optimistic concurrency); the caller may re-read and retry."""
+
+    code = grpc.StatusCode.ABORTED
+    reason = "ABORTED"
+    retriable = True
+
+
+class PermissionDenied(MeshError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+    reason = "PERMISSION_DENIED"
+
+
+class Unavailable(MeshError):
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = "UNAVAILABLE"
+    retriable = True
+
+
+@dataclass
+class ViolationCollector:
+    """Collects every field violation of a request so the caller sees them all at once."""
+
+    violations: list[FieldViolation] = field(default_factory=list)
+
+    def add(self, field_path: str, description: str) -> None:
+        self.violations.append(FieldViolation(field_path, description))
+
+    def raise_if_any(self) -> None:
+        if self.violations:
+            raise InvalidArgument(self.violations)

@@ -1,0 +1,17 @@
+"""Kafka plumbing: an async-friendly producer, the consumer loop, topic administration."""
+
+from mesh.kafka._admin import ensure_topics, topic_specs
+from mesh.kafka._consumer import ConsumerSpec, EventConsumer, EventHandler
+from mesh.kafka._producer import DeliveryError, KafkaProducer
+from mesh.kafka._topics import Topics
+
+__all__ = [
+    "ConsumerSpec",
+    "DeliveryError",
+    "EventConsumer",
+    "EventHandler",
+    "KafkaProducer",
+    "Topics",
+    "ensure_topics",
+    "topic_specs",
+]

@@ -1,0 +1,110 @@
+"""An idempotent Kafka producer usable from asyncio.
+
+It wraps the plain ``confluent_kafka.Producer``: ``produce`` never blocks, and a thread polls
+delivery reports and resolves asyncio futures. The asyncio producer of confluent-kafka is not
+used because some releases drop message headers (DESIGN.md §9), and headers carry the
+CloudEvents attributes and the trace context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from mesh.settings import KafkaSettings
+
+
+class DeliveryError(Exception):
+    """The broker did not take a message; ``retriable`` says whether trying again may help."""
+
+    def __init__(self, error: KafkaError) -> None:
+        super().__init__(error.str())
+        self.retriable = error.retriable() or not error.fatal()
+
+
+class KafkaProducer:
+    """Start with ``start()``, stop with ``stop()`` (which flushes); or ``async with``."""
+
+    def __init__(self, settings: KafkaSettings, *, client_id: str, extra_config: dict[str, Any] | None = None) -> None:
+        self._config: dict[str, Any] = {
+            "bootstrap.servers": settings.bootstrap,
+            "client.id": client_id,
+            # Idempotence gives exactly one copy per produce call, in order, per partition.
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 2,
+            "compression.type": "lz4",
+            "message.timeout.ms": 30000,
+        }
+        self._config.update(extra_config or {})
+        self._producer: Producer | None = None
+        self._poller: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    async def start(self) -> None:
+        if self._producer is not None:
+            return
+        self._producer = Producer(self._config)
+        self._stopping.clear()
+        self._poller = threading.Thread(target=self._poll_forever, name="kafka-delivery", daemon=True)
+        self._poller.start()
+
+    async def stop(self, *, flush_timeout_s: float = 10.0) -> int:
+        """Flushes what is queued and stops; returns the number of messages left undelivered."""
+        if self._producer is None:
+            return 0
+        producer, self._producer = self._producer, None
+        left = await asyncio.to_thread(producer.flush, flush_timeout_s)
+        self._stopping.set()
+        if self._poller is not None:
+            await asyncio.to_thread(self._poller.join, 5)
+        return int(left)
+
+    async def __aenter__(self) -> KafkaProducer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def produce(
+        self, topic: str, *, key: str, value: bytes, headers: list[tuple[str, bytes]]
+    ) -> asyncio.Future[Message]:
+        """Queues one message; the returned future resolves once the broker acknowledged it."""
+        if self._producer is None:
+            raise RuntimeError("producer is not started")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Message] = loop.create_future()
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            loop.call_soon_threadsafe(_settle, future, error, message)
+
+        while True:
+            try:
+                self._producer.produce(topic, key=key.encode(), value=value, headers=headers, on_delivery=on_delivery)
+                return future
+            except BufferError:
+                # Local queue full: let the poller drain delivery reports, then queue again.
+                self._producer.poll(0.05)
+
+    async def send(self, topic: str, *, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> Message:
+        return await self.produce(topic, key=key, value=value, headers=headers)
+
+    def _poll_forever(self) -> None:
+        while not self._stopping.is_set():
+            producer = self._producer
+            if producer is None:
+                return
+            producer.poll(0.05)
+
+
+def _settle(future: asyncio.Future[Message], error: KafkaError | None, message: Message) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(DeliveryError(error))
+    else:
+        future.set_result(message)

@@ -1,0 +1,66 @@
+"""The outbox and inbox tables every service database has (DESIGN.md §3).
+
+``create_messaging_tables_v1`` is called by each service's first migration. It is frozen:
+a later change to these tables is a new function and a new migration, never an edit here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+OUTBOX_CHANNEL = "oms_outbox"
+
+
+def outbox_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "outbox",
+        metadata,
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("event_id", sa.Text, nullable=False, unique=True),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("message_key", sa.Text, nullable=False),
+        sa.Column("event_type", sa.Text, nullable=False),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        # Trace context of the transaction that wrote the event, so the trace continues
+        # when the relay publishes it later.
+        sa.Column("headers", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("published_at", sa.DateTime(timezone=True)),
+    )
+
+
+def inbox_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "inbox",
+        metadata,
+        sa.Column("consumer", sa.Text, primary_key=True),
+        sa.Column("event_id", sa.Text, primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+
+
+def create_messaging_tables_v1(op: Any) -> None:
+    """Creates outbox and inbox (``op`` is alembic's operations object)."""
+    metadata = sa.MetaData()
+    outbox = outbox_table(metadata)
+    inbox = inbox_table(metadata)
+    op.create_table(outbox.name, *[c.copy() for c in outbox.columns])
+    op.create_index("outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL"))
+    op.create_index("outbox_published_at", "outbox", ["published_at"], postgresql_where=sa.text("published_at IS NOT NULL"))
+    op.create_table(inbox.name, *[c.copy() for c in inbox.columns])
+    op.create_index("inbox_processed_at", "inbox", ["processed_at"])
+    # Wake relays the moment a transaction that wrote events commits (NOTIFY is delivered at
+    # commit), instead of making them poll fast.
+    op.execute(
+        f"""
+        CREATE FUNCTION oms_notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_notify('{OUTBOX_CHANNEL}', ''); RETURN NULL; END $$;
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
+        "FOR EACH STATEMENT EXECUTE FUNCTION oms_notify_outbox()"
+    )

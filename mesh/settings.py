@@ -1,0 +1,79 @@
+"""Typed settings read from environment variables, validated once at start.
+
+Each service has its own prefix (``OMS_ORDER_`` ...); what every process shares (Kafka, Redis,
+telemetry) has a prefix of its own. A wrong value fails fast with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+class KafkaSettings(BaseSettings):
+    """Where the Kafka cluster is and how topics are named."""
+
+    model_config = SettingsConfigDict(env_prefix="OMS_KAFKA_", frozen=True)
+
+    bootstrap: str = "127.0.0.1:19092"
+    # Prepended to every topic name: lets tests and parallel environments share one cluster.
+    topic_prefix: str = ""
+    partitions: int = Field(default=6, ge=1, le=256)
+    replication_factor: int = Field(default=1, ge=1)
+
+
+class RedisSettings(BaseSettings):
+    """The cache. Optional in the sense that the services keep working when it is down."""
+
+    model_config = SettingsConfigDict(env_prefix="OMS_REDIS_", frozen=True)
+
+    url: str = "redis://127.0.0.1:16379/0"
+    # Redis is a cache: a slow Redis must cost at most this much per call.
+    timeout_s: float = Field(default=0.05, gt=0, le=5)
+    ttl_s: int = Field(default=300, ge=1)
+
+
+class ServiceSettings(BaseSettings):
+    """What every gRPC service process needs; subclasses set the env prefix."""
+
+    model_config = SettingsConfigDict(frozen=True)
+
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(ge=0, le=65535)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    database_url: str
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    # In-flight RPCs get this long to finish after SIGTERM.
+    shutdown_grace_s: float = Field(default=10.0, ge=0, le=300)
+    # Apply the service's migrations at start (safe with several instances: advisory lock).
+    migrate_on_start: bool = True
+    # Run the outbox relay and event consumers in this process.
+    run_workers: bool = True
+
+
+def load(cls: type[SettingsT]) -> SettingsT:
+    """Builds ``cls`` from the environment or raises SettingsError naming the variable."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        raise SettingsError(_describe(cls, exc)) from None
+
+
+def _describe(cls: type[BaseSettings], exc: ValidationError) -> str:
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        variable = (prefix + field).upper()
+        given = error.get("input")
+        shown = f"={given!r}" if isinstance(given, str | int | float) else ""
+        problems.append(f"{variable}{shown}: {error['msg']}")
+    return "bad setting: " + "; ".join(problems)

@@ -1,0 +1,73 @@
+"""The async unit of work: one database transaction, its events, and what runs after commit.
+
+``async with uow:`` rolls back unless ``commit()`` was called. Events staged with
+``publish()`` are written to the outbox inside the same transaction (so state and events
+commit together, or neither); ``after_commit`` callbacks (cache eviction, watcher wake-ups)
+run once the commit succeeded, before the caller returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mesh.events import EventEnvelope, OutgoingEvent
+from mesh.outbox import add_events, claim_event
+
+
+class UnitOfWork:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+        self._events: list[OutgoingEvent] = []
+        self._after_commit: list[Callable[[], Awaitable[object]]] = []
+        self._committed = False
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        return self._session
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._session = self._sessions()
+        await self._session.begin()
+        self._events = []
+        self._after_commit = []
+        self._committed = False
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            if not self._committed:
+                await session.rollback()
+        finally:
+            await session.close()
+
+    def publish(self, *events: OutgoingEvent) -> None:
+        self._events.extend(events)
+
+    def after_commit(self, callback: Callable[[], Awaitable[object]]) -> None:
+        self._after_commit.append(callback)
+
+    async def claim(self, consumer: str, envelope: EventEnvelope) -> bool:
+        """False when this consumer already applied the event (a redelivery)."""
+        return await claim_event(self.session, consumer, envelope.event_id)
+
+    async def commit(self) -> None:
+        await add_events(self.session, self._events)
+        await self.session.commit()
+        self._committed = True
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            await callback()
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
