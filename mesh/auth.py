@@ -1,0 +1,368 @@
+"""JWT bearer authentication shared by the gateway and every gRPC service.
+
+The gateway verifies tokens to answer 401 early and forwards them as ``authorization``
+metadata; each service verifies them again in ``AuthServerInterceptor`` so calling a service
+port directly never bypasses authentication. Role rules live here once (``ADMIN_METHODS``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import grpc
+import jwt
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+# Local development only: anyone can read this string, so tokens signed with it prove nothing.
+DEV_JWT_SECRET = "oms-local-dev-secret-DO-NOT-USE-IN-PRODUCTION"
+
+ROLE_CUSTOMER = "customer"
+ROLE_ADMIN = "admin"
+
+ADMIN_METHODS: frozenset[str] = frozenset(
+    {
+        "/oms.inventory.v1.InventoryService/CreateProduct",
+        "/oms.inventory.v1.InventoryService/UpdateProduct",
+        "/oms.inventory.v1.InventoryService/DeleteProduct",
+        "/oms.inventory.v1.InventoryService/AddStock",
+        "/oms.inventory.v1.InventoryService/AuditStock",
+        "/oms.notify.v1.NotificationService/RetryNotification",
+        "/oms.order.v1.CustomerService/ListCustomers",
+    }
+)
+PUBLIC_METHOD_PREFIXES: tuple[str, ...] = ("/grpc.health.v1.", "/grpc.reflection.")
+
+_HMAC = ("HS256", "HS384", "HS512")
+_ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+
+
+class AuthSettings(BaseSettings):
+    """``OMS_AUTH_*``: read identically by the gateway and the services."""
+
+    model_config = SettingsConfigDict(env_prefix="OMS_AUTH_", frozen=True)
+
+    enabled: bool = True
+    jwt_secret: SecretStr | None = SecretStr(DEV_JWT_SECRET)
+    # Path or http(s) URL of a JWKS; when set, asymmetric (RS256) tokens are verified with it.
+    jwks: str | None = None
+    algorithms: Annotated[tuple[str, ...], NoDecode] = ("HS256", "RS256")
+    audience: str = "oms"
+    issuer: str = "oms-local"
+    # Tolerated clock skew between the token minter and this process.
+    leeway_s: float = Field(default=30.0, ge=0, le=600)
+
+    @field_validator("algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("algorithms")
+    @classmethod
+    def _known_algorithms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if name.lower() == "none":
+                raise ValueError("'none' is never an accepted algorithm")
+            if name not in _HMAC + _ASYMMETRIC:
+                raise ValueError(f"unknown algorithm {name!r}")
+        if not value:
+            raise ValueError("at least one algorithm is required")
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # RFC 7518 3.2: an HS256 key shorter than the hash output is brute-forceable.
+        if value is not None and 0 < len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes (or empty to disable HS*)")
+        return value
+
+    @property
+    def uses_dev_secret(self) -> bool:
+        return self.jwt_secret is not None and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET
+
+    def effective_algorithms(self) -> tuple[str, ...]:
+        """The allow-list narrowed to what the configured key material can verify.
+
+        HMAC needs a secret; asymmetric algorithms need a JWKS. Once a JWKS is configured the
+        public dev secret is no longer honoured: a deployment with real keys must not accept
+        tokens anyone can mint.
+        """
+        hmac_ok = bool(self.jwt_secret and self.jwt_secret.get_secret_value())
+        if self.jwks and self.uses_dev_secret:
+            hmac_ok = False
+        return tuple(
+            a for a in self.algorithms if (a in _HMAC and hmac_ok) or (a in _ASYMMETRIC and self.jwks)
+        )
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: ``id`` is the token's ``sub`` (a customer's customer_id)."""
+
+    id: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_admin(self) -> bool:
+        return ROLE_ADMIN in self.roles
+
+
+# Used when auth is disabled, so handlers never need a "no auth" branch of their own.
+SYNTHETIC_ADMIN = Principal(id="auth-disabled", roles=frozenset({ROLE_ADMIN}))
+
+
+class AuthError(Exception):
+    """Authentication failed; the message is safe to show to the caller."""
+
+
+class TokenVerifier:
+    """Verifies HS*/RS* bearer tokens against ``AuthSettings``; raises ``AuthError``."""
+
+    def __init__(self, settings: AuthSettings) -> None:
+        self.settings = settings
+        self.algorithms = settings.effective_algorithms()
+        if settings.enabled and not self.algorithms:
+            raise ValueError(
+                "OMS_AUTH_ALGORITHMS: no listed algorithm is usable with the configured keys "
+                "(HS* need OMS_AUTH_JWT_SECRET, RS* need OMS_AUTH_JWKS)"
+            )
+        self._jwks_client: jwt.PyJWKClient | None = None
+        self._jwks_set: jwt.PyJWKSet | None = None
+        if settings.jwks:
+            if settings.jwks.startswith(("http://", "https://")):
+                self._jwks_client = jwt.PyJWKClient(settings.jwks, cache_keys=True, lifespan=300)
+            else:
+                self._jwks_set = jwt.PyJWKSet.from_json(Path(settings.jwks).read_text())
+        if settings.enabled and settings.uses_dev_secret and "HS256" in self.algorithms:
+            log.warning("OMS_AUTH_JWT_SECRET is the built-in development secret: local use only")
+
+    @property
+    def remote_keys(self) -> bool:
+        """True when verifying may fetch keys over the network (callers offload to a thread)."""
+        return self._jwks_client is not None
+
+    def verify_authorization(self, header: str | None) -> Principal:
+        """Checks an ``Authorization`` value (``Bearer <jwt>``)."""
+        if not self.settings.enabled:
+            return SYNTHETIC_ADMIN
+        if not header:
+            raise AuthError("missing bearer token: send 'Authorization: Bearer <jwt>'")
+        scheme, _, token = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError("authorization must use the Bearer scheme")
+        return self.verify(token.strip())
+
+    def verify(self, token: str) -> Principal:
+        if not self.settings.enabled:
+            return SYNTHETIC_ADMIN
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise AuthError("malformed token") from None
+        algorithm = str(header.get("alg", ""))
+        if algorithm not in self.algorithms:
+            raise AuthError(f"token algorithm {algorithm!r} is not allowed")
+        key = self._key_for(algorithm, header, token)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self.settings.audience,
+                issuer=self.settings.issuer,
+                leeway=self.settings.leeway_s,
+                options={"require": ["exp", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("token expired") from None
+        except jwt.ImmatureSignatureError:
+            raise AuthError("token not valid yet") from None
+        except jwt.InvalidAudienceError:
+            raise AuthError(f"token audience is not {self.settings.audience!r}") from None
+        except jwt.InvalidIssuerError:
+            raise AuthError(f"token issuer is not {self.settings.issuer!r}") from None
+        except jwt.InvalidSignatureError:
+            raise AuthError("token signature is invalid") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise AuthError(f"token lacks the {exc.claim!r} claim") from None
+        except jwt.PyJWTError:
+            raise AuthError("malformed token") from None
+        return _principal_from(claims)
+
+    def _key_for(self, algorithm: str, header: Mapping[str, Any], token: str) -> Any:
+        if algorithm in _HMAC:
+            assert self.settings.jwt_secret is not None  # guaranteed by effective_algorithms
+            return self.settings.jwt_secret.get_secret_value()
+        try:
+            if self._jwks_client is not None:
+                return self._jwks_client.get_signing_key_from_jwt(token).key
+            assert self._jwks_set is not None
+            kid = header.get("kid")
+            keys = [k for k in self._jwks_set.keys if kid is None or k.key_id == kid]
+            if len(keys) != 1:
+                raise AuthError("no unique signing key for the token's kid")
+            return keys[0].key
+        except jwt.PyJWTError:
+            raise AuthError("no signing key for the token") from None
+
+
+def _principal_from(claims: Mapping[str, Any]) -> Principal:
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise AuthError("token 'roles' claim must be a list of strings")
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not subject:
+        raise AuthError("token 'sub' claim must be a non-empty string")
+    return Principal(id=subject, roles=frozenset(roles))
+
+
+def mint_token(
+    subject: str,
+    roles: Iterable[str],
+    settings: AuthSettings | None = None,
+    *,
+    ttl_s: int = 3600,
+    algorithm: str = "HS256",
+    key: Any = None,
+    kid: str | None = None,
+    now: float | None = None,
+    extra_claims: Mapping[str, Any] | None = None,
+) -> str:
+    """Signs a token the verifier accepts (HS256 with the configured secret by default)."""
+    settings = settings or AuthSettings()
+    issued = int(now if now is not None else time.time())
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "roles": list(roles),
+        "aud": settings.audience,
+        "iss": settings.issuer,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + ttl_s,
+    }
+    claims.update(extra_claims or {})
+    if key is None:
+        if settings.jwt_secret is None:
+            raise ValueError("no OMS_AUTH_JWT_SECRET to sign with; pass key=")
+        key = settings.jwt_secret.get_secret_value()
+    headers = {"kid": kid} if kid else None
+    return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
+
+
+_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "oms_principal", default=None
+)
+
+
+def current_principal() -> Principal | None:
+    """The caller of the RPC being handled; None outside an authenticated RPC."""
+    return _current.get()
+
+
+class AuthServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Verifies the bearer token of every non-public RPC and enforces ``admin_methods``.
+
+    The check runs inside the RPC (wrapping the handler) so it can abort with a proper status
+    and set the principal in the handler's own context; grpc.aio runs each RPC in its own
+    task, so the contextvar never leaks between calls.
+    """
+
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        admin_methods: frozenset[str] = ADMIN_METHODS,
+        public_methods_prefixes: tuple[str, ...] = PUBLIC_METHOD_PREFIXES,
+    ) -> None:
+        self._verifier = verifier
+        self._admin_methods = admin_methods
+        self._public = public_methods_prefixes
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method.startswith(self._public):
+            return handler
+        return _wrap_handler(handler, lambda context: self._authorize(method, context))
+
+    async def _authorize(self, method: str, context: grpc.aio.ServicerContext) -> None:
+        header = _metadata_value(context.invocation_metadata(), "authorization")
+        try:
+            principal = await verify_off_loop(self._verifier, header)
+        except AuthError as exc:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+            raise  # abort raises; this only tells readers (and mypy) that we never go on
+        if method in self._admin_methods and not principal.is_admin:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, f"{method} requires the {ROLE_ADMIN!r} role"
+            )
+        _current.set(principal)
+
+
+async def verify_off_loop(verifier: TokenVerifier, header: str | None) -> Principal:
+    """Verifies without blocking the event loop when keys may be fetched from a JWKS URL."""
+    if verifier.remote_keys:
+        return await asyncio.to_thread(verifier.verify_authorization, header)
+    return verifier.verify_authorization(header)
+
+
+def _metadata_value(metadata: Any, key: str) -> str | None:
+    for item_key, value in metadata or ():
+        if item_key == key:
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
+_Check = Callable[[grpc.aio.ServicerContext], Awaitable[None]]
+
+
+def _wrap_handler(handler: grpc.RpcMethodHandler, check: _Check) -> grpc.RpcMethodHandler:
+    """Returns a handler of the same kind whose behaviour runs ``check`` first."""
+    for kind, factory in (
+        ("unary_unary", grpc.unary_unary_rpc_method_handler),
+        ("unary_stream", grpc.unary_stream_rpc_method_handler),
+        ("stream_unary", grpc.stream_unary_rpc_method_handler),
+        ("stream_stream", grpc.stream_stream_rpc_method_handler),
+    ):
+        behavior = getattr(handler, kind)
+        if behavior is not None:
+            return factory(
+                _checked(behavior, check),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+    return handler
+
+
+def _checked(behavior: Callable[..., Any], check: _Check) -> Callable[..., Any]:
+    if inspect.isasyncgenfunction(behavior):
+
+        async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            await check(context)
+            async for response in behavior(request, context):
+                yield response
+
+        return streaming
+
+    async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await check(context)
+        result = behavior(request, context)
+        return await result if inspect.isawaitable(result) else result
+
+    return unary
