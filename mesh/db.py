@@ -45,7 +45,7 @@ async def check_reachable(engine: AsyncEngine, *, variable: str, timeout_s: floa
         async with asyncio.timeout(timeout_s):
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-    except (OSError, TimeoutError, Exception) as exc:  # noqa: BLE001 - any failure means unreachable
+    except (OSError, TimeoutError, Exception) as exc:
         cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DatabaseUnreachable(
             f"cannot reach the database {redacted(str(engine.url))} ({variable}): {cause}"

@@ -12,6 +12,9 @@ SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/protobuf"
 TRACE_HEADERS = ("traceparent", "tracestate")
 
+# Kafka message headers as confluent-kafka takes and gives them.
+Headers = list[tuple[str, str | bytes | None]]
+
 
 @dataclass(frozen=True)
 class OutgoingEvent:
@@ -44,7 +47,7 @@ class EventEnvelope:
 
 def cloudevent_headers(
     *, event_id: str, event_type: str, source: str, time: datetime, extra: dict[str, str] | None = None
-) -> list[tuple[str, bytes]]:
+) -> Headers:
     headers = {
         "ce_id": event_id,
         "ce_type": event_type,
@@ -57,6 +60,9 @@ def cloudevent_headers(
     return [(name, value.encode()) for name, value in headers.items()]
 
 
-def headers_dict(raw: list[tuple[str, bytes | None]] | None) -> dict[str, str]:
+def headers_dict(raw: Headers | dict[str, str | bytes | None] | None) -> dict[str, str]:
     """Kafka headers as text; a repeated header keeps its last value."""
-    return {name: (value or b"").decode("utf-8", "replace") for name, value in (raw or [])}
+    pairs = raw.items() if isinstance(raw, dict) else (raw or [])
+    return {
+        name: value.decode("utf-8", "replace") if isinstance(value, bytes) else (value or "") for name, value in pairs
+    }

@@ -49,7 +49,9 @@ def create_messaging_tables_v1(op: Any) -> None:
     inbox = inbox_table(metadata)
     op.create_table(outbox.name, *[c.copy() for c in outbox.columns])
     op.create_index("outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL"))
-    op.create_index("outbox_published_at", "outbox", ["published_at"], postgresql_where=sa.text("published_at IS NOT NULL"))
+    op.create_index(
+        "outbox_published_at", "outbox", ["published_at"], postgresql_where=sa.text("published_at IS NOT NULL")
+    )
     op.create_table(inbox.name, *[c.copy() for c in inbox.columns])
     op.create_index("inbox_processed_at", "inbox", ["processed_at"])
     # Wake relays the moment a transaction that wrote events commits (NOTIFY is delivered at
@@ -61,6 +63,5 @@ def create_messaging_tables_v1(op: Any) -> None:
         """
     )
     op.execute(
-        "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
-        "FOR EACH STATEMENT EXECUTE FUNCTION oms_notify_outbox()"
+        "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION oms_notify_outbox()"
     )

@@ -68,13 +68,14 @@ def _migrate(connection: Connection) -> None:
 
 def main() -> None:
     import os
+    import sys
 
     for service, variable in SERVICES.items():
         url = os.environ.get(variable)
         if not url:
             raise SystemExit(f"{variable} is not set (see `scripts/infra env`)")
         asyncio.run(upgrade(service, url))
-        print(f"{service}: migrated")
+        sys.stdout.write(f"{service}: migrated\n")
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ their offsets, the producer flushes), then close pools.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -22,7 +24,7 @@ from mesh.grpc_errors import ErrorInterceptor
 
 log = logging.getLogger(__name__)
 
-Worker = Callable[[asyncio.Event], Awaitable[None]]
+Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -36,6 +38,7 @@ class ServiceProcess:
     register: Callable[[grpc.aio.Server], None]
     workers: Sequence[Worker] = ()
     interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
+    on_start: Sequence[Callable[[], Awaitable[object]]] = ()
     on_close: Sequence[Callable[[], Awaitable[object]]] = ()
     grace_s: float = 10.0
     started: asyncio.Event = field(default_factory=asyncio.Event)
@@ -59,9 +62,13 @@ async def serve(process: ServiceProcess, stop: asyncio.Event | None = None, *, h
     for service in ["", *process.service_names]:
         await health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
     process.bound_port = server.add_insecure_port(f"{process.host}:{process.port}")
+    for start in process.on_start:
+        await start()
     await server.start()
     worker_stop = asyncio.Event()
-    workers = [asyncio.create_task(w(worker_stop), name=f"{process.name}-worker-{i}") for i, w in enumerate(process.workers)]
+    workers: list[asyncio.Task[None]] = [
+        asyncio.create_task(w(worker_stop), name=f"{process.name}-worker-{i}") for i, w in enumerate(process.workers)
+    ]
     for service in ["", *process.service_names]:
         await health.set(service, health_pb2.HealthCheckResponse.SERVING)
     log.info("serving", extra={"service": process.name, "address": f"{process.host}:{process.bound_port}"})
@@ -101,7 +108,6 @@ async def _await_workers(workers: list[asyncio.Task[None]], *, timeout_s: float)
 def _install_signal_handlers(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        # Not possible off the main thread (e.g. in-process tests): there the caller sets ``stop``.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass  # not the main thread (e.g. in-process tests): the caller sets ``stop``

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from mesh.kafka._topics import Topics
 from mesh.settings import KafkaSettings

@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
-from mesh.events import EventEnvelope, headers_dict
+from mesh.events import EventEnvelope, Headers, headers_dict
 from mesh.kafka._producer import KafkaProducer
 from mesh.kafka._topics import Topics
 from mesh.retry import Backoff, is_transient
@@ -163,7 +163,7 @@ class EventConsumer:
                 await handler(envelope)
                 self.stats.handled += 1
                 return
-            except Exception as exc:  # noqa: BLE001 - every failure is either retried or dead-lettered
+            except Exception as exc:
                 self.stats.retries += 1
                 if not is_transient(exc):
                     failures += 1
@@ -180,7 +180,8 @@ class EventConsumer:
 
     async def _dead_letter(self, message: Message, exc: BaseException, *, attempts: int) -> None:
         topic = message.topic() or ""
-        headers = list(message.headers() or [])
+        original = message.headers() or []
+        headers: Headers = list(original.items()) if isinstance(original, dict) else [(k, v) for k, v in original]
         headers += [
             ("dlq_error", str(exc).encode()[:4000]),
             ("dlq_error_type", type(exc).__name__.encode()),

@@ -14,6 +14,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from mesh.events import Headers
 from mesh.settings import KafkaSettings
 
 
@@ -70,9 +71,7 @@ class KafkaProducer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def produce(
-        self, topic: str, *, key: str, value: bytes, headers: list[tuple[str, bytes]]
-    ) -> asyncio.Future[Message]:
+    def produce(self, topic: str, *, key: str, value: bytes, headers: Headers) -> asyncio.Future[Message]:
         """Queues one message; the returned future resolves once the broker acknowledged it."""
         if self._producer is None:
             raise RuntimeError("producer is not started")
@@ -90,7 +89,7 @@ class KafkaProducer:
                 # Local queue full: let the poller drain delivery reports, then queue again.
                 self._producer.poll(0.05)
 
-    async def send(self, topic: str, *, key: str, value: bytes, headers: list[tuple[str, bytes]]) -> Message:
+    async def send(self, topic: str, *, key: str, value: bytes, headers: Headers) -> Message:
         return await self.produce(topic, key=key, value=value, headers=headers)
 
     def _poll_forever(self) -> None:
