@@ -1,0 +1,1 @@
+"""The order service: orders, their lifecycle (state machine) and customers."""

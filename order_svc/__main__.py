@@ -1,0 +1,26 @@
+"""``python -m order_svc``: run the order service."""
+
+from mesh.auth import AuthSettings
+from mesh.entry import ServiceEntry, main
+from mesh.settings import KafkaSettings, RedisSettings, load
+from order_svc.bootstrap import SERVICE, OrderConfig, build
+from order_svc.settings import OrderSettings
+
+
+def load_config() -> OrderConfig:
+    return OrderConfig(
+        service=load(OrderSettings), kafka=load(KafkaSettings), redis=load(RedisSettings), auth=load(AuthSettings)
+    )
+
+
+if __name__ == "__main__":
+    main(
+        ServiceEntry(
+            name=SERVICE,
+            load_config=load_config,
+            service_settings=lambda c: c.service,
+            kafka_settings=lambda c: c.kafka,
+            database_variable="OMS_ORDER_DATABASE_URL",
+            build=build,
+        )
+    )

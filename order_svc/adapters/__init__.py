@@ -1,0 +1,1 @@
+"""Adapters of the order service: SQL storage, the inventory client, protobuf mapping."""

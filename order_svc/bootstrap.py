@@ -1,0 +1,124 @@
+"""The order service's one composition root: builds every client, connects nothing at import."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import grpc
+
+from mesh.auth import AuthServerInterceptor, AuthSettings, TokenVerifier
+from mesh.breaker import CircuitBreaker
+from mesh.cache import Cache
+from mesh.db import asyncpg_dsn, create_engine, session_factory
+from mesh.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
+from mesh.relay import OutboxRelay
+from mesh.retry import Backoff
+from mesh.server import ServiceProcess, Worker
+from mesh.settings import KafkaSettings, RedisSettings
+from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc
+from order_svc.adapters.inventory_client import InventoryClient
+from order_svc.adapters.order_cache import RedisOrderCache
+from order_svc.adapters.watch_hub import WatchHub
+from order_svc.entrypoints.customer_servicer import CustomerServicer
+from order_svc.entrypoints.event_handlers import event_handlers
+from order_svc.entrypoints.order_servicer import OrderServicer
+from order_svc.service_layer.ports import OrderDeps, OrderUnitOfWork
+from order_svc.service_layer.saga import cancel_unpaid
+from order_svc.settings import OrderSettings
+
+log = logging.getLogger(__name__)
+SERVICE = "order_svc"
+
+
+@dataclass(frozen=True)
+class OrderConfig:
+    service: OrderSettings
+    kafka: KafkaSettings
+    redis: RedisSettings
+    auth: AuthSettings
+
+
+def build(config: OrderConfig) -> ServiceProcess:
+    settings = config.service
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    sessions = session_factory(engine)
+    topics = Topics(config.kafka.topic_prefix)
+    producer = KafkaProducer(config.kafka, client_id=SERVICE)
+    inventory_channel = grpc.aio.insecure_channel(settings.inventory_addr)
+    cache = Cache.from_settings(config.redis, service=SERVICE, key_prefix="oms:order:")
+    deps = OrderDeps(
+        uow=lambda: OrderUnitOfWork(sessions),
+        topics=topics,
+        inventory=InventoryClient(
+            inventory_channel,
+            deadline_s=settings.precheck_deadline_s,
+            breaker=CircuitBreaker(failure_threshold=settings.breaker_failures, reset_after_s=settings.breaker_reset_s),
+        ),
+        cache=RedisOrderCache(cache),
+        stock_precheck=settings.stock_precheck,
+    )
+    hub = WatchHub(asyncpg_dsn(settings.database_url))
+
+    def register(server: grpc.aio.Server) -> None:
+        order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, hub), server)
+        customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(deps), server)
+
+    workers: list[Worker] = [hub.run]
+    if settings.run_workers:
+        relay = OutboxRelay(dsn=asyncpg_dsn(settings.database_url), producer=producer, source=f"/{SERVICE}")
+        consumer = EventConsumer(
+            config.kafka,
+            ConsumerSpec(
+                group_id=settings.consumer_group,
+                topics=[topics.inventory, topics.payments],
+                handlers=event_handlers(deps),
+            ),
+            dlq_producer=producer,
+        )
+        workers += [relay.run, consumer.run, _sweeper(deps, settings)]
+
+    async def close() -> None:
+        await producer.stop()
+        await inventory_channel.close()
+        await cache.close()
+        await engine.dispose()
+
+    return ServiceProcess(
+        name=SERVICE,
+        host=settings.grpc_host,
+        port=settings.grpc_port,
+        service_names=[
+            order_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
+            customer_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name,
+        ],
+        register=register,
+        workers=workers,
+        interceptors=[AuthServerInterceptor(TokenVerifier(config.auth))],
+        on_close=[close],
+        on_start=[producer.start],
+        grace_s=settings.shutdown_grace_s,
+    )
+
+
+def _sweeper(deps: OrderDeps, settings: OrderSettings) -> Worker:
+    async def sweep(stop: asyncio.Event) -> None:
+        backoff = Backoff(initial_s=1.0, max_s=30.0)
+        while not stop.is_set():
+            try:
+                cutoff = datetime.now(UTC) - timedelta(seconds=settings.payment_timeout_s)
+                cancelled = await cancel_unpaid(cutoff, deps)
+                backoff.reset()
+            except Exception:
+                log.exception("unpaid-order sweep failed")
+                await backoff.wait(stop)
+                continue
+            if cancelled:
+                continue  # more may be due: sweep again at once
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.sweep_interval_s)
+
+    return sweep

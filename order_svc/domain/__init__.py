@@ -1,0 +1,1 @@
+"""Pure domain of orders: no I/O, only the standard library."""

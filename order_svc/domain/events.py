@@ -1,0 +1,30 @@
+"""What happened to an order, in domain terms (protobuf only at the edges)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from order_svc.domain.status import OrderStatus
+
+
+@dataclass(frozen=True)
+class OrderPlaced:
+    order_id: str
+
+
+@dataclass(frozen=True)
+class OrderStatusChanged:
+    order_id: str
+    old_status: OrderStatus
+    new_status: OrderStatus
+    reason: str
+
+
+@dataclass(frozen=True)
+class OrderCancelled:
+    order_id: str
+    previous_status: OrderStatus
+    reason: str
+
+
+DomainEvent = OrderPlaced | OrderStatusChanged | OrderCancelled

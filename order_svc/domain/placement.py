@@ -1,0 +1,81 @@
+"""Rules for a new order's lines: bounds, merging, and pricing from the catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MAX_LINES = 100
+MIN_QUANTITY = 1
+MAX_QUANTITY = 1000
+
+
+@dataclass(frozen=True)
+class RequestedLine:
+    product_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    product_id: str
+    name: str
+    price_minor: int
+    currency: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class LineProblem:
+    """A problem with one request field; ``field`` is its path in the request."""
+
+    field: str
+    description: str
+
+
+def check_lines(lines: list[RequestedLine]) -> list[LineProblem]:
+    problems = []
+    if not lines:
+        problems.append(LineProblem("items", "an order needs at least one item"))
+    if len(lines) > MAX_LINES:
+        problems.append(LineProblem("items", f"at most {MAX_LINES} items per order, got {len(lines)}"))
+    for index, line in enumerate(lines):
+        if not line.product_id.strip():
+            problems.append(LineProblem(f"items[{index}].product_id", "must not be empty"))
+        if not MIN_QUANTITY <= line.quantity <= MAX_QUANTITY:
+            problems.append(
+                LineProblem(f"items[{index}].quantity", f"must be {MIN_QUANTITY}..{MAX_QUANTITY}, got {line.quantity}")
+            )
+    return problems
+
+
+def merge_lines(lines: list[RequestedLine]) -> list[RequestedLine]:
+    """One line per product, quantities added, in first-seen order."""
+    merged: dict[str, int] = {}
+    for line in lines:
+        merged[line.product_id] = merged.get(line.product_id, 0) + line.quantity
+    return [RequestedLine(product_id, quantity) for product_id, quantity in merged.items()]
+
+
+def check_merged(lines: list[RequestedLine]) -> list[LineProblem]:
+    return [
+        LineProblem("items", f"{line.product_id}: {line.quantity} units in total, at most {MAX_QUANTITY}")
+        for line in lines
+        if line.quantity > MAX_QUANTITY
+    ]
+
+
+def check_catalog(lines: list[RequestedLine], catalog: Mapping[str, CatalogEntry]) -> list[LineProblem]:
+    problems = []
+    currencies = set()
+    for line in lines:
+        entry = catalog.get(line.product_id)
+        if entry is None:
+            problems.append(LineProblem("items", f"unknown product {line.product_id!r}"))
+        elif not entry.active:
+            problems.append(LineProblem("items", f"product {line.product_id!r} is not for sale"))
+        else:
+            currencies.add(entry.currency)
+    if len(currencies) > 1:
+        problems.append(LineProblem("items", f"products are priced in different currencies: {sorted(currencies)}"))
+    return problems

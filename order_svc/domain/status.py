@@ -1,0 +1,51 @@
+"""The order state machine (DESIGN.md §5): one table, tested exhaustively."""
+
+from __future__ import annotations
+
+import enum
+
+
+class OrderStatus(enum.Enum):
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    REJECTED = "REJECTED"
+    PAID = "PAID"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    CANCELLED = "CANCELLED"
+
+
+S = OrderStatus
+
+ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PENDING: frozenset({S.CONFIRMED, S.REJECTED, S.CANCELLED}),
+    S.CONFIRMED: frozenset({S.PAID, S.CANCELLED}),
+    S.PAID: frozenset({S.SHIPPED, S.CANCELLED}),
+    S.SHIPPED: frozenset({S.DELIVERED}),
+    S.REJECTED: frozenset(),
+    S.DELIVERED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+FINAL_STATUSES = frozenset(status for status, targets in ALLOWED_TRANSITIONS.items() if not targets)
+
+# Set only by the stock reservation outcome, never by a caller of UpdateOrderStatus.
+SAGA_OUTCOMES = frozenset({S.CONFIRMED, S.REJECTED})
+
+
+class IllegalTransition(Exception):
+    """The state machine does not allow ``current`` → ``requested``."""
+
+    def __init__(self, current: OrderStatus, requested: OrderStatus) -> None:
+        super().__init__(f"an order cannot go from {current.value} to {requested.value}")
+        self.current = current
+        self.requested = requested
+
+
+def can_transition(current: OrderStatus, requested: OrderStatus) -> bool:
+    return requested in ALLOWED_TRANSITIONS[current]
+
+
+def check_transition(current: OrderStatus, requested: OrderStatus) -> None:
+    if not can_transition(current, requested):
+        raise IllegalTransition(current, requested)

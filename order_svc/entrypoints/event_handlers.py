@@ -1,0 +1,40 @@
+"""Kafka events the order service reacts to, translated into use-case calls."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from google.protobuf.message import Message
+
+from mesh.events import EventEnvelope
+from mesh.kafka import EventHandler
+from oms.inventory.v1 import events_pb2 as inventory_events
+from oms.payment.v1 import events_pb2 as payment_events
+from order_svc.domain.model import Shortfall
+from order_svc.service_layer.ports import OrderDeps
+from order_svc.service_layer.saga import ReservationOutcome, apply_payment_failed, apply_reservation_outcome
+
+
+def event_handlers(deps: OrderDeps) -> Mapping[type[Message], EventHandler]:
+    async def on_reserved(envelope: EventEnvelope) -> None:
+        event = envelope.message
+        assert isinstance(event, inventory_events.InventoryReserved)
+        await apply_reservation_outcome(ReservationOutcome(event.order_id, reserved=True), envelope, deps)
+
+    async def on_reservation_failed(envelope: EventEnvelope) -> None:
+        event = envelope.message
+        assert isinstance(event, inventory_events.StockReservationFailed)
+        shortfalls = tuple(Shortfall(s.product_id, s.requested, s.available) for s in event.shortfalls)
+        outcome = ReservationOutcome(event.order_id, reserved=False, reason=event.reason, shortfalls=shortfalls)
+        await apply_reservation_outcome(outcome, envelope, deps)
+
+    async def on_payment_failed(envelope: EventEnvelope) -> None:
+        event = envelope.message
+        assert isinstance(event, payment_events.PaymentFailed)
+        await apply_payment_failed(event.order_id, event.reason, envelope, deps)
+
+    return {
+        inventory_events.InventoryReserved: on_reserved,
+        inventory_events.StockReservationFailed: on_reservation_failed,
+        payment_events.PaymentFailed: on_payment_failed,
+    }

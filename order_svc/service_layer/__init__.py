@@ -1,0 +1,1 @@
+"""Use cases of the order service: one small function per command, query or event."""

@@ -1,0 +1,170 @@
+"""PlaceOrder: validate, price from the catalog, pre-check stock, write order + event at once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mesh.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    PermissionDenied,
+    PreconditionViolation,
+    Unavailable,
+)
+from order_svc.adapters.proto_mapping import outgoing_events
+from order_svc.domain.model import Order, OrderLine
+from order_svc.domain.placement import (
+    CatalogEntry,
+    LineProblem,
+    RequestedLine,
+    check_catalog,
+    check_lines,
+    check_merged,
+    merge_lines,
+)
+from order_svc.service_layer.ports import Caller, OrderDeps
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    customer_id: str
+    lines: list[RequestedLine]
+    idempotency_key: str = ""
+
+
+async def place_order(command: PlaceOrder, caller: Caller, deps: OrderDeps) -> Order:
+    lines = _validated_lines(command)
+    if not caller.may_act_for(command.customer_id):
+        raise PermissionDenied("a customer can place orders only for themselves")
+    request_hash = _request_hash(command.customer_id, lines)
+    if command.idempotency_key:
+        earlier = await _earlier_order(command.idempotency_key, request_hash, caller, deps)
+        if earlier is not None:
+            return earlier
+    catalog = await _priced_catalog([line.product_id for line in lines], caller, deps)
+    _raise_for(check_catalog(lines, catalog))
+    if deps.stock_precheck:
+        await _precheck_stock(lines, caller, deps)
+    return await _write(command, lines, catalog, request_hash, caller, deps)
+
+
+def _validated_lines(command: PlaceOrder) -> list[RequestedLine]:
+    problems = check_lines(command.lines)
+    if not command.customer_id.strip():
+        problems.insert(0, LineProblem("customer_id", "must not be empty"))
+    if len(command.idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        problems.append(LineProblem("idempotency-key", f"at most {MAX_IDEMPOTENCY_KEY} characters"))
+    _raise_for(problems)
+    merged = merge_lines(command.lines)
+    _raise_for(check_merged(merged))
+    return merged
+
+
+def _raise_for(problems: list[LineProblem]) -> None:
+    if problems:
+        raise InvalidArgument([FieldViolation(p.field, p.description) for p in problems])
+
+
+def _request_hash(customer_id: str, lines: Sequence[RequestedLine]) -> str:
+    canonical = json.dumps([customer_id, sorted((line.product_id, line.quantity) for line in lines)])
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _earlier_order(key: str, request_hash: str, caller: Caller, deps: OrderDeps) -> Order | None:
+    async with deps.uow() as uow:
+        earlier = await uow.idempotency.find(caller.principal_id, key)
+        if earlier is None:
+            return None
+        if earlier[0] != request_hash:
+            raise _key_reused()
+        return await uow.orders.get(earlier[1])
+
+
+def _key_reused() -> FailedPrecondition:
+    return FailedPrecondition(
+        "this idempotency key was already used with a different request",
+        reason="IDEMPOTENCY_KEY_REUSED",
+    )
+
+
+async def _priced_catalog(product_ids: list[str], caller: Caller, deps: OrderDeps) -> dict[str, CatalogEntry]:
+    """Catalog entries for pricing: fresh from inventory, else from the replica."""
+    async with deps.uow() as uow:
+        replica = await uow.catalog.get_many(product_ids)
+    fresh = await deps.inventory.products(product_ids, metadata=caller.metadata)
+    if fresh is None:
+        missing = [p for p in product_ids if p not in replica]
+        if missing:
+            raise Unavailable(f"the catalog cannot be reached to price {missing[0]!r}; try again shortly")
+        return replica
+    async with deps.uow() as uow:
+        await uow.catalog.upsert(list(fresh.values()))
+        await uow.commit()
+    return fresh
+
+
+async def _precheck_stock(lines: list[RequestedLine], caller: Caller, deps: OrderDeps) -> None:
+    """Fails fast when stock is clearly short; when inventory is away the saga decides."""
+    available = await deps.inventory.available([line.product_id for line in lines], metadata=caller.metadata)
+    if available is None:
+        return
+    short = [line for line in lines if available.get(line.product_id, 0) < line.quantity]
+    if short:
+        raise FailedPrecondition(
+            "not enough stock for " + ", ".join(line.product_id for line in short),
+            reason="INSUFFICIENT_STOCK",
+            violations=[
+                PreconditionViolation(
+                    "STOCK",
+                    f"products/{line.product_id}",
+                    f"requested {line.quantity}, available {available.get(line.product_id, 0)}",
+                )
+                for line in short
+            ],
+        )
+
+
+async def _write(
+    command: PlaceOrder,
+    lines: list[RequestedLine],
+    catalog: dict[str, CatalogEntry],
+    request_hash: str,
+    caller: Caller,
+    deps: OrderDeps,
+) -> Order:
+    order = Order.place(
+        order_id=str(uuid.uuid4()),
+        customer_id=command.customer_id,
+        currency=catalog[lines[0].product_id].currency,
+        lines=[
+            OrderLine(
+                line.product_id, line.quantity, catalog[line.product_id].name, catalog[line.product_id].price_minor
+            )
+            for line in lines
+        ],
+    )
+    async with deps.uow() as uow:
+        if command.idempotency_key:
+            earlier = await uow.idempotency.claim(
+                caller.principal_id, command.idempotency_key, request_hash, order.order_id
+            )
+            if earlier is not None:
+                if earlier[0] != request_hash:
+                    raise _key_reused()
+                existing = await uow.orders.get(earlier[1])
+                if existing is not None:
+                    return existing
+        customer = await uow.customers.get(command.customer_id)
+        if customer is None:
+            raise InvalidArgument([FieldViolation("customer_id", f"no customer {command.customer_id!r}")])
+        await uow.orders.add(order)
+        uow.publish(*outgoing_events(order, customer, deps.topics))
+        await uow.commit()
+    return order

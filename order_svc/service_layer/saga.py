@@ -1,0 +1,77 @@
+"""The order service's part of the saga: react to the reservation outcome and to payments.
+
+Each handler runs in one transaction that also records the event in the inbox, so a
+redelivered event changes nothing. An outcome for an order that already moved on (e.g. it was
+cancelled while PENDING) is ignored: the cancellation already released the stock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from mesh.events import EventEnvelope
+from order_svc.domain.model import Shortfall
+from order_svc.domain.status import OrderStatus, can_transition
+from order_svc.service_layer.lifecycle import save
+from order_svc.service_layer.ports import OrderDeps
+
+log = logging.getLogger(__name__)
+CONSUMER = "order-svc"
+
+
+@dataclass(frozen=True)
+class ReservationOutcome:
+    order_id: str
+    reserved: bool
+    reason: str = ""
+    shortfalls: tuple[Shortfall, ...] = ()
+
+
+async def apply_reservation_outcome(outcome: ReservationOutcome, envelope: EventEnvelope, deps: OrderDeps) -> None:
+    target = OrderStatus.CONFIRMED if outcome.reserved else OrderStatus.REJECTED
+    async with deps.uow() as uow:
+        if not await uow.claim(CONSUMER, envelope):
+            return
+        order = await uow.orders.get(outcome.order_id, for_update=True)
+        if order is None:
+            log.warning("reservation outcome for an unknown order", extra={"order_id": outcome.order_id})
+        elif not can_transition(order.status, target):
+            log.info(
+                "reservation outcome ignored: order moved on",
+                extra={"order_id": order.order_id, "status": order.status.value},
+            )
+        else:
+            if outcome.reserved:
+                order.move_to(OrderStatus.CONFIRMED)
+            else:
+                order.reject(outcome.reason or "insufficient stock", list(outcome.shortfalls))
+            await save(uow, order, deps)
+        await uow.commit()
+
+
+async def apply_payment_failed(order_id: str, reason: str, envelope: EventEnvelope, deps: OrderDeps) -> None:
+    """A failed payment cancels the order; the cancellation releases its stock."""
+    async with deps.uow() as uow:
+        if not await uow.claim(CONSUMER, envelope):
+            return
+        order = await uow.orders.get(order_id, for_update=True)
+        if order is not None and can_transition(order.status, OrderStatus.CANCELLED):
+            order.move_to(OrderStatus.CANCELLED, reason=f"payment failed: {reason}" if reason else "payment failed")
+            await save(uow, order, deps)
+        await uow.commit()
+
+
+async def cancel_unpaid(cutoff: datetime, deps: OrderDeps, *, batch: int = 100) -> int:
+    """Cancels CONFIRMED orders not paid since ``cutoff``; safe with several sweepers."""
+    async with deps.uow() as uow:
+        expired = await uow.orders.confirmed_before(cutoff, limit=batch)
+        for order_id in expired:
+            order = await uow.orders.get(order_id)
+            if order is None or not can_transition(order.status, OrderStatus.CANCELLED):
+                continue
+            order.move_to(OrderStatus.CANCELLED, reason="not paid in time; reservation expired")
+            await save(uow, order, deps)
+        await uow.commit()
+    return len(expired)

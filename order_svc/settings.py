@@ -1,0 +1,26 @@
+"""Settings of the order service (environment variables ``OMS_ORDER_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from mesh.settings import ServiceSettings
+
+
+class OrderSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="OMS_ORDER_", frozen=True)
+
+    grpc_port: int = Field(default=50051, ge=0, le=65535)
+    metrics_port: int = Field(default=9101, ge=0, le=65535)
+    database_url: str = "postgresql+asyncpg://oms:oms@127.0.0.1:15432/oms_order"
+    inventory_addr: str = "127.0.0.1:50052"
+    # The stock pre-check may cost a placement at most this long before the saga decides.
+    precheck_deadline_s: float = Field(default=0.25, gt=0, le=10)
+    stock_precheck: bool = True
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_reset_s: float = Field(default=5.0, gt=0)
+    # A CONFIRMED order not PAID within this long is cancelled and its stock released.
+    payment_timeout_s: float = Field(default=1800.0, gt=0)
+    sweep_interval_s: float = Field(default=30.0, gt=0)
+    consumer_group: str = "order-svc"
