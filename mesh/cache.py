@@ -52,6 +52,9 @@ class _Failed(enum.Enum):
 _FAILED = _Failed.FAILED
 # Beyond this many undelivered evictions, dropping the whole prefix is cheaper and safer.
 MAX_PENDING_EVICTIONS = 10_000
+# A namespace token that expires only turns its entries into misses; the TTL keeps tokens of
+# namespaces nobody reads any more (deleted products) from piling up.
+NAMESPACE_TTL_S = 24 * 3600
 
 
 class Cache:
@@ -128,7 +131,7 @@ class Cache:
 
         async def read_or_create() -> bytes | None:
             # SET NX GET: one round trip that returns the existing token or installs ours.
-            existing = await self._client.set(key, fresh, nx=True, get=True)
+            existing = await self._client.set(key, fresh, nx=True, get=True, ex=NAMESPACE_TTL_S)
             return existing if isinstance(existing, bytes) else None
 
         existing = await self._call("namespace", read_or_create)
@@ -169,7 +172,7 @@ class Cache:
 
     async def _bump_now(self, namespace: str) -> bool:
         key = self._namespace_key(namespace)
-        result = await self._call("bump", lambda: self._client.set(key, secrets.token_hex(8)))
+        result = await self._call("bump", lambda: self._client.set(key, secrets.token_hex(8), ex=NAMESPACE_TTL_S))
         return result is not _FAILED
 
     def _remember_deletes(self, keys: list[str]) -> None:

@@ -1,0 +1,1 @@
+"""The inventory service: product catalog, stock levels and order reservations."""

@@ -1,0 +1,1 @@
+"""Adapters: PostgreSQL repositories, the Redis read cache, protobuf mapping."""

@@ -1,0 +1,1 @@
+"""Pure domain of the inventory: no I/O, no protobuf, standard library only."""

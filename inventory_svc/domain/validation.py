@@ -1,0 +1,86 @@
+"""Input rules of the catalog and stock; violations name the field relative to the checked object."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from inventory_svc.domain.model import Money
+
+PRODUCT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+CURRENCY = re.compile(r"[A-Z]{3}")
+MAX_NAME = 200
+MAX_DESCRIPTION = 4000
+NANOS_PER_CENT = 10_000_000
+# price_minor is a bigint: keep units * 100 far from its limit.
+MAX_UNITS = 10**15
+
+
+@dataclass(frozen=True)
+class Violation:
+    field: str
+    description: str
+
+
+class Violations:
+    """Collects every problem of one request so the caller sees them all at once."""
+
+    def __init__(self) -> None:
+        self.items: list[Violation] = []
+
+    def add(self, field: str, description: str) -> None:
+        self.items.append(Violation(field, description))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+
+def new_product_id() -> str:
+    return uuid.uuid4().hex
+
+
+def check_product_id(product_id: str, field: str, out: Violations) -> None:
+    if not PRODUCT_ID.fullmatch(product_id):
+        out.add(field, "must match [a-z0-9][a-z0-9-]{0,62}")
+
+
+def check_name(name: str, field: str, out: Violations) -> None:
+    if not name.strip():
+        out.add(field, "must not be empty")
+    elif len(name) > MAX_NAME:
+        out.add(field, f"must be at most {MAX_NAME} characters")
+
+
+def check_description(description: str, field: str, out: Violations) -> None:
+    if len(description) > MAX_DESCRIPTION:
+        out.add(field, f"must be at most {MAX_DESCRIPTION} characters")
+
+
+def parse_price(currency_code: str, units: int, nanos: int, field: str, out: Violations) -> Money | None:
+    """A price as Money in cents; None (with violations added) when it is not a valid price."""
+    before = len(out.items)
+    currency = currency_code.upper()
+    if not CURRENCY.fullmatch(currency):
+        out.add(f"{field}.currency_code", "must be a three-letter ISO 4217 code")
+    if units < 0:
+        out.add(f"{field}.units", "must not be negative")
+    elif units > MAX_UNITS:
+        out.add(f"{field}.units", f"must be at most {MAX_UNITS}")
+    if nanos < 0 or nanos >= 1_000_000_000:
+        out.add(f"{field}.nanos", "must be within 0..999999999")
+    elif nanos % NANOS_PER_CENT:
+        out.add(f"{field}.nanos", "must be a whole number of cents (a multiple of 10000000)")
+    if len(out.items) > before:
+        return None
+    return Money(currency, units * 100 + nanos // NANOS_PER_CENT)
+
+
+def check_positive(value: int, field: str, out: Violations) -> None:
+    if value <= 0:
+        out.add(field, "must be positive")
+
+
+def check_not_negative(value: int, field: str, out: Violations) -> None:
+    if value < 0:
+        out.add(field, "must not be negative")

@@ -1,0 +1,95 @@
+"""gRPC InventoryService: requests to use-case calls, results to responses. Nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from inventory_svc.adapters.catalog_cache import CatalogCache
+from inventory_svc.adapters.proto import product_to_pb, stock_to_pb
+from inventory_svc.domain.paging import ProductQuery
+from inventory_svc.service_layer import catalog, stock
+from inventory_svc.service_layer.unit_of_work import UnitOfWorkFactory
+from oms.inventory.v1 import inventory_pb2 as pb
+from oms.inventory.v1 import inventory_pb2_grpc
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def _price(product: pb.Product) -> catalog.PriceInput | None:
+    if not product.HasField("price"):
+        return None
+    return catalog.PriceInput(product.price.currency_code, product.price.units, product.price.nanos)
+
+
+def _present_fields(product: pb.Product) -> list[str]:
+    """An empty update_mask means "the fields present": proto3 scalars have no presence, so a
+    field counts when it differs from its default (clearing a field needs an explicit mask)."""
+    present = [name for name in ("name", "description") if getattr(product, name)]
+    if product.HasField("price"):
+        present.append("price")
+    if product.active:
+        present.append("active")
+    return present
+
+
+class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
+    def __init__(self, uow_factory: UnitOfWorkFactory, cache: CatalogCache) -> None:
+        self._uow = uow_factory
+        self._cache = cache
+
+    async def ListProducts(self, request: pb.ListProductsRequest, context: Context) -> pb.ListProductsResponse:
+        query = ProductQuery(
+            active=request.active if request.HasField("active") else None, name_contains=request.name_contains
+        )
+        page = await catalog.list_products(query, request.page_token, request.page_size, self._uow(), self._cache)
+        return pb.ListProductsResponse(
+            products=[product_to_pb(p) for p in page.products], next_page_token=page.next_page_token
+        )
+
+    async def GetProduct(self, request: pb.GetProductRequest, context: Context) -> pb.GetProductResponse:
+        product = await catalog.get_product(request.product_id, self._uow(), self._cache)
+        return pb.GetProductResponse(product=product_to_pb(product))
+
+    async def CreateProduct(self, request: pb.CreateProductRequest, context: Context) -> pb.CreateProductResponse:
+        given = request.product
+        command = catalog.CreateProduct(given.product_id, given.name, given.description, _price(given))
+        product = await catalog.create_product(command, self._uow(), self._cache)
+        return pb.CreateProductResponse(product=product_to_pb(product))
+
+    async def UpdateProduct(self, request: pb.UpdateProductRequest, context: Context) -> pb.UpdateProductResponse:
+        given = request.product
+        paths = list(request.update_mask.paths) or _present_fields(given)
+        command = catalog.UpdateProduct(
+            product_id=given.product_id,
+            paths=paths,
+            name=given.name,
+            description=given.description,
+            price=_price(given),
+            active=given.active,
+        )
+        product = await catalog.update_product(command, self._uow(), self._cache)
+        return pb.UpdateProductResponse(product=product_to_pb(product))
+
+    async def DeleteProduct(self, request: pb.DeleteProductRequest, context: Context) -> pb.DeleteProductResponse:
+        await catalog.delete_product(request.product_id, self._uow(), self._cache)
+        return pb.DeleteProductResponse()
+
+    async def GetStock(self, request: pb.GetStockRequest, context: Context) -> pb.GetStockResponse:
+        level = await stock.get_stock(request.product_id, self._uow(), self._cache)
+        return pb.GetStockResponse(stock=stock_to_pb(level))
+
+    async def CheckStock(self, request: pb.CheckStockRequest, context: Context) -> pb.CheckStockResponse:
+        available, unknown = await stock.check_stock(list(request.product_ids), self._uow())
+        return pb.CheckStockResponse(available=available, unknown_product_ids=unknown)
+
+    async def AddStock(self, request: pb.AddStockRequest, context: Context) -> pb.AddStockResponse:
+        level = await stock.add_stock(request.product_id, request.quantity, self._uow(), self._cache)
+        return pb.AddStockResponse(stock=stock_to_pb(level))
+
+    async def AuditStock(self, request: pb.AuditStockRequest, context: Context) -> pb.AuditStockResponse:
+        level = await stock.audit_stock(
+            request.product_id, request.quantity, request.expected_version, self._uow(), self._cache
+        )
+        return pb.AuditStockResponse(stock=stock_to_pb(level))

@@ -1,0 +1,3 @@
+from mesh.migrate import run_env
+
+run_env()

@@ -1,0 +1,183 @@
+"""Catalog use cases: create, change, delete, read and list products."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inventory_svc.adapters.catalog_cache import CatalogCache, ProductPage
+from inventory_svc.domain import paging
+from inventory_svc.domain.model import Product, ProductChanges
+from inventory_svc.domain.validation import (
+    Violations,
+    check_description,
+    check_name,
+    check_product_id,
+    new_product_id,
+    parse_price,
+)
+from inventory_svc.service_layer.caching import evict_after_commit
+from inventory_svc.service_layer.errors import product_not_found, raise_if_invalid, require_id
+from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
+from mesh.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, PreconditionViolation
+
+UPDATABLE = ("name", "description", "price", "active")
+NOT_UPDATABLE = {
+    "product_id": "is immutable",
+    "available_quantity": "is output only (use AddStock or AuditStock)",
+    "create_time": "is output only",
+    "update_time": "is output only",
+}
+
+
+@dataclass(frozen=True)
+class PriceInput:
+    currency_code: str
+    units: int
+    nanos: int
+
+
+@dataclass(frozen=True)
+class CreateProduct:
+    product_id: str
+    name: str
+    description: str
+    price: PriceInput | None
+
+
+@dataclass(frozen=True)
+class UpdateProduct:
+    product_id: str
+    paths: list[str]
+    name: str = ""
+    description: str = ""
+    price: PriceInput | None = None
+    active: bool = False
+
+
+async def create_product(cmd: CreateProduct, uow: InventoryUnitOfWork, cache: CatalogCache) -> Product:
+    """New products are active and have no stock."""
+    out = Violations()
+    if cmd.product_id:
+        check_product_id(cmd.product_id, "product.product_id", out)
+    check_name(cmd.name, "product.name", out)
+    check_description(cmd.description, "product.description", out)
+    price = None
+    if cmd.price is None:
+        out.add("product.price", "is required")
+    else:
+        price = parse_price(cmd.price.currency_code, cmd.price.units, cmd.price.nanos, "product.price", out)
+    raise_if_invalid(out)
+    assert price is not None
+    product_id = cmd.product_id or new_product_id()
+    product = Product(product_id, cmd.name.strip(), cmd.description, price, active=True)
+    async with uow:
+        created = await uow.products.add(product)
+        if created is None:
+            raise AlreadyExists(f"product {product_id!r} already exists", metadata={"product_id": product_id})
+        evict_after_commit(uow, cache, [product_id])
+        await uow.commit()
+    return created
+
+
+def _changes(cmd: UpdateProduct) -> ProductChanges:
+    out = Violations()
+    if not cmd.product_id:
+        out.add("product.product_id", "must not be empty")
+    for index, path in enumerate(cmd.paths):
+        if path in NOT_UPDATABLE:
+            out.add(f"update_mask.paths[{index}]", f"{path} {NOT_UPDATABLE[path]}")
+        elif path not in UPDATABLE:
+            out.add(f"update_mask.paths[{index}]", f"{path!r} is not a field of Product that can be updated")
+    paths = set(cmd.paths)
+    if "name" in paths:
+        check_name(cmd.name, "product.name", out)
+    if "description" in paths:
+        check_description(cmd.description, "product.description", out)
+    price = None
+    if "price" in paths:
+        if cmd.price is None:
+            out.add("product.price", "is required when update_mask names it")
+        else:
+            price = parse_price(cmd.price.currency_code, cmd.price.units, cmd.price.nanos, "product.price", out)
+    raise_if_invalid(out)
+    return ProductChanges(
+        name=cmd.name.strip() if "name" in paths else None,
+        description=cmd.description if "description" in paths else None,
+        price=price,
+        active=cmd.active if "active" in paths else None,
+    )
+
+
+async def update_product(cmd: UpdateProduct, uow: InventoryUnitOfWork, cache: CatalogCache) -> Product:
+    changes = _changes(cmd)
+    async with uow:
+        if changes.is_empty():
+            current = await uow.products.get(cmd.product_id)
+            if current is None:
+                raise product_not_found(cmd.product_id)
+            return current
+        updated = await uow.products.update(cmd.product_id, changes)
+        if updated is None:
+            raise product_not_found(cmd.product_id)
+        evict_after_commit(uow, cache, [cmd.product_id])
+        await uow.commit()
+    return updated
+
+
+async def delete_product(product_id: str, uow: InventoryUnitOfWork, cache: CatalogCache) -> None:
+    """Refused while an open reservation holds the product; otherwise a hard delete.
+
+    Past reservations keep the product id as text, so history survives the deletion.
+    """
+    require_id(product_id)
+    async with uow:
+        # Locking the stock row first serializes with a concurrent reservation of the product:
+        # either it committed before (and `holds` sees it) or it waits and then finds no row.
+        if await uow.stock.lock(product_id) is None:
+            raise product_not_found(product_id)
+        if await uow.reservations.holds(product_id):
+            raise FailedPrecondition(
+                f"product {product_id!r} is held by open reservations",
+                violations=[
+                    PreconditionViolation("RESERVATION", f"products/{product_id}", "open orders hold this product")
+                ],
+            )
+        await uow.products.delete(product_id)
+        evict_after_commit(uow, cache, [product_id])
+        await uow.commit()
+
+
+async def get_product(product_id: str, uow: InventoryUnitOfWork, cache: CatalogCache) -> Product:
+    require_id(product_id)
+    slot = await cache.product_slot(product_id)
+    if slot is not None and (cached := await cache.get_product(slot)) is not None:
+        return cached
+    async with uow:
+        product = await uow.products.get(product_id)
+    if product is None:
+        raise product_not_found(product_id)
+    if slot is not None:
+        await cache.put_product(slot, product)
+    return product
+
+
+async def list_products(
+    query: paging.ProductQuery, page_token: str, page_size: int, uow: InventoryUnitOfWork, cache: CatalogCache
+) -> ProductPage:
+    size = paging.page_size(page_size)
+    try:
+        after = paging.decode_token(page_token, query)
+    except paging.InvalidPageToken as exc:
+        raise InvalidArgument([FieldViolation("page_token", str(exc))]) from exc
+    slot = await cache.page_slot(query, page_token, size)
+    if slot is not None and (cached := await cache.get_page(slot)) is not None:
+        return cached
+    async with uow:
+        # One extra row tells whether another page follows, without a count.
+        rows = await uow.products.list(query, after, size + 1)
+    page_rows = rows[:size]
+    next_token = paging.encode_token(page_rows[-1].product_id, query) if len(rows) > size else ""
+    page = ProductPage(page_rows, next_token)
+    if slot is not None:
+        await cache.put_page(slot, page)
+    return page

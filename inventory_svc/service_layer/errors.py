@@ -1,0 +1,20 @@
+"""Domain violations to the mesh's API errors."""
+
+from __future__ import annotations
+
+from inventory_svc.domain.validation import Violations
+from mesh.errors import FieldViolation, InvalidArgument, NotFound
+
+
+def raise_if_invalid(violations: Violations) -> None:
+    if violations:
+        raise InvalidArgument([FieldViolation(v.field, v.description) for v in violations.items])
+
+
+def product_not_found(product_id: str) -> NotFound:
+    return NotFound(f"product {product_id!r} does not exist", metadata={"product_id": product_id})
+
+
+def require_id(product_id: str, field: str = "product_id") -> None:
+    if not product_id:
+        raise InvalidArgument([FieldViolation(field, "must not be empty")])

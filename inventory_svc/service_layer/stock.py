@@ -1,0 +1,104 @@
+"""Stock use cases: read, check, receive and audit."""
+
+from __future__ import annotations
+
+from inventory_svc.adapters.catalog_cache import CatalogCache
+from inventory_svc.domain.events import StockChangeCause, StockLevelChanged
+from inventory_svc.domain.model import StockLevel, audit_allowed
+from inventory_svc.domain.validation import Violations, check_not_negative, check_positive
+from inventory_svc.service_layer.caching import evict_after_commit
+from inventory_svc.service_layer.errors import product_not_found, raise_if_invalid, require_id
+from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
+from mesh.errors import (
+    Aborted,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    MeshError,
+    PreconditionViolation,
+)
+
+MAX_CHECK_IDS = 500
+
+
+async def get_stock(product_id: str, uow: InventoryUnitOfWork, cache: CatalogCache) -> StockLevel:
+    require_id(product_id)
+    slot = await cache.stock_slot(product_id)
+    if slot is not None and (cached := await cache.get_stock(slot)) is not None:
+        return cached
+    async with uow:
+        level = await uow.stock.get(product_id)
+    if level is None:
+        raise product_not_found(product_id)
+    if slot is not None:
+        await cache.put_stock(slot, level)
+    return level
+
+
+async def check_stock(product_ids: list[str], uow: InventoryUnitOfWork) -> tuple[dict[str, int], list[str]]:
+    """Available units of known products, and the ids that name no product (never reported as 0)."""
+    if not product_ids:
+        raise InvalidArgument([FieldViolation("product_ids", "must name at least one product")])
+    if len(product_ids) > MAX_CHECK_IDS:
+        raise InvalidArgument([FieldViolation("product_ids", f"must name at most {MAX_CHECK_IDS} products")])
+    wanted = list(dict.fromkeys(product_ids))
+    async with uow:
+        available = await uow.stock.availability(wanted)
+    return available, [product_id for product_id in wanted if product_id not in available]
+
+
+async def add_stock(product_id: str, quantity: int, uow: InventoryUnitOfWork, cache: CatalogCache) -> StockLevel:
+    out = Violations()
+    if not product_id:
+        out.add("product_id", "must not be empty")
+    check_positive(quantity, "quantity", out)
+    raise_if_invalid(out)
+    async with uow:
+        level = await uow.stock.add(product_id, quantity)
+        if level is None:
+            raise product_not_found(product_id)
+        uow.publish(StockLevelChanged(level, StockChangeCause.ADDED))
+        evict_after_commit(uow, cache, [product_id])
+        await uow.commit()
+    return level
+
+
+async def audit_stock(
+    product_id: str, counted: int, expected_version: int, uow: InventoryUnitOfWork, cache: CatalogCache
+) -> StockLevel:
+    """Sets the physical count when the caller saw the current version (optimistic concurrency)."""
+    out = Violations()
+    if not product_id:
+        out.add("product_id", "must not be empty")
+    check_not_negative(counted, "quantity", out)
+    check_not_negative(expected_version, "expected_version", out)
+    raise_if_invalid(out)
+    async with uow:
+        level = await uow.stock.audit(product_id, counted, expected_version)
+        if level is None:
+            # The conditional update decided; this read only explains why it refused.
+            raise _refusal(product_id, counted, expected_version, await uow.stock.get(product_id))
+        uow.publish(StockLevelChanged(level, StockChangeCause.AUDITED))
+        evict_after_commit(uow, cache, [product_id])
+        await uow.commit()
+    return level
+
+
+def _refusal(product_id: str, counted: int, expected_version: int, current: StockLevel | None) -> MeshError:
+    if current is None:
+        return product_not_found(product_id)
+    if current.version != expected_version:
+        return Aborted(
+            f"stock of {product_id!r} is at version {current.version}, not {expected_version}; re-read and retry",
+            metadata={"product_id": product_id, "current_version": str(current.version)},
+        )
+    if not audit_allowed(current, counted):
+        return FailedPrecondition(
+            f"counted {counted} units of {product_id!r} but {current.reserved} are reserved",
+            violations=[
+                PreconditionViolation(
+                    "STOCK", f"products/{product_id}", f"quantity must be at least the {current.reserved} reserved"
+                )
+            ],
+        )
+    return Aborted(f"stock of {product_id!r} changed concurrently; re-read and retry")

@@ -1,0 +1,26 @@
+"""Settings of the inventory service process (``OMS_INVENTORY_*``; see docs/inventory.md)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from mesh.settings import ServiceSettings
+
+
+class InventorySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="OMS_INVENTORY_", frozen=True)
+
+    grpc_port: int = Field(default=50052, ge=0, le=65535)
+    metrics_port: int = Field(default=9102, ge=0, le=65535)
+    database_url: str = "postgresql+asyncpg://oms:oms@127.0.0.1:15432/oms_inventory"
+    # Appended to the consumer group id, so tests (or a blue/green copy) get their own offsets.
+    consumer_group_suffix: str = ""
+    # Every Redis key of this service starts with this; tests use a unique one per run.
+    cache_key_prefix: str = "oms:inventory:"
+    # After a Redis error the cache is skipped this long (a dead Redis costs one timeout per period).
+    cache_breaker_s: float = Field(default=1.0, ge=0, le=60)
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
