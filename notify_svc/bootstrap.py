@@ -1,0 +1,120 @@
+"""The composition root: builds every dependency of one process. Nothing connects at import."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mesh.db import create_engine, session_factory
+from mesh.kafka import EventConsumer, KafkaProducer, Topics
+from mesh.server import ServiceProcess
+from mesh.settings import KafkaSettings
+from notify_svc.adapters.email_channel import EmailChannel, SmtpConfig
+from notify_svc.adapters.metrics import PrometheusMetrics
+from notify_svc.adapters.unit_of_work import SqlUnitOfWork
+from notify_svc.domain.retry_policy import RetryPolicy
+from notify_svc.entrypoints.dispatch_worker import DispatchWorker
+from notify_svc.entrypoints.event_handlers import consumer_spec
+from notify_svc.entrypoints.grpc_servicer import NotificationServicer
+from notify_svc.service_layer.delivery import DeliverySettings, Dispatcher
+from notify_svc.service_layer.handlers import Dependencies
+from notify_svc.service_layer.ports import Channel, DeliveryMetrics, UnitOfWork
+from notify_svc.settings import NotifySettings
+from oms.notify.v1 import notify_pb2, notify_pb2_grpc
+
+SERVICE_NAME = notify_pb2.DESCRIPTOR.services_by_name["NotificationService"].full_name
+
+
+@dataclass
+class NotifyApp:
+    process: ServiceProcess
+    deps: Dependencies
+    dispatcher: DispatchWorker
+    consumer: EventConsumer
+    engine: AsyncEngine
+
+
+def email_channel(settings: NotifySettings) -> EmailChannel:
+    return EmailChannel(
+        SmtpConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            mail_from=settings.mail_from,
+            message_id_domain=settings.message_id_domain,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            starttls=settings.smtp_starttls,
+            tls=settings.smtp_tls,
+            validate_certs=settings.smtp_validate_certs,
+            timeout_s=settings.smtp_timeout_s,
+        )
+    )
+
+
+def build(
+    settings: NotifySettings,
+    kafka: KafkaSettings,
+    *,
+    channels: Sequence[Channel] | None = None,
+    metrics: DeliveryMetrics | None = None,
+) -> NotifyApp:
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    sessions = session_factory(engine)
+
+    def unit_of_work() -> UnitOfWork:
+        return SqlUnitOfWork(sessions)
+
+    wake = asyncio.Event()
+
+    async def wake_dispatcher() -> None:
+        wake.set()
+
+    deps = Dependencies(
+        uow=unit_of_work,
+        channels={c.name: c for c in (channels if channels is not None else [email_channel(settings)])},
+        clock=lambda: datetime.now(UTC),
+        new_id=lambda: str(uuid.uuid4()),
+        metrics=metrics or PrometheusMetrics(),
+        wake=wake_dispatcher,
+    )
+    delivery = DeliverySettings(
+        policy=RetryPolicy(settings.max_attempts, settings.retry_base_s, settings.retry_max_s),
+        batch_size=settings.dispatch_batch_size,
+        concurrency=settings.dispatch_concurrency,
+        lease=timedelta(seconds=settings.claim_lease_s),
+    )
+    dispatcher = DispatchWorker(Dispatcher(deps, delivery), poll_interval_s=settings.dispatch_poll_s, woken=wake)
+    dlq = KafkaProducer(kafka, client_id="notify-svc-dlq")
+    consumer = EventConsumer(
+        kafka, consumer_spec(Topics(kafka.topic_prefix), settings.consumer_group, deps), dlq_producer=dlq
+    )
+
+    async def consume(stop: asyncio.Event) -> None:
+        await dlq.start()
+        try:
+            await consumer.run(stop)
+        finally:
+            await dlq.stop()
+
+    servicer = NotificationServicer(deps)
+
+    def register(server: grpc.aio.Server) -> None:
+        notify_pb2_grpc.add_NotificationServiceServicer_to_server(servicer, server)
+
+    process = ServiceProcess(
+        name="notify-svc",
+        host=settings.grpc_host,
+        port=settings.grpc_port,
+        service_names=[SERVICE_NAME],
+        register=register,
+        workers=[consume, dispatcher.run] if settings.run_workers else [],
+        on_close=[engine.dispose],
+        grace_s=settings.shutdown_grace_s,
+    )
+    return NotifyApp(process=process, deps=deps, dispatcher=dispatcher, consumer=consumer, engine=engine)

@@ -1,0 +1,1 @@
+"""Pure notification rules: no I/O imports, only the standard library."""

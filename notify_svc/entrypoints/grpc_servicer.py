@@ -1,0 +1,93 @@
+"""``oms.notify.v1.NotificationService``: translates protobuf to handler calls and back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import grpc
+from google.protobuf import timestamp_pb2
+
+from mesh.errors import FieldViolation, InvalidArgument
+from notify_svc.domain.model import Notification, Status
+from notify_svc.entrypoints import page_tokens
+from notify_svc.service_layer.handlers import Dependencies, list_notifications, retry_notification
+from notify_svc.service_layer.ports import ListQuery
+from oms.notify.v1 import notify_pb2, notify_pb2_grpc
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+_STATUS_TO_PB = {
+    Status.PENDING: notify_pb2.NOTIFICATION_STATUS_PENDING,
+    Status.SENT: notify_pb2.NOTIFICATION_STATUS_SENT,
+    Status.FAILED: notify_pb2.NOTIFICATION_STATUS_FAILED,
+}
+_STATUS_FROM_PB = {pb: status for status, pb in _STATUS_TO_PB.items()}
+# A channel the contract does not know yet shows as UNSPECIFIED until the enum gains a value.
+_CHANNEL_TO_PB = {"email": notify_pb2.CHANNEL_EMAIL}
+
+
+class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
+    def __init__(self, deps: Dependencies) -> None:
+        self._deps = deps
+
+    async def ListNotifications(
+        self, request: notify_pb2.ListNotificationsRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> notify_pb2.ListNotificationsResponse:
+        query = _list_query(request)
+        page = await list_notifications(query, self._deps)
+        return notify_pb2.ListNotificationsResponse(
+            notifications=[to_pb(n) for n in page.notifications],
+            next_page_token=page_tokens.encode(page.next, _filters(request)) if page.next else "",
+        )
+
+    async def RetryNotification(
+        self, request: notify_pb2.RetryNotificationRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> notify_pb2.RetryNotificationResponse:
+        notification = await retry_notification(request.notification_id.strip(), self._deps)
+        return notify_pb2.RetryNotificationResponse(notification=to_pb(notification))
+
+
+def _list_query(request: notify_pb2.ListNotificationsRequest) -> ListQuery:
+    violations = []
+    if request.page_size < 0:
+        violations.append(FieldViolation("page_size", "must not be negative"))
+    status = None
+    if request.status != notify_pb2.NOTIFICATION_STATUS_UNSPECIFIED:
+        status = _STATUS_FROM_PB.get(request.status)
+        if status is None:
+            violations.append(FieldViolation("status", f"unknown status {request.status}"))
+    if violations:
+        raise InvalidArgument(violations)
+    limit = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    after = page_tokens.decode(request.page_token, _filters(request))
+    return ListQuery(limit=limit, order_id=request.order_id, status=status, after=after)
+
+
+def _filters(request: notify_pb2.ListNotificationsRequest) -> str:
+    return f"order_id={request.order_id}&status={request.status}"
+
+
+def to_pb(n: Notification) -> notify_pb2.Notification:
+    return notify_pb2.Notification(
+        notification_id=n.notification_id,
+        event_id=n.event_id,
+        event_type=n.event_type,
+        order_id=n.order_id,
+        customer_id=n.customer_id,
+        channel=_CHANNEL_TO_PB.get(n.channel, notify_pb2.CHANNEL_UNSPECIFIED),
+        recipient=n.recipient,
+        subject=n.message.subject,
+        status=_STATUS_TO_PB[n.status],
+        attempts=n.attempts,
+        last_error=n.last_error,
+        create_time=_timestamp(n.create_time),
+        update_time=_timestamp(n.update_time),
+        sent_time=_timestamp(n.sent_time) if n.sent_time else None,
+    )
+
+
+def _timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp

@@ -1,0 +1,1 @@
+"""Use cases of the notification service: small handlers over the ports in ``ports``."""

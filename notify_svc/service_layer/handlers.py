@@ -1,0 +1,105 @@
+"""One small handler per use case; dependencies come in through ``Dependencies``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mesh.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PreconditionViolation
+from notify_svc.domain.model import InvalidTransition, Notification, Status
+from notify_svc.domain.orders import OrderEvent
+from notify_svc.domain.planning import Recipient, plan_notification
+from notify_svc.service_layer.ports import (
+    Channel,
+    Clock,
+    Cursor,
+    DeliveryMetrics,
+    IdFactory,
+    ListQuery,
+    UnitOfWorkFactory,
+    Wake,
+)
+
+# The inbox name; deliberately not the Kafka group id, which tests suffix to isolate runs.
+CONSUMER = "notify-svc"
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    uow: UnitOfWorkFactory
+    channels: Mapping[str, Channel]
+    clock: Clock
+    new_id: IdFactory
+    metrics: DeliveryMetrics
+    # Wakes the dispatcher of this process once new PENDING rows are committed.
+    wake: Wake
+
+
+@dataclass(frozen=True)
+class Page:
+    notifications: list[Notification]
+    next: Cursor | None
+
+
+async def record_order_event(event: OrderEvent, deps: Dependencies) -> list[Notification]:
+    """Records the notifications ``event`` causes, once per event however often it arrives."""
+    async with deps.uow() as uow:
+        if not await uow.claim_event(CONSUMER, event.event_id):
+            return []
+        now = deps.clock()
+        recorded = []
+        for channel in deps.channels.values():
+            recipient = channel.recipient_for(event.customer) if event.customer else Recipient("")
+            notification = plan_notification(
+                event, channel=channel.name, recipient=recipient, notification_id=deps.new_id(), now=now
+            )
+            if await uow.notifications.add(notification):
+                recorded.append(notification)
+        if any(n.status is Status.PENDING for n in recorded):
+            uow.after_commit(deps.wake)
+        await uow.commit()
+    for notification in recorded:
+        if notification.status is Status.FAILED:
+            deps.metrics.failed(notification.channel)
+    return recorded
+
+
+async def retry_notification(notification_id: str, deps: Dependencies) -> Notification:
+    """Admin: a FAILED notification goes back to PENDING with a fresh budget and is sent."""
+    _check_id(notification_id)
+    async with deps.uow() as uow:
+        notification = await uow.notifications.get(notification_id, for_update=True)
+        if notification is None:
+            raise NotFound(f"notification {notification_id} not found", metadata={"notification_id": notification_id})
+        try:
+            notification.retry(deps.clock())
+        except InvalidTransition as exc:
+            raise FailedPrecondition(
+                str(exc),
+                violations=[PreconditionViolation("STATE", f"notifications/{notification_id}", str(exc))],
+                metadata={"notification_id": notification_id, "status": exc.current.value},
+            ) from exc
+        await uow.notifications.save([notification])
+        uow.after_commit(deps.wake)
+        await uow.commit()
+    return notification
+
+
+async def list_notifications(query: ListQuery, deps: Dependencies) -> Page:
+    """One page, newest first; ``next`` is set when there may be more."""
+    async with deps.uow() as uow:
+        # One row more than asked tells whether another page exists without a COUNT.
+        rows = await uow.notifications.list(ListQuery(query.limit + 1, query.order_id, query.status, query.after))
+    page, more = rows[: query.limit], len(rows) > query.limit
+    last = page[-1] if page else None
+    return Page(page, Cursor(last.create_time, last.notification_id) if more and last else None)
+
+
+def _check_id(notification_id: str) -> None:
+    if not notification_id:
+        raise InvalidArgument([FieldViolation("notification_id", "required")])
+    try:
+        uuid.UUID(notification_id)
+    except ValueError:
+        raise InvalidArgument([FieldViolation("notification_id", "not a notification id (a UUID)")]) from None

@@ -1,0 +1,64 @@
+"""Settings of the notification service, from ``OMS_NOTIFY_*`` (documented in docs/notifications.md)."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from mesh.settings import ServiceSettings
+
+
+class NotifySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="OMS_NOTIFY_", frozen=True)
+
+    grpc_port: int = Field(default=50053, ge=0, le=65535)
+    metrics_port: int = Field(default=9103, ge=0, le=65535)
+    database_url: str = "postgresql+asyncpg://oms:oms@127.0.0.1:15432/oms_notify"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    # STARTTLS upgrades a plain connection (port 587); TLS is implicit TLS from the start (465).
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_validate_certs: bool = True
+    # Per SMTP operation (connect, each command).
+    smtp_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    mail_from: str = "OMS Shop <orders@oms.local>"
+    # Right-hand side of every Message-ID (<notification_id@domain>).
+    message_id_domain: str = "oms.local"
+
+    max_attempts: int = Field(default=6, ge=1, le=100)
+    retry_base_s: float = Field(default=10.0, gt=0)
+    retry_max_s: float = Field(default=900.0, gt=0)
+    dispatch_batch_size: int = Field(default=50, ge=1, le=1000)
+    dispatch_concurrency: int = Field(default=8, ge=1, le=256)
+    # Fallback poll: in-process commits wake the dispatcher at once; this catches the rest
+    # (other instances' rows, retries falling due, RetryNotification on another instance).
+    dispatch_poll_s: float = Field(default=1.0, gt=0, le=60)
+    # A claimed row is ours this long; after a crash it is sent again once the lease ran out.
+    claim_lease_s: float = Field(default=120.0, gt=0, le=3600)
+
+    # Appended to the consumer group "notify-svc": lets tests and parallel environments share a cluster.
+    consumer_group_suffix: str = ""
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.smtp_tls and self.smtp_starttls:
+            raise ValueError("OMS_NOTIFY_SMTP_TLS and OMS_NOTIFY_SMTP_STARTTLS exclude each other")
+        if self.retry_max_s < self.retry_base_s:
+            raise ValueError("OMS_NOTIFY_RETRY_MAX_S must be at least OMS_NOTIFY_RETRY_BASE_S")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("set both OMS_NOTIFY_SMTP_USERNAME and OMS_NOTIFY_SMTP_PASSWORD, or neither")
+        if self.claim_lease_s < 2 * self.smtp_timeout_s:
+            raise ValueError("OMS_NOTIFY_CLAIM_LEASE_S must be at least twice OMS_NOTIFY_SMTP_TIMEOUT_S")
+        return self
+
+    @property
+    def consumer_group(self) -> str:
+        return f"notify-svc{self.consumer_group_suffix}"

@@ -1,0 +1,209 @@
+"""In-memory fakes of the notification service's own ports (no servers)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from types import TracebackType
+
+from notify_svc.domain.email_address import email_problem
+from notify_svc.domain.model import Notification
+from notify_svc.domain.orders import CustomerContact, EventKind, Money, OrderEvent, OrderLine, OrderSnapshot
+from notify_svc.domain.planning import Recipient
+from notify_svc.service_layer.handlers import Dependencies
+from notify_svc.service_layer.ports import DeliveryError, ListQuery, Wake
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class FakeRepository:
+    def __init__(self) -> None:
+        self.rows: dict[str, Notification] = {}
+
+    async def add(self, notification: Notification) -> bool:
+        if any(n.event_id == notification.event_id and n.channel == notification.channel for n in self.rows.values()):
+            return False
+        self.rows[notification.notification_id] = copy.deepcopy(notification)
+        return True
+
+    async def get(self, notification_id: str, *, for_update: bool = False) -> Notification | None:
+        row = self.rows.get(notification_id)
+        return copy.deepcopy(row) if row else None
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Notification]:
+        due = sorted((n for n in self.rows.values() if n.is_due(now)), key=lambda n: n.next_attempt_at)
+        return [copy.deepcopy(n) for n in due[:limit]]
+
+    async def save(self, notifications: Sequence[Notification]) -> None:
+        for notification in notifications:
+            self.rows[notification.notification_id] = copy.deepcopy(notification)
+
+    async def list(self, query: ListQuery) -> list[Notification]:
+        rows = sorted(self.rows.values(), key=lambda n: (n.create_time, n.notification_id), reverse=True)
+        rows = [n for n in rows if not query.order_id or n.order_id == query.order_id]
+        rows = [n for n in rows if query.status is None or n.status is query.status]
+        if query.after is not None:
+            key = (query.after.create_time, query.after.notification_id)
+            rows = [n for n in rows if (n.create_time, n.notification_id) < key]
+        return [copy.deepcopy(n) for n in rows[: query.limit]]
+
+
+class FakeUnitOfWork:
+    """Shares one repository and inbox across units; changes made before commit are kept,
+    which is enough for handlers that commit or raise (a raise is tested separately)."""
+
+    def __init__(self, repo: FakeRepository, inbox: set[tuple[str, str]]) -> None:
+        self.notifications = repo
+        self._inbox = inbox
+        self._callbacks: list[Wake] = []
+        self.committed = False
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    async def claim_event(self, consumer: str, event_id: str) -> bool:
+        if (consumer, event_id) in self._inbox:
+            return False
+        self._inbox.add((consumer, event_id))
+        return True
+
+    def after_commit(self, callback: Wake) -> None:
+        self._callbacks.append(callback)
+
+    async def commit(self) -> None:
+        self.committed = True
+        for callback in self._callbacks:
+            await callback()
+
+
+class FakeChannel:
+    """Records what it was asked to send; fails with the queued errors first."""
+
+    name = "email"
+
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+        self.failures: dict[str, list[DeliveryError]] = {}
+
+    def recipient_for(self, contact: CustomerContact) -> Recipient:
+        problem = email_problem(contact.email)
+        return Recipient(contact.email, None if problem is None else f"invalid email address: {problem}")
+
+    def fail_next(self, recipient: str, error: DeliveryError, times: int = 1) -> None:
+        self.failures.setdefault(recipient, []).extend([error] * times)
+
+    async def send(self, notification: Notification) -> None:
+        queued = self.failures.get(notification.recipient)
+        if queued:
+            raise queued.pop(0)
+        self.sent.append(notification)
+
+
+class FakeMetrics:
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def _inc(self, what: str, channel: str) -> None:
+        self.counts[(what, channel)] = self.counts.get((what, channel), 0) + 1
+
+    def sent(self, channel: str) -> None:
+        self._inc("sent", channel)
+
+    def failed(self, channel: str) -> None:
+        self._inc("failed", channel)
+
+    def retried(self, channel: str) -> None:
+        self._inc("retried", channel)
+
+
+class Harness:
+    """Dependencies wired to fakes, plus handles on them."""
+
+    def __init__(self) -> None:
+        self.repo = FakeRepository()
+        self.inbox: set[tuple[str, str]] = set()
+        self.clock = FakeClock()
+        self.channel = FakeChannel()
+        self.metrics = FakeMetrics()
+        self.wakes = 0
+        ids = itertools.count(1)
+
+        async def wake() -> None:
+            self.wakes += 1
+
+        self.deps = Dependencies(
+            uow=lambda: FakeUnitOfWork(self.repo, self.inbox),
+            channels={"email": self.channel},
+            clock=self.clock,
+            new_id=lambda: f"00000000-0000-4000-8000-{next(ids):012d}",
+            metrics=self.metrics,
+            wake=wake,
+        )
+
+
+def eur(amount: str) -> Money:
+    return Money("EUR", Decimal(amount))
+
+
+def order(order_id: str = "ord-1", status: str = "PENDING") -> OrderSnapshot:
+    return OrderSnapshot(
+        order_id=order_id,
+        customer_id="cust-1",
+        status=status,
+        lines=(
+            OrderLine("sku-1", "Blue Mug", 2, eur("7.50"), eur("15.00")),
+            OrderLine("sku-2", "Tea Towel", 1, eur("4.25"), eur("4.25")),
+        ),
+        total=eur("19.25"),
+    )
+
+
+def contact(email: str = "ada@example.com") -> CustomerContact:
+    return CustomerContact("cust-1", "Ada Lovelace", email)
+
+
+def placed(event_id: str = "ev-1", *, email: str = "ada@example.com", order_id: str = "ord-1") -> OrderEvent:
+    return OrderEvent(event_id, EventKind.ORDER_PLACED, order(order_id), contact(email), new_status="PENDING")
+
+
+def status_changed(event_id: str = "ev-2", new_status: str = "CONFIRMED", reason: str = "") -> OrderEvent:
+    return OrderEvent(
+        event_id,
+        EventKind.ORDER_STATUS_CHANGED,
+        order(status=new_status),
+        contact(),
+        new_status=new_status,
+        old_status="PENDING",
+        reason=reason,
+    )
+
+
+def cancelled(event_id: str = "ev-3", reason: str = "changed my mind") -> OrderEvent:
+    return OrderEvent(
+        event_id,
+        EventKind.ORDER_CANCELLED,
+        order(status="CANCELLED"),
+        contact(),
+        new_status="CANCELLED",
+        old_status="CONFIRMED",
+        reason=reason,
+    )
