@@ -103,9 +103,7 @@ class AuthSettings(BaseSettings):
         hmac_ok = bool(self.jwt_secret and self.jwt_secret.get_secret_value())
         if self.jwks and self.uses_dev_secret:
             hmac_ok = False
-        return tuple(
-            a for a in self.algorithms if (a in _HMAC and hmac_ok) or (a in _ASYMMETRIC and self.jwks)
-        )
+        return tuple(a for a in self.algorithms if (a in _HMAC and hmac_ok) or (a in _ASYMMETRIC and self.jwks))
 
 
 @dataclass(frozen=True)
@@ -262,9 +260,7 @@ def mint_token(
     return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
 
 
-_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
-    "oms_principal", default=None
-)
+_current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("oms_principal", default=None)
 
 
 def current_principal() -> Principal | None:
@@ -272,7 +268,7 @@ def current_principal() -> Principal | None:
     return _current.get()
 
 
-class AuthServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class AuthServerInterceptor(grpc.aio.ServerInterceptor):
     """Verifies the bearer token of every non-public RPC and enforces ``admin_methods``.
 
     The check runs inside the RPC (wrapping the handler) so it can abort with a proper status
@@ -292,9 +288,9 @@ class AuthServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None or method.startswith(self._public):
@@ -309,9 +305,7 @@ class AuthServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
             raise  # abort raises; this only tells readers (and mypy) that we never go on
         if method in self._admin_methods and not principal.is_admin:
-            await context.abort(
-                grpc.StatusCode.PERMISSION_DENIED, f"{method} requires the {ROLE_ADMIN!r} role"
-            )
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{method} requires the {ROLE_ADMIN!r} role")
         _current.set(principal)
 
 
@@ -332,7 +326,7 @@ def _metadata_value(metadata: Any, key: str) -> str | None:
 _Check = Callable[[grpc.aio.ServicerContext], Awaitable[None]]
 
 
-def _wrap_handler(handler: grpc.RpcMethodHandler, check: _Check) -> grpc.RpcMethodHandler:
+def _wrap_handler(handler: grpc.RpcMethodHandler[Any, Any], check: _Check) -> grpc.RpcMethodHandler[Any, Any]:
     """Returns a handler of the same kind whose behaviour runs ``check`` first."""
     for kind, factory in (
         ("unary_unary", grpc.unary_unary_rpc_method_handler),

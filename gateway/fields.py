@@ -1,0 +1,131 @@
+"""Setting protobuf fields from URL text (path variables and query parameters).
+
+Follows grpc-gateway's query-parameter rules: dotted paths into nested messages, proto or
+lowerCamel JSON names, repeated fields from repeated keys, enums by name or number, and the
+string forms of Timestamp, Duration, FieldMask and the wrapper types.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from typing import Any
+
+from google.protobuf import descriptor
+from google.protobuf.message import Message
+
+from gateway.errors import bad_request
+
+FD = descriptor.FieldDescriptor
+_INTS = {
+    FD.TYPE_INT32, FD.TYPE_INT64, FD.TYPE_UINT32, FD.TYPE_UINT64, FD.TYPE_SINT32,
+    FD.TYPE_SINT64, FD.TYPE_FIXED32, FD.TYPE_FIXED64, FD.TYPE_SFIXED32, FD.TYPE_SFIXED64,
+}  # fmt: skip
+_FLOATS = {FD.TYPE_FLOAT, FD.TYPE_DOUBLE}
+_TRUE = {"true", "t", "1"}
+_FALSE = {"false", "f", "0"}
+_STRING_FORM_WKT = {"google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask"}
+WRAPPERS = {
+    f"google.protobuf.{name}Value"
+    for name in ("Double", "Float", "Int64", "UInt64", "Int32", "UInt32", "Bool", "String", "Bytes")
+}
+
+
+def find_field(message_descriptor: descriptor.Descriptor, name: str) -> descriptor.FieldDescriptor | None:
+    """A field by its proto name or its lowerCamel JSON name."""
+    found = message_descriptor.fields_by_name.get(name)
+    if found is not None:
+        return found
+    return next((f for f in message_descriptor.fields if f.json_name == name), None)
+
+
+def resolve(message_descriptor: descriptor.Descriptor, dotted: str) -> list[descriptor.FieldDescriptor]:
+    """``product.product_id`` → the chain of field descriptors, or a 400 naming the path."""
+    chain: list[descriptor.FieldDescriptor] = []
+    current: descriptor.Descriptor | None = message_descriptor
+    for part in dotted.split("."):
+        found = find_field(current, part) if current is not None else None
+        if found is None:
+            raise bad_request(f"{message_descriptor.name} has no field {dotted!r}", dotted, "unknown field")
+        if chain and (chain[-1].is_repeated):
+            raise bad_request(f"{dotted!r} goes through a repeated field", dotted, "not addressable in a URL")
+        chain.append(found)
+        current = found.message_type
+    return chain
+
+
+def proto_path(chain: Sequence[descriptor.FieldDescriptor]) -> str:
+    return ".".join(f.name for f in chain)
+
+
+def set_from_strings(message: Message, chain: Sequence[descriptor.FieldDescriptor], values: Sequence[str]) -> None:
+    """Sets the field at the end of ``chain`` (creating parents) from one or more texts."""
+    target = message
+    for parent in chain[:-1]:
+        target = getattr(target, parent.name)
+    leaf = chain[-1]
+    path = proto_path(chain)
+    repeated = leaf.is_repeated
+    if leaf.message_type is not None and leaf.message_type.GetOptions().map_entry:
+        raise bad_request(f"map field {path!r} cannot be set from the URL", path, "not addressable in a URL")
+    if not repeated and len(values) > 1:
+        raise bad_request(f"{path!r} given more than once", path, "expects a single value")
+    try:
+        if leaf.type == FD.TYPE_MESSAGE:
+            for value in values:
+                holder = getattr(target, leaf.name).add() if repeated else getattr(target, leaf.name)
+                _set_message_from_text(holder, value, path)
+        elif repeated:
+            getattr(target, leaf.name).extend(convert_scalar(leaf, v, path) for v in values)
+        else:
+            setattr(target, leaf.name, convert_scalar(leaf, values[0], path))
+    except (ValueError, TypeError) as exc:
+        raise bad_request(f"invalid value for {path!r}: {exc}", path, str(exc)) from None
+
+
+def _set_message_from_text(holder: Message, text: str, path: str) -> None:
+    name = holder.DESCRIPTOR.full_name
+    if name in _STRING_FORM_WKT:
+        holder.FromJsonString(text)  # type: ignore[attr-defined]
+    elif name in WRAPPERS:
+        inner: Any = holder.DESCRIPTOR.fields_by_name["value"]
+        setattr(holder, "value", convert_scalar(inner, text, path))  # noqa: B010 (wrappers are untyped here)  # type: ignore[attr-defined]
+    else:
+        raise bad_request(f"message field {path!r} cannot be set from the URL", path, "not addressable in a URL")
+
+
+def convert_scalar(field: descriptor.FieldDescriptor, text: str, path: str) -> Any:
+    kind = field.type
+    if kind == FD.TYPE_STRING:
+        return text
+    if kind == FD.TYPE_BOOL:
+        lowered = text.lower()
+        if lowered in _TRUE | _FALSE:
+            return lowered in _TRUE
+        raise ValueError(f"{text!r} is not a boolean")
+    if kind in _INTS:
+        return int(text, 10)
+    if kind in _FLOATS:
+        return float(text)
+    if kind == FD.TYPE_ENUM:
+        return _enum_number(field, text, path)
+    if kind == FD.TYPE_BYTES:
+        try:
+            padded = text + "=" * (-len(text) % 4)
+            return base64.urlsafe_b64decode(padded.replace("+", "-").replace("/", "_"))
+        except (binascii.Error, ValueError):
+            raise ValueError(f"{text!r} is not base64") from None
+    raise ValueError(f"unsupported field type {kind}")
+
+
+def _enum_number(field: descriptor.FieldDescriptor, text: str, path: str) -> int:
+    enum = field.enum_type
+    assert enum is not None
+    value = enum.values_by_name.get(text)
+    if value is not None:
+        return int(value.number)
+    if text.lstrip("-").isdigit():
+        return int(text)  # proto3 enums are open: unknown numbers are kept
+    names = ", ".join(v.name for v in enum.values)
+    raise bad_request(f"invalid value for {path!r}: {text!r} is not one of {names}", path, f"must be one of {names}")

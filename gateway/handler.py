@@ -1,0 +1,102 @@
+"""The one endpoint behind every annotated route: match, authenticate, transcode, call, answer."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import quote
+
+import grpc
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from gateway.context import Gateway, gateway_of
+from gateway.errors import HttpError, status_of, status_response
+from gateway.headers import deadline_of, outgoing_metadata, request_id_of, response_headers
+from gateway.routing import MethodNotAllowed, RouteMatch
+from gateway.streaming import stream_response
+from gateway.transcoding import build_request, dumps, fill_update_mask, parse_json, read_body, to_json_dict
+from mesh.auth import AuthError, verify_off_loop
+
+
+async def transcode(request: Request) -> Response:
+    gateway = gateway_of(request)
+    request_id = request_id_of(request)
+    started = time.perf_counter()
+    route = "unmatched"
+    try:
+        match = _match(gateway, request)
+        route = match.binding.template.source
+        response = await _serve(gateway, request, match, request_id)
+    except HttpError as exc:
+        response = exc.response()
+    except grpc.aio.AioRpcError as exc:
+        response = rpc_error_response(exc)
+    response.headers["X-Request-Id"] = request_id
+    gateway.metrics.observe(request.method, route, response.status_code, time.perf_counter() - started)
+    return response
+
+
+class TranscodingApp:
+    """ASGI form of ``transcode``. A class, not a function, so Starlette's Route passes every
+    HTTP method (custom verbs too) instead of only GET; the router answers 404/405 itself."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await transcode(Request(scope, receive))
+        await response(scope, receive, send)
+
+
+def rpc_error_response(error: grpc.aio.AioRpcError) -> Response:
+    headers = response_headers(error.initial_metadata() or (), error.trailing_metadata() or ())
+    return status_response(status_of(error), headers=headers)
+
+
+def _match(gateway: Gateway, request: Request) -> RouteMatch:
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else quote(request.url.path)
+    try:
+        match = gateway.router.match(request.method, path)
+    except MethodNotAllowed as exc:
+        raise HttpError(
+            grpc.StatusCode.UNIMPLEMENTED,
+            f"method {request.method} is not allowed on {request.url.path}",
+            headers={"Allow": ", ".join(exc.allowed)},
+            http_status=405,
+        ) from None
+    if match is None:
+        raise HttpError(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} {request.url.path}")
+    return match
+
+
+async def _authenticate(gateway: Gateway, request: Request, match: RouteMatch) -> str | None:
+    """Checks the token here for a fast 401; the service checks it again and decides roles."""
+    authorization = request.headers.get("authorization")
+    token = request.query_params.get("access_token")
+    if not authorization and token and match.binding.method.server_streaming:
+        # A browser EventSource cannot send headers (RFC 6750 2.3 query form, streams only).
+        authorization = f"Bearer {token}"
+    try:
+        await verify_off_loop(gateway.verifier, authorization)
+    except AuthError as exc:
+        raise HttpError(grpc.StatusCode.UNAUTHENTICATED, str(exc)) from None
+    return authorization
+
+
+async def _serve(gateway: Gateway, request: Request, match: RouteMatch, request_id: str) -> Response:
+    settings = gateway.settings
+    binding = match.binding
+    authorization = await _authenticate(gateway, request, match)
+    body_json = parse_json(await read_body(request, settings.max_body_bytes)) if binding.body else None
+    query = request.query_params.multi_items()
+    message = build_request(binding, match.path_params, query, body_json)
+    fill_update_mask(binding, message, body_json, {key for key, _ in query})
+    metadata = outgoing_metadata(request, request_id, authorization)
+    if binding.method.server_streaming:
+        timeout = deadline_of(request, settings.stream_timeout_s)
+        return await stream_response(gateway, request, binding, message, metadata, timeout)
+    timeout = deadline_of(request, settings.default_timeout_s)
+    call = gateway.upstreams.unary(binding.method)(message, metadata=metadata, timeout=timeout, wait_for_ready=False)
+    reply = await call
+    headers = response_headers(await call.initial_metadata(), await call.trailing_metadata())
+    document = to_json_dict(reply, binding, settings.emit_unpopulated)
+    return Response(dumps(document), media_type="application/json", headers=headers)

@@ -1,0 +1,57 @@
+"""``OMS_GATEWAY_*`` settings: typed, validated once at start (see docs/gateway.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_REPO = Path(__file__).resolve().parent.parent
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMS_GATEWAY_", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    order_addr: str = "127.0.0.1:50051"
+    inventory_addr: str = "127.0.0.1:50052"
+    notify_addr: str = "127.0.0.1:50053"
+    # Larger request bodies are refused before they are parsed.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # Deadline of a unary call when the client sends no Grpc-Timeout.
+    default_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    # Deadline of a server stream when the client sends no Grpc-Timeout (EventSource reconnects).
+    stream_timeout_s: float = Field(default=3600.0, gt=0, le=86400)
+    # A comment line is sent on idle event streams this often, so proxies keep them open.
+    sse_keepalive_s: float = Field(default=15.0, gt=0, le=600)
+    # How long one connection attempt to an upstream may take before calls fail UNAVAILABLE.
+    connect_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    health_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # proto3 JSON: print fields holding their zero value (grpc-gateway v2 does by default).
+    emit_unpopulated: bool = True
+    # Where .proto sources are read for OpenAPI descriptions (comments are not in _pb2 files).
+    proto_path: Annotated[tuple[Path, ...], NoDecode] = (_REPO / "proto", _REPO / "third_party" / "googleapis")
+    log_level: str = "info"
+
+    @field_validator("cors_origins", "proto_path", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("order_addr", "inventory_addr", "notify_addr")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError("must be host:port")
+        return value
+
+    def upstreams(self) -> dict[str, str]:
+        """Upstream name → address. A service's name is the middle of its package: oms.<name>.v1."""
+        return {"order": self.order_addr, "inventory": self.inventory_addr, "notify": self.notify_addr}

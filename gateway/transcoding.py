@@ -1,0 +1,154 @@
+"""HTTP request → protobuf request message, and protobuf response → JSON.
+
+The body is parsed first, then path variables and query parameters are set on top (so a path
+variable wins over the same field in the body, as in grpc-gateway). JSON is the standard
+proto3 mapping: lowerCamel names are printed, proto and lowerCamel names are both accepted,
+unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from google.protobuf import field_mask_pb2, json_format
+from google.protobuf.message import Message
+from starlette.requests import Request
+
+from gateway.descriptors import Binding
+from gateway.errors import bad_request
+from gateway.fields import find_field, proto_path, resolve, set_from_strings
+
+# Query parameters the gateway itself consumes; never set on a request message.
+RESERVED_QUERY = frozenset({"access_token"})
+_NO_FIELD = re.compile(r'has no field named "([^"]+)" at "([^"]*)"')
+_FAILED_FIELD = re.compile(r"Failed to parse (\w+) field: ")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused (400) past ``limit`` bytes without reading the rest."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> Exception:
+    return bad_request(f"request body exceeds the limit of {limit} bytes")
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body.strip() else None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise bad_request(f"malformed JSON body: {exc}") from None
+
+
+def build_request(
+    binding: Binding,
+    path_params: Mapping[str, str],
+    query: Sequence[tuple[str, str]],
+    body_json: Any,
+) -> Message:
+    message = binding.method.input_class()
+    descriptor = binding.method.descriptor.input_type
+    if binding.body and body_json is not None:
+        if binding.body == "*":
+            document = body_json
+        else:
+            field = find_field(descriptor, binding.body)
+            assert field is not None, f"annotation body {binding.body!r} names no field"
+            document = {field.name: body_json}
+        _parse_into(document, message)
+    bound = set()
+    for field_path, value in path_params.items():
+        chain = resolve(descriptor, field_path)
+        set_from_strings(message, chain, [value])
+        bound.add(proto_path(chain))
+    if binding.body != "*":
+        _apply_query(message, binding, query, bound)
+    return message
+
+
+def _parse_into(document: Any, message: Message) -> None:
+    if not isinstance(document, dict):
+        raise bad_request(f"the body must be a JSON object, not {type(document).__name__}")
+    try:
+        json_format.ParseDict(document, message, ignore_unknown_fields=False)
+    except json_format.ParseError as exc:
+        raise _parse_error(str(exc), message) from None
+
+
+def _parse_error(text: str, message: Message) -> Exception:
+    """Turns json_format's message into a 400 that names the field at fault."""
+    unknown = _NO_FIELD.search(text)
+    if unknown:
+        where = unknown.group(2).partition(".")[2]  # drop the root message's name
+        field = f"{where}.{unknown.group(1)}" if where else unknown.group(1)
+        return bad_request(f"unknown field {field!r} in the body", field, "unknown field")
+    names = []
+    rest = text
+    while (failed := _FAILED_FIELD.match(rest)) is not None:
+        names.append(failed.group(1))
+        rest = rest[failed.end() :]
+    if names:
+        field, reason = ".".join(names), rest.rstrip(".")
+        return bad_request(f"invalid value for field {field!r}: {reason}", field, reason)
+    return bad_request(f"invalid body: {text}")
+
+
+def _apply_query(message: Message, binding: Binding, query: Sequence[tuple[str, str]], bound: set[str]) -> None:
+    grouped: dict[str, list[str]] = {}
+    for key, value in query:
+        if key not in RESERVED_QUERY:
+            grouped.setdefault(key, []).append(value)
+    body_field = binding.body
+    for key, values in grouped.items():
+        chain = resolve(binding.method.descriptor.input_type, key)
+        path = proto_path(chain)
+        if path in bound or (body_field and chain[0].name == body_field):
+            raise bad_request(f"{path!r} is bound to the path or body and cannot be a query parameter", path)
+        set_from_strings(message, chain, values)
+
+
+def fill_update_mask(binding: Binding, message: Message, body_json: Any, query_keys: set[str]) -> None:
+    """PATCH with a named body and no mask from the client: mask = the body's top-level fields."""
+    if binding.http_method != "PATCH" or binding.body in ("", "*") or not isinstance(body_json, dict):
+        return
+    request = binding.method.descriptor.input_type
+    mask_field = request.fields_by_name.get("update_mask")
+    if mask_field is None or mask_field.message_type is None:
+        return
+    if mask_field.message_type.full_name != field_mask_pb2.FieldMask.DESCRIPTOR.full_name:
+        return
+    if {"update_mask", "updateMask"} & query_keys:
+        return
+    body_field = find_field(request, binding.body)
+    if body_field is None or body_field.message_type is None:
+        return
+    paths = []
+    for key in body_json:
+        found = find_field(body_field.message_type, key)
+        if found is not None:
+            paths.append(found.name)
+    message.update_mask.paths.extend(sorted(set(paths)))  # type: ignore[attr-defined]
+
+
+def to_json_dict(message: Message, binding: Binding, emit_unpopulated: bool) -> Any:
+    document = json_format.MessageToDict(message, always_print_fields_with_no_presence=emit_unpopulated)
+    if binding.response_body:
+        field = message.DESCRIPTOR.fields_by_name[binding.response_body]
+        return document.get(field.json_name)
+    return document
+
+
+def dumps(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
