@@ -1,61 +1,28 @@
-"""``python -m inventory_svc``: load settings, migrate, ensure topics, run workers, serve.
+"""``python -m inventory_svc``: settings, reachable database, migrations, topics, metrics, serve.
 
-Exits with status 2 and one line on stderr when a setting is bad or the database is unreachable.
+The order and the exit status 2 on a bad setting or an unreachable database live in mesh.entry.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sys
-
-from prometheus_client import start_http_server
-
-from inventory_svc.bootstrap import bootstrap
-from inventory_svc.settings import InventorySettings
-from mesh.db import DatabaseUnreachable, check_reachable
-from mesh.kafka import ensure_topics
-from mesh.logs import configure_logging
-from mesh.migrate import upgrade
-from mesh.server import serve
-from mesh.settings import KafkaSettings, RedisSettings, SettingsError, load
-
-DATABASE_VARIABLE = "OMS_INVENTORY_DATABASE_URL"
+from inventory_svc.bootstrap import SERVICE_MODULE, bootstrap
+from inventory_svc.settings import Config, load_config
+from mesh.entry import ServiceEntry, main
+from mesh.server import ServiceProcess
 
 
-async def run(settings: InventorySettings, kafka: KafkaSettings, redis: RedisSettings) -> None:
-    app = bootstrap(settings, kafka, redis)
-    try:
-        await check_reachable(app.engine, variable=DATABASE_VARIABLE)
-        if settings.migrate_on_start:
-            await upgrade("inventory_svc", settings.database_url)
-        if settings.run_workers:
-            await ensure_topics(kafka)
-        if settings.metrics_port:
-            start_http_server(settings.metrics_port, addr=settings.grpc_host)
-        await app.start()
-    except BaseException:
-        await app.close()
-        raise
-    # serve() closes the app (on_close) after draining.
-    await serve(app.process())
+def build(config: Config) -> ServiceProcess:
+    return bootstrap(config.service, config.kafka, config.redis).process()
 
 
-def main() -> int:
-    try:
-        settings = load(InventorySettings)
-        kafka = load(KafkaSettings)
-        redis = load(RedisSettings)
-    except SettingsError as exc:
-        sys.stderr.write(f"inventory-svc: {exc}\n")
-        return 2
-    configure_logging("inventory-svc", fmt=settings.log_format, level=settings.log_level)
-    try:
-        asyncio.run(run(settings, kafka, redis))
-    except DatabaseUnreachable as exc:
-        sys.stderr.write(f"inventory-svc: {exc}\n")
-        return 2
-    return 0
-
+ENTRY = ServiceEntry(
+    name=SERVICE_MODULE,
+    load_config=load_config,
+    service_settings=lambda config: config.service,
+    kafka_settings=lambda config: config.kafka,
+    database_variable="OMS_INVENTORY_DATABASE_URL",
+    build=build,
+)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(ENTRY)

@@ -1,8 +1,9 @@
-"""The composition root: builds every client of the inventory service. Nothing connects here;
-``start()`` starts what needs starting, ``close()`` releases everything."""
+"""The composition root: builds every client of the inventory service. Nothing connects here:
+the workers start the Kafka producer when they run, and ``close()`` releases everything."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,6 +22,8 @@ from mesh.settings import KafkaSettings, RedisSettings
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
 SERVICE = "inventory-svc"
+# Package name: where the migrations live (mesh.migrate) and the logger's service name.
+SERVICE_MODULE = "inventory_svc"
 CONSUMER_GROUP = "inventory-svc"
 
 
@@ -57,9 +60,17 @@ class Inventory:
     def relay(self) -> OutboxRelay:
         return OutboxRelay(dsn=asyncpg_dsn(self.settings.database_url), producer=self.producer, source=SERVICE)
 
+    async def run_relay(self, stop: asyncio.Event) -> None:
+        await self.producer.start()  # idempotent; shared with the consumer's dead-letter path
+        await self.relay().run(stop)
+
+    async def run_consumer(self, stop: asyncio.Event) -> None:
+        await self.producer.start()
+        await self.consumer().run(stop)
+
     def process(self) -> ServiceProcess:
         servicer = self.servicer()
-        workers = [self.relay().run, self.consumer().run] if self.settings.run_workers else []
+        workers = [self.run_relay, self.run_consumer] if self.settings.run_workers else []
         return ServiceProcess(
             name=SERVICE,
             host=self.settings.grpc_host,
@@ -70,9 +81,6 @@ class Inventory:
             on_close=[self.close],
             grace_s=self.settings.shutdown_grace_s,
         )
-
-    async def start(self) -> None:
-        await self.producer.start()
 
     async def close(self) -> None:
         await self.producer.stop()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from mesh.settings import ServiceSettings
+from mesh.settings import KafkaSettings, RedisSettings, ServiceSettings, load
 
 
 class InventorySettings(ServiceSettings):
@@ -22,5 +22,16 @@ class InventorySettings(ServiceSettings):
     cache_key_prefix: str = "oms:inventory:"
     # After a Redis error the cache is skipped this long (a dead Redis costs one timeout per period).
     cache_breaker_s: float = Field(default=1.0, ge=0, le=60)
-    log_format: Literal["json", "text"] = "json"
-    log_level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the process reads from the environment, validated together at start."""
+
+    service: InventorySettings
+    kafka: KafkaSettings
+    redis: RedisSettings
+
+
+def load_config() -> Config:
+    return Config(service=load(InventorySettings), kafka=load(KafkaSettings), redis=load(RedisSettings))
