@@ -55,8 +55,13 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_s: float = Field(default=10.0, ge=0, le=300)
     # Apply the service's migrations at start (safe with several instances: advisory lock).
     migrate_on_start: bool = True
-    # Run the outbox relay and event consumers in this process.
+    # Run the event consumers (and background jobs) in this process.
     run_workers: bool = True
+    # Run an outbox relay in this process; off when relays run as their own processes
+    # (`python -m mesh.relay_main <service>`).
+    run_relay: bool = True
+    # Kafka consumer group; tests give each mesh its own.
+    consumer_group: str = ""
 
 
 def load(cls: type[SettingsT]) -> SettingsT:

@@ -68,8 +68,10 @@ def build(config: OrderConfig) -> ServiceProcess:
         customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(deps), server)
 
     workers: list[Worker] = [hub.run]
-    if settings.run_workers:
+    if settings.run_relay:
         relay = OutboxRelay(dsn=asyncpg_dsn(settings.database_url), producer=producer, source=f"/{SERVICE}")
+        workers.append(relay.run)
+    if settings.run_workers:
         consumer = EventConsumer(
             config.kafka,
             ConsumerSpec(
@@ -79,7 +81,7 @@ def build(config: OrderConfig) -> ServiceProcess:
             ),
             dlq_producer=producer,
         )
-        workers += [relay.run, consumer.run, _sweeper(deps, settings)]
+        workers += [consumer.run, _sweeper(deps, settings)]
 
     async def close() -> None:
         await producer.stop()

@@ -36,8 +36,10 @@ class Infra:
         )
 
     def database_url(self, name: str) -> str:
-        return make_url(self.pg_admin_url).set(drivername="postgresql+asyncpg", database=name).render_as_string(
-            hide_password=False
+        return (
+            make_url(self.pg_admin_url)
+            .set(drivername="postgresql+asyncpg", database=name)
+            .render_as_string(hide_password=False)
         )
 
 

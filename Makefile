@@ -1,0 +1,90 @@
+# OMS mesh: the two commands a newcomer needs are `make run` and `make test`.
+# Everything else here is what those two are made of.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/.oms/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help run test deps proto check check-proto lint typecheck check-compose \
+        infra-up infra-down infra-status migrate seed test-unit test-integration test-e2e bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+run: deps infra-up ## the whole mesh with demo data; endpoints printed; Ctrl-C stops it all
+	scripts/run
+
+test: deps check infra-up ## every check and the whole suite (unit, integration, e2e) on real servers
+	$(PY) -m pytest tests
+
+# --- dependencies: everything a fresh machine needs comes from here -------------------------
+
+deps: $(VENV)/.installed node_modules/.installed .oms/bin/.installed ## install Python, npm and Go tools
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.oms/bin/.installed: tools/go/go.mod tools/go/go.sum scripts/tools
+	scripts/tools
+	touch $@
+
+# --- contracts and code quality ----------------------------------------------------------------
+
+proto: deps ## regenerate the oms package from proto/
+	scripts/gen-proto
+
+check: check-proto lint typecheck check-compose ## contracts, lint, types, compose file
+
+check-proto: deps ## buf lint/format/breaking and generated-code drift
+	scripts/check-proto
+
+lint: deps
+	ruff check .
+
+typecheck: deps
+	mypy mesh order_svc inventory_svc notify_svc gateway
+
+check-compose: deps
+	scripts/check-compose
+
+# --- infrastructure ------------------------------------------------------------------------------
+
+infra-up: ## start PostgreSQL, Redis and Kafka (installing what is missing)
+	scripts/infra up
+
+infra-down: ## stop exactly what infra-up started
+	scripts/infra down
+
+infra-status:
+	scripts/infra status
+
+migrate: deps infra-up ## apply every service's migrations
+	eval "$$(scripts/infra env)" && $(PY) -m mesh.migrate
+
+seed: deps ## load the demo catalog into a running inventory service's database
+	eval "$$(scripts/infra env)" && $(PY) -m inventory_svc.seed
+
+test-unit: deps
+	$(PY) -m pytest tests/unit
+
+test-integration: deps infra-up
+	$(PY) -m pytest tests/integration
+
+test-e2e: deps infra-up
+	$(PY) -m pytest tests/e2e
+
+bench: deps infra-up ## benchmarks against baselines; results in docs/benchmarks.md
+	$(PY) -m bench
+
+clean: ## remove generated state (servers must be down)
+	rm -rf .oms $(VENV) node_modules

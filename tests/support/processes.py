@@ -1,0 +1,159 @@
+"""The mesh's real services as child processes, for end-to-end and crash tests.
+
+Each mesh gets fresh databases, a unique Kafka topic prefix and consumer groups, and free
+ports, so tests never see each other. Processes can be killed (SIGKILL, mid-flight) and
+started again on the same databases and ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from mesh.auth import mint_token
+from mesh.settings import KafkaSettings
+from tests.support.infra import Infra, create_database, drop_database, fresh_kafka
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    module: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: asyncio.subprocess.Process | None = None
+    starts: int = 0
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self, *, timeout_s: float = 60.0) -> None:
+        self.starts += 1
+        log = self.log_path.open("ab")
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", self.module, cwd=ROOT, env=self.env, stdout=log, stderr=log
+            )
+        finally:
+            log.close()
+        await self.wait_serving(timeout_s=timeout_s)
+
+    async def wait_serving(self, *, timeout_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        async with grpc.aio.insecure_channel(self.address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while True:
+                if self.process is not None and self.process.returncode is not None:
+                    raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.tail()}")
+                with contextlib.suppress(grpc.aio.AioRpcError):
+                    reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                if loop.time() > deadline:
+                    raise AssertionError(f"{self.name} not SERVING within {timeout_s}s:\n{self.tail()}")
+                await asyncio.sleep(0.1)
+
+    async def kill(self) -> None:
+        """SIGKILL: no drain, no flush, no offset commit — a crash."""
+        await self._signal(signal.SIGKILL)
+
+    async def terminate(self, *, timeout_s: float = 30.0) -> int:
+        return await self._signal(signal.SIGTERM, timeout_s=timeout_s)
+
+    async def _signal(self, sig: int, *, timeout_s: float = 30.0) -> int:
+        process, self.process = self.process, None
+        if process is None or process.returncode is not None:
+            return process.returncode if process and process.returncode is not None else 0
+        process.send_signal(sig)
+        return await asyncio.wait_for(process.wait(), timeout=timeout_s)
+
+    def tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Mesh:
+    infra: Infra
+    kafka: KafkaSettings
+    workdir: Path
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    databases: dict[str, str] = field(default_factory=dict)
+
+    def token(self, subject: str = "admin-1", *roles: str) -> str:
+        return mint_token(subject, roles or ("admin",))
+
+    def metadata(self, subject: str = "admin-1", *roles: str) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.token(subject, *roles)}"),)
+
+    def base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
+        env.update(
+            {
+                "OMS_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
+                "OMS_KAFKA_TOPIC_PREFIX": self.kafka.topic_prefix,
+                "OMS_KAFKA_PARTITIONS": str(self.kafka.partitions),
+                "OMS_REDIS_URL": self.infra.redis_url,
+                "OMS_LOG_FORMAT": "json",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    async def add(self, name: str, *, extra_env: dict[str, str] | None = None) -> ServiceProcess:
+        """Adds (without starting) one of: order, inventory, notify."""
+        module = f"{name}_svc"
+        prefix = f"OMS_{name.upper()}_"
+        if module not in self.databases:
+            self.databases[module] = await create_database(self.infra, module)
+        port = free_port()
+        env = self.base_env() | {
+            f"{prefix}DATABASE_URL": self.databases[module],
+            f"{prefix}GRPC_PORT": str(port),
+            f"{prefix}METRICS_PORT": "0",
+            f"{prefix}CONSUMER_GROUP": f"{name}-svc-{self.kafka.topic_prefix}",
+            f"{prefix}SHUTDOWN_GRACE_S": "5",
+        }
+        env |= extra_env or {}
+        service = ServiceProcess(name, module, port, env, self.workdir / f"{name}.log")
+        self.services[name] = service
+        return service
+
+    async def stop(self) -> None:
+        for service in self.services.values():
+            with contextlib.suppress(Exception):
+                await service.terminate(timeout_s=15)
+            with contextlib.suppress(Exception):
+                await service.kill()
+        for url in self.databases.values():
+            with contextlib.suppress(Exception):
+                await drop_database(self.infra, url)
+
+
+async def new_mesh(infra: Infra, workdir: Path) -> Mesh:
+    kafka = await fresh_kafka(infra)
+    folder = workdir / f"mesh-{uuid.uuid4().hex[:6]}"
+    folder.mkdir(parents=True)
+    return Mesh(infra, kafka, folder)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+from google.type import money_pb2
+
+from mesh import money
+from mesh.errors import InvalidArgument
+from mesh.paging import MAX_PAGE_SIZE, decode_token, encode_token, page_size
+from mesh.settings import SettingsError, load
+from order_svc.settings import OrderSettings
+
+
+def test_page_tokens_round_trip_and_are_kind_checked() -> None:
+    token = encode_token("orders", ["2026-01-01T00:00:00+00:00", "o-1"])
+    assert decode_token("orders", token) == ["2026-01-01T00:00:00+00:00", "o-1"]
+    assert decode_token("orders", "") is None
+    with pytest.raises(InvalidArgument) as raised:
+        decode_token("customers", token)
+    assert raised.value.violations[0].field == "page_token"
+    with pytest.raises(InvalidArgument):
+        decode_token("orders", "!!not-base64!!")
+
+
+def test_page_size_defaults_and_caps() -> None:
+    assert page_size(0) == 50
+    assert page_size(10_000) == MAX_PAGE_SIZE
+    with pytest.raises(InvalidArgument):
+        page_size(-1)
+
+
+def test_money_round_trip_in_cents() -> None:
+    assert money.from_proto(money.to_proto(12345, "EUR")) == 12345
+    assert money.to_proto(199, "EUR") == money_pb2.Money(currency_code="EUR", units=1, nanos=990_000_000)
+    with pytest.raises(ValueError):
+        money.from_proto(money_pb2.Money(currency_code="EUR", units=1, nanos=1))
+
+
+def test_a_malformed_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMS_ORDER_GRPC_PORT", "abc")
+    with pytest.raises(SettingsError) as raised:
+        load(OrderSettings)
+    assert "OMS_ORDER_GRPC_PORT='abc'" in str(raised.value)
