@@ -15,9 +15,15 @@ OUTBOX_CHANNEL = "oms_outbox"
 
 
 def outbox_table(metadata: sa.MetaData) -> sa.Table:
-    return sa.Table(
-        "outbox",
-        metadata,
+    return sa.Table("outbox", metadata, *_outbox_columns())
+
+
+def inbox_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table("inbox", metadata, *_inbox_columns())
+
+
+def _outbox_columns() -> list[sa.Column[Any]]:
+    return [
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
         sa.Column("event_id", sa.Text, nullable=False, unique=True),
         sa.Column("topic", sa.Text, nullable=False),
@@ -29,17 +35,15 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("headers", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("published_at", sa.DateTime(timezone=True)),
-    )
+    ]
 
 
-def inbox_table(metadata: sa.MetaData) -> sa.Table:
-    return sa.Table(
-        "inbox",
-        metadata,
+def _inbox_columns() -> list[sa.Column[Any]]:
+    return [
         sa.Column("consumer", sa.Text, primary_key=True),
         sa.Column("event_id", sa.Text, primary_key=True),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    )
+    ]
 
 
 def create_messaging_tables_v1(op: Any) -> None:
