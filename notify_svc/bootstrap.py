@@ -25,7 +25,7 @@ from notify_svc.entrypoints.grpc_servicer import NotificationServicer
 from notify_svc.service_layer.delivery import DeliverySettings, Dispatcher
 from notify_svc.service_layer.handlers import Dependencies
 from notify_svc.service_layer.ports import Channel, DeliveryMetrics, UnitOfWork
-from notify_svc.settings import NotifySettings
+from notify_svc.settings import NotifyConfig, NotifySettings
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc
 
 SERVICE_NAME = notify_pb2.DESCRIPTOR.services_by_name["NotificationService"].full_name
@@ -92,7 +92,7 @@ def build(
     dispatcher = DispatchWorker(Dispatcher(deps, delivery), poll_interval_s=settings.dispatch_poll_s, woken=wake)
     dlq = KafkaProducer(kafka, client_id="notify-svc-dlq")
     consumer = EventConsumer(
-        kafka, consumer_spec(Topics(kafka.topic_prefix), settings.consumer_group, deps), dlq_producer=dlq
+        kafka, consumer_spec(Topics(kafka.topic_prefix), settings.kafka_group_id, deps), dlq_producer=dlq
     )
 
     async def consume(stop: asyncio.Event) -> None:
@@ -118,3 +118,8 @@ def build(
         grace_s=settings.shutdown_grace_s,
     )
     return NotifyApp(process=process, deps=deps, dispatcher=dispatcher, consumer=consumer, engine=engine)
+
+
+def build_process(config: NotifyConfig) -> ServiceProcess:
+    """What ``mesh.entry`` serves."""
+    return build(config.service, config.kafka).process

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from dataclasses import dataclass
+from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from mesh.settings import ServiceSettings
+from mesh.settings import KafkaSettings, ServiceSettings, load
+
+DEFAULT_CONSUMER_GROUP = "notify-svc"
 
 
 class NotifySettings(ServiceSettings):
@@ -42,10 +45,9 @@ class NotifySettings(ServiceSettings):
     # A claimed row is ours this long; after a crash it is sent again once the lease ran out.
     claim_lease_s: float = Field(default=120.0, gt=0, le=3600)
 
-    # Appended to the consumer group "notify-svc": lets tests and parallel environments share a cluster.
+    # Appended to the consumer group (OMS_NOTIFY_CONSUMER_GROUP, default "notify-svc"): lets
+    # tests and parallel environments share one cluster.
     consumer_group_suffix: str = ""
-    log_format: Literal["json", "text"] = "json"
-    log_level: str = "INFO"
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -60,5 +62,17 @@ class NotifySettings(ServiceSettings):
         return self
 
     @property
-    def consumer_group(self) -> str:
-        return f"notify-svc{self.consumer_group_suffix}"
+    def kafka_group_id(self) -> str:
+        return (self.consumer_group or DEFAULT_CONSUMER_GROUP) + self.consumer_group_suffix
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Everything ``python -m notify_svc`` reads from the environment."""
+
+    service: NotifySettings
+    kafka: KafkaSettings
+
+
+def load_config() -> NotifyConfig:
+    return NotifyConfig(service=load(NotifySettings), kafka=load(KafkaSettings))

@@ -8,14 +8,12 @@ import grpc
 from google.protobuf import timestamp_pb2
 
 from mesh.errors import FieldViolation, InvalidArgument
+from mesh.paging import page_size
 from notify_svc.domain.model import Notification, Status
 from notify_svc.entrypoints import page_tokens
 from notify_svc.service_layer.handlers import Dependencies, list_notifications, retry_notification
 from notify_svc.service_layer.ports import ListQuery
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc
-
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
 
 _STATUS_TO_PB = {
     Status.PENDING: notify_pb2.NOTIFICATION_STATUS_PENDING,
@@ -49,17 +47,12 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
 
 
 def _list_query(request: notify_pb2.ListNotificationsRequest) -> ListQuery:
-    violations = []
-    if request.page_size < 0:
-        violations.append(FieldViolation("page_size", "must not be negative"))
+    limit = page_size(request.page_size)
     status = None
     if request.status != notify_pb2.NOTIFICATION_STATUS_UNSPECIFIED:
         status = _STATUS_FROM_PB.get(request.status)
         if status is None:
-            violations.append(FieldViolation("status", f"unknown status {request.status}"))
-    if violations:
-        raise InvalidArgument(violations)
-    limit = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+            raise InvalidArgument([FieldViolation("status", f"unknown status {request.status}")])
     after = page_tokens.decode(request.page_token, _filters(request))
     return ListQuery(limit=limit, order_id=request.order_id, status=status, after=after)
 

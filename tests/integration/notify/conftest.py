@@ -1,0 +1,94 @@
+"""Fixtures of the notification integration tests: real PostgreSQL, Kafka and an SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import pytest
+
+from mesh.kafka import KafkaProducer
+from mesh.server import serve
+from mesh.settings import KafkaSettings
+from notify_svc.bootstrap import NotifyApp, build
+from notify_svc.settings import NotifySettings
+from oms.notify.v1 import notify_pb2_grpc
+from tests.integration.notify.support import NotificationRows, SmtpServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def producer(kafka: KafkaSettings) -> AsyncIterator[KafkaProducer]:
+    async with KafkaProducer(kafka, client_id="notify-tests") as started:
+        yield started
+
+
+def test_settings(database_url: str, smtp_port: int, **overrides: Any) -> NotifySettings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "grpc_port": 0,
+        "metrics_port": 0,
+        "smtp_port": smtp_port,
+        "smtp_timeout_s": 2.0,
+        "retry_base_s": 0.2,
+        "retry_max_s": 1.0,
+        "dispatch_poll_s": 0.2,
+        "claim_lease_s": 5.0,
+        "consumer_group_suffix": "-" + uuid.uuid4().hex[:8],
+        "migrate_on_start": False,
+        "shutdown_grace_s": 2.0,
+    }
+    values.update(overrides)
+    return NotifySettings(**values)
+
+
+@dataclass
+class RunningNotify:
+    app: NotifyApp
+    rows: NotificationRows
+    stub: notify_pb2_grpc.NotificationServiceAsyncStub
+
+
+StartNotify = Callable[..., Awaitable[RunningNotify]]
+
+
+@pytest.fixture
+async def start_notify(
+    database_factory: Callable[[str], Awaitable[str]], kafka: KafkaSettings, smtp: SmtpServer
+) -> AsyncIterator[StartNotify]:
+    """``await start_notify(**setting_overrides)`` → the service running in this process."""
+    running: list[tuple[asyncio.Event, asyncio.Task[None], grpc.aio.Channel]] = []
+
+    async def start(**overrides: Any) -> RunningNotify:
+        url = await database_factory("notify_svc")
+        app = build(test_settings(url, smtp.port, **overrides), kafka)
+        stop = asyncio.Event()
+        task = asyncio.create_task(serve(app.process, stop, handle_signals=False))
+        started = asyncio.create_task(app.process.started.wait())
+        await asyncio.wait([task, started], timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # raises what made the service fail to start
+        assert app.process.started.is_set(), "notify service did not start"
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.process.bound_port}")
+        running.append((stop, task, channel))
+        stub: Any = notify_pb2_grpc.NotificationServiceStub(channel)
+        return RunningNotify(app, NotificationRows(url), stub)
+
+    yield start
+    for stop, task, channel in running:
+        await channel.close()
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
