@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inventory_svc.adapters.catalog_cache import CatalogCache, ProductPage
-from inventory_svc.domain import paging
 from inventory_svc.domain.model import Product, ProductChanges
+from inventory_svc.domain.paging import ProductQuery
 from inventory_svc.domain.validation import (
     Violations,
     check_description,
@@ -18,7 +18,8 @@ from inventory_svc.domain.validation import (
 from inventory_svc.service_layer.caching import evict_after_commit
 from inventory_svc.service_layer.errors import product_not_found, raise_if_invalid, require_id
 from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
-from mesh.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, PreconditionViolation
+from mesh import paging
+from mesh.errors import AlreadyExists, FailedPrecondition, PreconditionViolation
 
 UPDATABLE = ("name", "description", "price", "active")
 NOT_UPDATABLE = {
@@ -162,13 +163,13 @@ async def get_product(product_id: str, uow: InventoryUnitOfWork, cache: CatalogC
 
 
 async def list_products(
-    query: paging.ProductQuery, page_token: str, page_size: int, uow: InventoryUnitOfWork, cache: CatalogCache
+    query: ProductQuery, page_token: str, page_size: int, uow: InventoryUnitOfWork, cache: CatalogCache
 ) -> ProductPage:
     size = paging.page_size(page_size)
-    try:
-        after = paging.decode_token(page_token, query)
-    except paging.InvalidPageToken as exc:
-        raise InvalidArgument([FieldViolation("page_token", str(exc))]) from exc
+    # Keyset position: the last product_id of the previous page; products added meanwhile
+    # never shift or repeat a page.
+    position = paging.decode_token(query.token_kind(), page_token)
+    after = str(position[0]) if position else None
     slot = await cache.page_slot(query, page_token, size)
     if slot is not None and (cached := await cache.get_page(slot)) is not None:
         return cached
@@ -176,7 +177,7 @@ async def list_products(
         # One extra row tells whether another page follows, without a count.
         rows = await uow.products.list(query, after, size + 1)
     page_rows = rows[:size]
-    next_token = paging.encode_token(page_rows[-1].product_id, query) if len(rows) > size else ""
+    next_token = paging.encode_token(query.token_kind(), [page_rows[-1].product_id]) if len(rows) > size else ""
     page = ProductPage(page_rows, next_token)
     if slot is not None:
         await cache.put_page(slot, page)

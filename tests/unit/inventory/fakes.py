@@ -1,0 +1,234 @@
+"""In-memory fakes of the inventory's own ports (repositories, unit of work, catalog cache)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from types import TracebackType
+from typing import Self
+
+from inventory_svc.adapters.catalog_cache import CatalogCache, ProductPage, Slot
+from inventory_svc.adapters.repository import ProductRepository, ReservationRepository, StockRepository
+from inventory_svc.domain.events import Event
+from inventory_svc.domain.model import Product, ProductChanges, Reservation, ReservationStatus, Shortfall, StockLevel
+from inventory_svc.domain.paging import ProductQuery
+from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
+
+
+@dataclass
+class Store:
+    """The "database": what a committed transaction leaves behind."""
+
+    products: dict[str, Product] = field(default_factory=dict)
+    stock: dict[str, StockLevel] = field(default_factory=dict)
+    reservations: dict[str, Reservation] = field(default_factory=dict)
+    failures: dict[str, tuple[str, list[Shortfall]]] = field(default_factory=dict)
+    inbox: set[str] = field(default_factory=set)
+    published: list[Event] = field(default_factory=list)
+
+
+class FakeProducts(ProductRepository):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _with_stock(self, product: Product) -> Product:
+        level = self.store.stock.get(product.product_id)
+        return replace(product, available=level.available if level else 0)
+
+    async def get(self, product_id: str) -> Product | None:
+        product = self.store.products.get(product_id)
+        return self._with_stock(product) if product else None
+
+    async def add(self, product: Product) -> Product | None:
+        if product.product_id in self.store.products:
+            return None
+        self.store.products[product.product_id] = product
+        self.store.stock[product.product_id] = StockLevel(product.product_id, 0, 0, 0)
+        return await self.get(product.product_id)
+
+    async def update(self, product_id: str, changes: ProductChanges) -> Product | None:
+        current = self.store.products.get(product_id)
+        if current is None:
+            return None
+        updates = {k: v for k, v in vars(changes).items() if v is not None}
+        self.store.products[product_id] = replace(current, **updates)
+        return await self.get(product_id)
+
+    async def delete(self, product_id: str) -> bool:
+        self.store.stock.pop(product_id, None)
+        return self.store.products.pop(product_id, None) is not None
+
+    async def list(self, query: ProductQuery, after: str | None, limit: int) -> list[Product]:
+        found = [
+            self._with_stock(p)
+            for product_id, p in sorted(self.store.products.items())
+            if (after is None or product_id > after)
+            and (query.active is None or p.active == query.active)
+            and query.name_contains.lower() in p.name.lower()
+        ]
+        return found[:limit]
+
+
+class FakeStock(StockRepository):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def get(self, product_id: str) -> StockLevel | None:
+        return self.store.stock.get(product_id)
+
+    async def lock(self, product_id: str) -> StockLevel | None:
+        return self.store.stock.get(product_id)
+
+    async def availability(self, product_ids: Sequence[str]) -> dict[str, int]:
+        return {
+            pid: (self.store.stock[pid].available if self.store.products[pid].active else 0)
+            for pid in product_ids
+            if pid in self.store.products
+        }
+
+    def _change(self, product_id: str, ok: Callable[[StockLevel], bool], **delta: int) -> StockLevel | None:
+        level = self.store.stock.get(product_id)
+        if level is None or not ok(level):
+            return None
+        quantity = delta.get("set_quantity", level.quantity + delta.get("quantity", 0))
+        changed = StockLevel(product_id, quantity, level.reserved + delta.get("reserved", 0), level.version + 1)
+        self.store.stock[product_id] = changed
+        return changed
+
+    async def try_reserve(self, product_id: str, quantity: int) -> StockLevel | None:
+        product = self.store.products.get(product_id)
+        if product is None or not product.active:
+            return None
+        return self._change(product_id, lambda s: s.available >= quantity, reserved=quantity)
+
+    async def release(self, product_id: str, quantity: int) -> StockLevel | None:
+        return self._change(product_id, lambda s: s.reserved >= quantity, reserved=-quantity)
+
+    async def ship(self, product_id: str, quantity: int) -> StockLevel | None:
+        return self._change(product_id, lambda s: s.reserved >= quantity, reserved=-quantity, quantity=-quantity)
+
+    async def add(self, product_id: str, quantity: int) -> StockLevel | None:
+        return self._change(product_id, lambda s: True, quantity=quantity)
+
+    async def audit(self, product_id: str, counted: int, expected_version: int) -> StockLevel | None:
+        return self._change(
+            product_id, lambda s: s.version == expected_version and s.reserved <= counted, set_quantity=counted
+        )
+
+
+class FakeReservations(ReservationRepository):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def get_for_update(self, order_id: str) -> Reservation | None:
+        found = self.store.reservations.get(order_id)
+        return copy.deepcopy(found)
+
+    async def add(self, reservation: Reservation) -> None:
+        assert reservation.order_id not in self.store.reservations
+        self.store.reservations[reservation.order_id] = copy.deepcopy(reservation)
+
+    async def save_status(self, reservation: Reservation) -> None:
+        self.store.reservations[reservation.order_id].status = reservation.status
+
+    async def outcome_recorded(self, order_id: str) -> bool:
+        return order_id in self.store.reservations or order_id in self.store.failures
+
+    async def add_failure(self, order_id: str, reason: str, shortfalls: Sequence[Shortfall]) -> None:
+        self.store.failures[order_id] = (reason, list(shortfalls))
+
+    async def holds(self, product_id: str) -> bool:
+        return any(
+            r.status is ReservationStatus.RESERVED and any(line.product_id == product_id for line in r.lines)
+            for r in self.store.reservations.values()
+        )
+
+
+class FakeUnitOfWork(InventoryUnitOfWork):
+    """Works on a copy of the store; commit replaces the store's contents, anything else drops it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.commits = 0
+
+    async def __aenter__(self) -> Self:
+        self._work = copy.deepcopy(self.store)
+        self._events: list[Event] = []
+        self._callbacks: list[Callable[[], Awaitable[object]]] = []
+        self.products = FakeProducts(self._work)
+        self.stock = FakeStock(self._work)
+        self.reservations = FakeReservations(self._work)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._events = []
+
+    def publish(self, *events: Event) -> None:
+        self._events.extend(events)
+
+    async def claim(self, event_id: str) -> bool:
+        if event_id in self._work.inbox:
+            return False
+        self._work.inbox.add(event_id)
+        return True
+
+    def after_commit(self, callback: Callable[[], Awaitable[object]]) -> None:
+        self._callbacks.append(callback)
+
+    async def commit(self) -> None:
+        self._work.published.extend(self._events)
+        self.store.__dict__.update(copy.deepcopy(self._work).__dict__)
+        self.commits += 1
+        for callback in self._callbacks:
+            await callback()
+        self._callbacks = []
+
+
+class FakeCatalogCache(CatalogCache):
+    """A dict with generations, like the Redis one; ``evicted`` records what was invalidated."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, object] = {}
+        self.generation: dict[str, int] = {}
+        self.evicted: list[str] = []
+
+    def _slot(self, namespace: str, name: str) -> Slot:
+        return Slot(f"{name}@{self.generation.get(namespace, 0)}")
+
+    async def product_slot(self, product_id: str) -> Slot | None:
+        return self._slot(product_id, f"product:{product_id}")
+
+    async def stock_slot(self, product_id: str) -> Slot | None:
+        return self._slot(product_id, f"stock:{product_id}")
+
+    async def page_slot(self, query: ProductQuery, page_token: str, size: int) -> Slot | None:
+        return self._slot("pages", f"page:{query.fingerprint()}:{page_token}:{size}")
+
+    async def get_product(self, slot: Slot) -> Product | None:
+        found = self.entries.get(slot.key)
+        return found if isinstance(found, Product) else None
+
+    async def put_product(self, slot: Slot, product: Product) -> None:
+        self.entries[slot.key] = product
+
+    async def get_stock(self, slot: Slot) -> StockLevel | None:
+        found = self.entries.get(slot.key)
+        return found if isinstance(found, StockLevel) else None
+
+    async def put_stock(self, slot: Slot, level: StockLevel) -> None:
+        self.entries[slot.key] = level
+
+    async def get_page(self, slot: Slot) -> ProductPage | None:
+        found = self.entries.get(slot.key)
+        return found if isinstance(found, ProductPage) else None
+
+    async def put_page(self, slot: Slot, page: ProductPage) -> None:
+        self.entries[slot.key] = page
+
+    async def evict(self, product_ids: list[str]) -> None:
+        for namespace in [*product_ids, "pages"]:
+            self.generation[namespace] = self.generation.get(namespace, 0) + 1
+        self.evicted.extend(product_ids)

@@ -1,0 +1,57 @@
+"""Opaque keyset page tokens of ListProducts, through the service layer with fakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from inventory_svc.domain.model import Money, Product
+from inventory_svc.domain.paging import ProductQuery
+from inventory_svc.service_layer.catalog import list_products
+from mesh import paging
+from mesh.errors import InvalidArgument
+from tests.unit.inventory.fakes import FakeCatalogCache, FakeUnitOfWork, Store
+
+
+def _store(*ids: str, active: bool = True) -> Store:
+    store = Store()
+    for product_id in ids:
+        store.products[product_id] = Product(product_id, f"Item {product_id}", "", Money("EUR", 100), active)
+    return store
+
+
+def test_token_round_trip_is_opaque() -> None:
+    query = ProductQuery(active=True, name_contains="mug")
+    token = paging.encode_token(query.token_kind(), ["prod-042"])
+    assert "prod-042" not in token
+    assert paging.decode_token(query.token_kind(), token) == ["prod-042"]
+
+
+def test_token_of_another_query_is_refused() -> None:
+    token = paging.encode_token(ProductQuery(active=True).token_kind(), ["a"])
+    with pytest.raises(InvalidArgument) as caught:
+        paging.decode_token(ProductQuery(active=False).token_kind(), token)
+    assert caught.value.violations[0].field == "page_token"
+
+
+async def test_pages_cover_everything_once_in_product_id_order() -> None:
+    store = _store(*(f"p{i:02d}" for i in range(7)))
+    seen: list[str] = []
+    token = ""
+    for _ in range(10):
+        page = await list_products(ProductQuery(), token, 3, FakeUnitOfWork(store), FakeCatalogCache())
+        seen += [p.product_id for p in page.products]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == [f"p{i:02d}" for i in range(7)]
+
+
+async def test_last_full_page_has_no_next_token() -> None:
+    page = await list_products(ProductQuery(), "", 2, FakeUnitOfWork(_store("a", "b")), FakeCatalogCache())
+    assert [p.product_id for p in page.products] == ["a", "b"]
+    assert page.next_page_token == ""
+
+
+async def test_garbage_token_is_invalid_argument() -> None:
+    with pytest.raises(InvalidArgument):
+        await list_products(ProductQuery(), "not-a-token", 2, FakeUnitOfWork(_store("a")), FakeCatalogCache())
