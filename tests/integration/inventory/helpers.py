@@ -1,0 +1,105 @@
+"""Helpers of the inventory integration tests: products, order events, reading the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from google.protobuf.message import Message
+from google.type import money_pb2
+
+from inventory_svc.bootstrap import Inventory
+from inventory_svc.domain.model import StockLevel
+from inventory_svc.service_layer import catalog, stock
+from mesh.events import EventEnvelope
+from mesh.outbox import OUTBOX
+from oms.inventory.v1 import events_pb2 as inventory_events
+from oms.inventory.v1 import inventory_pb2 as pb
+from oms.order.v1 import events_pb2 as order_events
+from oms.order.v1 import order_pb2
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def product_with_stock(app: Inventory, quantity: int, *, product_id: str | None = None) -> str:
+    command = catalog.CreateProduct(product_id or unique("p"), "Test item", "", catalog.PriceInput("EUR", 3, 0))
+    product = await catalog.create_product(command, app.uow(), app.catalog_cache)
+    if quantity:
+        await stock.add_stock(product.product_id, quantity, app.uow(), app.catalog_cache)
+    return product.product_id
+
+
+async def level(app: Inventory, product_id: str) -> StockLevel:
+    async with app.uow() as uow:
+        found = await uow.stock.get(product_id)
+    assert found is not None
+    return found
+
+
+def envelope(message: Message, key: str, event_id: str | None = None) -> EventEnvelope:
+    return EventEnvelope(
+        event_id=event_id or str(uuid.uuid4()),
+        event_type=message.DESCRIPTOR.full_name,
+        source="tests",
+        key=key,
+        message=message,
+        topic="orders",
+        partition=0,
+        offset=0,
+        headers={},
+    )
+
+
+def order(order_id: str, *lines: tuple[str, int]) -> order_pb2.Order:
+    return order_pb2.Order(
+        order_id=order_id,
+        status=order_pb2.ORDER_STATUS_PENDING,
+        items=[order_pb2.OrderItem(product_id=p, quantity=q) for p, q in lines],
+    )
+
+
+def placed(order_id: str, *lines: tuple[str, int], event_id: str | None = None) -> EventEnvelope:
+    return envelope(order_events.OrderPlaced(order=order(order_id, *lines)), order_id, event_id)
+
+
+def cancelled(order_id: str, reason: str = "customer asked") -> EventEnvelope:
+    return envelope(order_events.OrderCancelled(order=order(order_id), reason=reason), order_id)
+
+
+def status_changed(order_id: str, new_status: int) -> EventEnvelope:
+    message = order_events.OrderStatusChanged(order=order(order_id), new_status=new_status)  # type: ignore[arg-type]
+    return envelope(message, order_id)
+
+
+_TYPES: dict[str, type[Any]] = {
+    cls.DESCRIPTOR.full_name: cls
+    for cls in (
+        inventory_events.InventoryReserved,
+        inventory_events.StockReservationFailed,
+        inventory_events.InventoryReleased,
+        inventory_events.StockLevelChanged,
+    )
+}
+
+
+async def outbox(app: Inventory, event_type: type[Message] | None = None) -> list[tuple[str, Any]]:
+    """(key, decoded message) of every event written, oldest first, optionally of one type."""
+    async with app.sessions() as session:
+        rows = (
+            await session.execute(sa.select(OUTBOX.c.message_key, OUTBOX.c.event_type, OUTBOX.c.payload).order_by(OUTBOX.c.id))
+        ).all()
+    found = [(key, _TYPES[kind].FromString(payload)) for key, kind, payload in rows]
+    if event_type is None:
+        return found
+    return [(key, message) for key, message in found if isinstance(message, event_type)]
+
+
+def eur(units: int, nanos: int = 0) -> money_pb2.Money:
+    return money_pb2.Money(currency_code="EUR", units=units, nanos=nanos)
+
+
+def new_product(product_id: str = "", name: str = "Widget") -> pb.CreateProductRequest:
+    return pb.CreateProductRequest(product=pb.Product(product_id=product_id, name=name, price=eur(4, 500000000)))
