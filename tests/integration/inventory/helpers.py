@@ -88,9 +88,8 @@ _TYPES: dict[str, type[Any]] = {
 async def outbox(app: Inventory, event_type: type[Message] | None = None) -> list[tuple[str, Any]]:
     """(key, decoded message) of every event written, oldest first, optionally of one type."""
     async with app.sessions() as session:
-        rows = (
-            await session.execute(sa.select(OUTBOX.c.message_key, OUTBOX.c.event_type, OUTBOX.c.payload).order_by(OUTBOX.c.id))
-        ).all()
+        query = sa.select(OUTBOX.c.message_key, OUTBOX.c.event_type, OUTBOX.c.payload).order_by(OUTBOX.c.id)
+        rows = (await session.execute(query)).all()
     found = [(key, _TYPES[kind].FromString(payload)) for key, kind, payload in rows]
     if event_type is None:
         return found
