@@ -42,7 +42,7 @@ def bad_tokens() -> dict[str, str]:
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     none_token = jwt.encode(
         {"sub": "c-1", "aud": "oms", "iss": "oms-local", "exp": int(time.time()) + 60},
-        None,
+        None,  # type: ignore[arg-type]
         algorithm="none",
     )
     return {
@@ -153,8 +153,8 @@ class FakeOrders(order_pb2_grpc.OrderServiceServicer):
 async def channel(request: pytest.FixtureRequest) -> AsyncIterator[grpc.aio.Channel]:
     settings: AuthSettings = getattr(request, "param", SETTINGS)
     server = grpc.aio.server(interceptors=[AuthServerInterceptor(TokenVerifier(settings), ADMIN_METHODS)])
-    inventory_pb2_grpc.add_InventoryServiceServicer_to_server(FakeInventory(), server)
-    order_pb2_grpc.add_OrderServiceServicer_to_server(FakeOrders(), server)
+    inventory_pb2_grpc.add_InventoryServiceServicer_to_server(FakeInventory(), server)  # type: ignore[abstract]
+    order_pb2_grpc.add_OrderServiceServicer_to_server(FakeOrders(), server)  # type: ignore[abstract]
     health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
