@@ -8,8 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from google.protobuf.message import Message
 from google.type import money_pb2
+from prometheus_client import REGISTRY
 
-from inventory_svc.bootstrap import Inventory
+from inventory_svc.bootstrap import SERVICE, Inventory
 from inventory_svc.domain.model import StockLevel
 from inventory_svc.service_layer import catalog, stock
 from mesh.events import EventEnvelope
@@ -94,6 +95,10 @@ async def outbox(app: Inventory, event_type: type[Message] | None = None) -> lis
     if event_type is None:
         return found
     return [(key, message) for key, message in found if isinstance(message, event_type)]
+
+
+def cache_hits() -> float:
+    return REGISTRY.get_sample_value("oms_cache_hits_total", {"service": SERVICE}) or 0.0
 
 
 def eur(units: int, nanos: int = 0) -> money_pb2.Money:
