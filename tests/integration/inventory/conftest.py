@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import grpc
 import pytest
@@ -16,6 +17,9 @@ from mesh.server import serve
 from mesh.settings import KafkaSettings, RedisSettings
 from oms.inventory.v1 import inventory_pb2_grpc
 from tests.support.infra import Infra
+
+if TYPE_CHECKING:
+    from oms.inventory.v1.inventory_pb2_grpc import InventoryServiceAsyncStub
 
 AppFactory = Callable[..., Awaitable[Inventory]]
 
@@ -70,14 +74,14 @@ async def start_server(app: Inventory) -> tuple[asyncio.Event, asyncio.Task[None
 
 
 @pytest.fixture
-async def stub_for() -> AsyncIterator[Callable[[Inventory], Awaitable[inventory_pb2_grpc.InventoryServiceStub]]]:
+async def stub_for() -> AsyncIterator[Callable[[Inventory], Awaitable[InventoryServiceAsyncStub]]]:
     running: list[tuple[asyncio.Event, asyncio.Task[None], grpc.aio.Channel]] = []
 
-    async def make(app: Inventory) -> inventory_pb2_grpc.InventoryServiceStub:
+    async def make(app: Inventory) -> InventoryServiceAsyncStub:
         stop, task, port = await start_server(app)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         running.append((stop, task, channel))
-        return inventory_pb2_grpc.InventoryServiceStub(channel)
+        return inventory_pb2_grpc.InventoryServiceStub(channel)  # the async stub at run time
 
     yield make
     for stop, task, channel in running:
@@ -88,6 +92,6 @@ async def stub_for() -> AsyncIterator[Callable[[Inventory], Awaitable[inventory_
 
 @pytest.fixture
 async def stub(
-    inventory: Inventory, stub_for: Callable[[Inventory], Awaitable[inventory_pb2_grpc.InventoryServiceStub]]
-) -> inventory_pb2_grpc.InventoryServiceStub:
+    inventory: Inventory, stub_for: Callable[[Inventory], Awaitable[InventoryServiceAsyncStub]]
+) -> InventoryServiceAsyncStub:
     return await stub_for(inventory)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2
@@ -10,8 +12,10 @@ from grpc_status import rpc_status
 
 from inventory_svc.bootstrap import Inventory
 from oms.inventory.v1 import inventory_pb2 as pb
-from oms.inventory.v1.inventory_pb2_grpc import InventoryServiceStub
 from tests.integration.inventory.helpers import cache_hits, cancelled, eur, new_product, placed, unique
+
+if TYPE_CHECKING:
+    from oms.inventory.v1.inventory_pb2_grpc import InventoryServiceAsyncStub as InventoryServiceStub
 
 pytestmark = pytest.mark.integration
 
