@@ -101,6 +101,7 @@ class Mesh:
     workdir: Path
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     databases: dict[str, str] = field(default_factory=dict)
+    relays: list[RelayProcess] = field(default_factory=list)
 
     def token(self, subject: str = "admin-1", *roles: str) -> str:
         return mint_token(subject, roles or ("admin",))
@@ -141,7 +142,15 @@ class Mesh:
         self.services[name] = service
         return service
 
+    def relay(self, name: str, number: int = 1) -> RelayProcess:
+        relay = RelayProcess(self.services[name], self.workdir / f"{name}-relay-{number}.log")
+        self.relays.append(relay)
+        return relay
+
     async def stop(self) -> None:
+        for relay in self.relays:
+            with contextlib.suppress(Exception):
+                await relay.kill()
         for service in self.services.values():
             with contextlib.suppress(Exception):
                 await service.terminate(timeout_s=15)
@@ -157,3 +166,40 @@ async def new_mesh(infra: Infra, workdir: Path) -> Mesh:
     folder = workdir / f"mesh-{uuid.uuid4().hex[:6]}"
     folder.mkdir(parents=True)
     return Mesh(infra, kafka, folder)
+
+
+@dataclass
+class RelayProcess:
+    """A standalone outbox relay (``python -m mesh.relay_main``) for one service's database."""
+
+    service: ServiceProcess
+    log_path: Path
+    process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        log = self.log_path.open("ab")
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "mesh.relay_main",
+                self.service.name,
+                cwd=ROOT,
+                env=self.service.env,
+                stdout=log,
+                stderr=log,
+            )
+        finally:
+            log.close()
+
+    async def kill(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    async def terminate(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.returncode is None:
+            process.terminate()
+            await asyncio.wait_for(process.wait(), timeout=15)
