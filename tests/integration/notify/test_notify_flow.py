@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from prometheus_client import REGISTRY
 
 from mesh.kafka import KafkaProducer
 from mesh.settings import KafkaSettings
@@ -21,6 +22,7 @@ async def test_placed_and_confirmed_become_two_emails_with_the_order_details(
 ) -> None:
     service = await start_notify()
     order_id = f"ord-{uuid.uuid4().hex[:8]}"
+    sent_before = _sent_total()
 
     await publish(producer, kafka, order_id, placed(order_id, "ada@example.com"))
     await publish(producer, kafka, order_id, confirmed(order_id, "ada@example.com"))
@@ -45,6 +47,7 @@ async def test_placed_and_confirmed_become_two_emails_with_the_order_details(
     assert sorted(m.message_id for m in mails) == sorted(f"<{r['id']}@oms.local>" for r in rows)
     assert [r["attempts"] for r in rows] == [1, 1]
     assert len(smtp.sink.mails_for(order_id)) == 2
+    await eventually(lambda: _async(_sent_total() - sent_before), until=lambda n: n == 2, what="sent counter +2")
 
 
 async def test_the_same_event_delivered_twice_sends_one_email(
@@ -74,3 +77,11 @@ async def test_the_same_event_delivered_twice_sends_one_email(
 
 async def _mails(smtp: SmtpServer, order_id: str) -> list[ReceivedMail]:
     return smtp.sink.mails_for(order_id)
+
+
+def _sent_total() -> float:
+    return REGISTRY.get_sample_value("oms_notifications_sent_total", {"channel": "email"}) or 0.0
+
+
+async def _async(value: float) -> float:
+    return value
