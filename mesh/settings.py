@@ -77,6 +77,10 @@ def _describe(cls: type[BaseSettings], exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"])
+        if not field:
+            # A check across fields (model validator) has no single variable: its message names them.
+            problems.append(str(error["msg"]).removeprefix("Value error, "))
+            continue
         variable = (prefix + field).upper()
         given = error.get("input")
         shown = f"={given!r}" if isinstance(given, str | int | float) else ""
