@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,10 +17,10 @@ import prometheus_client
 
 from mesh.db import DatabaseUnreachable, check_reachable, create_engine
 from mesh.kafka import ensure_topics
-from mesh.logs import configure_logging
+from mesh.logs import LogSettings, configure_logging
 from mesh.migrate import upgrade
 from mesh.server import ServiceProcess, serve
-from mesh.settings import KafkaSettings, ServiceSettings, SettingsError
+from mesh.settings import KafkaSettings, ServiceSettings, SettingsError, load
 
 ConfigT = TypeVar("ConfigT")
 log = logging.getLogger(__name__)
@@ -38,10 +37,9 @@ class ServiceEntry(Generic[ConfigT]):
 
 
 def main(entry: ServiceEntry[ConfigT]) -> None:
-    configure_logging(
-        entry.name, fmt=os.environ.get("OMS_LOG_FORMAT", "json"), level=os.environ.get("OMS_LOG_LEVEL", "INFO")
-    )
     try:
+        logs = load(LogSettings)
+        configure_logging(entry.name, fmt=logs.format, level=logs.level)
         config = entry.load_config()
         asyncio.run(_run(entry, config))
     except (SettingsError, DatabaseUnreachable, ValueError) as exc:

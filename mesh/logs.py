@@ -9,8 +9,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import trace
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class LogSettings(BaseSettings):
+    """How every process logs (``OMS_LOG_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="OMS_LOG_", frozen=True)
+
+    # `json` (one object per line, for machines) or `text` (for people at a terminal).
+    format: str = "json"
+    # Minimum level: DEBUG, INFO, WARNING, ERROR.
+    level: str = "INFO"
 
 
 class JsonFormatter(logging.Formatter):

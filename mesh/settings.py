@@ -23,10 +23,13 @@ class KafkaSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OMS_KAFKA_", frozen=True)
 
+    # Kafka bootstrap servers (host:port, comma-separated).
     bootstrap: str = "127.0.0.1:19092"
     # Prepended to every topic name: lets tests and parallel environments share one cluster.
     topic_prefix: str = ""
+    # Partitions of each topic the services create (orders, inventory, payments).
     partitions: int = Field(default=6, ge=1, le=256)
+    # Replicas of each topic; 1 on a single broker.
     replication_factor: int = Field(default=1, ge=1)
 
 
@@ -35,9 +38,11 @@ class RedisSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OMS_REDIS_", frozen=True)
 
+    # The cache; the services keep answering (from PostgreSQL) when it is down.
     url: str = "redis://127.0.0.1:16379/0"
     # Redis is a cache: a slow Redis must cost at most this much per call.
     timeout_s: float = Field(default=0.05, gt=0, le=5)
+    # Lifetime of a cache entry; writes evict entries long before that.
     ttl_s: int = Field(default=300, ge=1)
 
 
@@ -46,10 +51,15 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(frozen=True)
 
+    # Interface the gRPC server (and the metrics endpoint) listens on.
     grpc_host: str = "127.0.0.1"
+    # gRPC port (0: any free port).
     grpc_port: int = Field(ge=0, le=65535)
+    # Prometheus /metrics port (0: no metrics endpoint).
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    # The service's own PostgreSQL database (SQLAlchemy URL, asyncpg driver).
     database_url: str
+    # Connections kept open to the database (as many again may be opened under load).
     db_pool_size: int = Field(default=10, ge=1, le=200)
     # In-flight RPCs get this long to finish after SIGTERM.
     shutdown_grace_s: float = Field(default=10.0, ge=0, le=300)

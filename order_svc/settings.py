@@ -14,13 +14,19 @@ class OrderSettings(ServiceSettings):
     grpc_port: int = Field(default=50051, ge=0, le=65535)
     metrics_port: int = Field(default=9101, ge=0, le=65535)
     database_url: str = "postgresql+asyncpg://oms:oms@127.0.0.1:15432/oms_order"
+    # The inventory service (gRPC host:port), for prices and the stock pre-check.
     inventory_addr: str = "127.0.0.1:50052"
     # The stock pre-check may cost a placement at most this long before the saga decides.
     precheck_deadline_s: float = Field(default=0.25, gt=0, le=10)
+    # Ask inventory before accepting an order, to refuse clearly short ones at once.
     stock_precheck: bool = True
+    # Failed inventory calls in a row that open the circuit breaker.
     breaker_failures: int = Field(default=5, ge=1)
+    # How long an open breaker refuses calls before it lets one trial through.
     breaker_reset_s: float = Field(default=5.0, gt=0)
     # A CONFIRMED order not PAID within this long is cancelled and its stock released.
     payment_timeout_s: float = Field(default=1800.0, gt=0)
+    # How often the unpaid-order sweeper looks for expired reservations.
     sweep_interval_s: float = Field(default=30.0, gt=0)
+    # Kafka consumer group of the order service's event consumer.
     consumer_group: str = "order-svc"

@@ -135,6 +135,7 @@ class Mesh:
             f"{prefix}GRPC_PORT": str(port),
             f"{prefix}METRICS_PORT": "0",
             f"{prefix}CONSUMER_GROUP": f"{name}-svc-{self.kafka.topic_prefix}",
+            f"{prefix}CONSUMER_GROUP_SUFFIX": f"-{self.kafka.topic_prefix}",
             f"{prefix}SHUTDOWN_GRACE_S": "5",
         }
         env |= extra_env or {}
