@@ -1,0 +1,60 @@
+"""``python -m inventory_svc.seed``: loads the demo catalog through the service layer.
+
+Idempotent: a product that already exists is left as it is (its stock included), so running
+it again changes nothing. Going through the use cases means StockLevelChanged events are
+written to the outbox like for any other stock delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from inventory_svc.bootstrap import SERVICE_MODULE, Inventory, bootstrap
+from inventory_svc.seed_catalog import CATALOG, SeedProduct
+from inventory_svc.service_layer import catalog, stock
+from inventory_svc.settings import load_config
+from mesh.errors import AlreadyExists
+from mesh.migrate import upgrade
+from mesh.settings import SettingsError
+
+
+async def seed(app: Inventory, products: list[SeedProduct] = CATALOG) -> int:
+    """Creates the products that are missing; returns how many it created."""
+    created = 0
+    for product_id, name, description, price_cents, units in products:
+        price = catalog.PriceInput("EUR", price_cents // 100, (price_cents % 100) * 10_000_000)
+        try:
+            await catalog.create_product(
+                catalog.CreateProduct(product_id, name, description, price), app.uow(), app.catalog_cache
+            )
+        except AlreadyExists:
+            continue
+        if units:
+            await stock.add_stock(product_id, units, app.uow(), app.catalog_cache)
+        created += 1
+    return created
+
+
+async def run() -> int:
+    config = load_config()
+    if config.service.migrate_on_start:
+        await upgrade(SERVICE_MODULE, config.service.database_url)
+    app = bootstrap(config.service, config.kafka, config.redis)
+    try:
+        return await seed(app)
+    finally:
+        await app.close()
+
+
+def main() -> None:
+    try:
+        created = asyncio.run(run())
+    except SettingsError as exc:
+        sys.stderr.write(f"inventory seed: {exc}\n")
+        raise SystemExit(2) from None
+    sys.stdout.write(f"inventory seed: {created} products created, {len(CATALOG) - created} already present\n")
+
+
+if __name__ == "__main__":
+    main()
