@@ -85,11 +85,18 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         return pb.CheckStockResponse(available=available, unknown_product_ids=unknown)
 
     async def AddStock(self, request: pb.AddStockRequest, context: Context) -> pb.AddStockResponse:
-        level = await stock.add_stock(request.product_id, request.quantity, self._uow(), self._cache)
+        level = await stock.add_stock(
+            request.product_id, request.quantity, self._uow(), self._cache, reason=request.reason
+        )
         return pb.AddStockResponse(stock=stock_to_pb(level))
 
     async def AuditStock(self, request: pb.AuditStockRequest, context: Context) -> pb.AuditStockResponse:
         level = await stock.audit_stock(
-            request.product_id, request.quantity, request.expected_version, self._uow(), self._cache
+            request.product_id,
+            request.quantity,
+            request.expected_version,
+            self._uow(),
+            self._cache,
+            reason=request.reason,
         )
         return pb.AuditStockResponse(stock=stock_to_pb(level))

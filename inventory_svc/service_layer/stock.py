@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from inventory_svc.adapters.catalog_cache import CatalogCache
 from inventory_svc.domain.events import StockChangeCause, StockLevelChanged
 from inventory_svc.domain.model import StockLevel, audit_allowed
@@ -17,6 +19,8 @@ from mesh.errors import (
     MeshError,
     PreconditionViolation,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_CHECK_IDS = 500
 
@@ -47,7 +51,9 @@ async def check_stock(product_ids: list[str], uow: InventoryUnitOfWork) -> tuple
     return available, [product_id for product_id in wanted if product_id not in available]
 
 
-async def add_stock(product_id: str, quantity: int, uow: InventoryUnitOfWork, cache: CatalogCache) -> StockLevel:
+async def add_stock(
+    product_id: str, quantity: int, uow: InventoryUnitOfWork, cache: CatalogCache, *, reason: str = ""
+) -> StockLevel:
     out = Violations()
     if not product_id:
         out.add("product_id", "must not be empty")
@@ -60,11 +66,21 @@ async def add_stock(product_id: str, quantity: int, uow: InventoryUnitOfWork, ca
         uow.publish(StockLevelChanged(level, StockChangeCause.ADDED))
         evict_after_commit(uow, cache, [product_id])
         await uow.commit()
+    # The event has no reason field; the log keeps the admin's note with the new version.
+    log.info(
+        "stock added", extra={"product_id": product_id, "units": quantity, "version": level.version, "reason": reason}
+    )
     return level
 
 
 async def audit_stock(
-    product_id: str, counted: int, expected_version: int, uow: InventoryUnitOfWork, cache: CatalogCache
+    product_id: str,
+    counted: int,
+    expected_version: int,
+    uow: InventoryUnitOfWork,
+    cache: CatalogCache,
+    *,
+    reason: str = "",
 ) -> StockLevel:
     """Sets the physical count when the caller saw the current version (optimistic concurrency)."""
     out = Violations()
@@ -81,6 +97,10 @@ async def audit_stock(
         uow.publish(StockLevelChanged(level, StockChangeCause.AUDITED))
         evict_after_commit(uow, cache, [product_id])
         await uow.commit()
+    log.info(
+        "stock audited",
+        extra={"product_id": product_id, "quantity": counted, "version": level.version, "reason": reason},
+    )
     return level
 
 
