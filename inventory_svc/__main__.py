@@ -5,18 +5,18 @@ The order and the exit status 2 on a bad setting or an unreachable database live
 
 from __future__ import annotations
 
-from inventory_svc.bootstrap import SERVICE_MODULE, bootstrap
+from inventory_svc.bootstrap import SERVICE, bootstrap
 from inventory_svc.settings import Config, load_config
 from mesh.entry import ServiceEntry, main
 from mesh.server import ServiceProcess
 
 
 def build(config: Config) -> ServiceProcess:
-    return bootstrap(config.service, config.kafka, config.redis).process()
+    return bootstrap(config).process()
 
 
 ENTRY = ServiceEntry(
-    name=SERVICE_MODULE,
+    name=SERVICE,
     load_config=load_config,
     service_settings=lambda config: config.service,
     kafka_settings=lambda config: config.kafka,

@@ -1,5 +1,5 @@
 """The composition root: builds every client of the inventory service. Nothing connects here:
-the workers start the Kafka producer when they run, and ``close()`` releases everything."""
+the producer starts when the process starts (or a worker runs), and ``close()`` releases all."""
 
 from __future__ import annotations
 
@@ -12,25 +12,23 @@ from inventory_svc.adapters.catalog_cache import CatalogCache, RedisCatalogCache
 from inventory_svc.entrypoints.events import OrderEventHandlers
 from inventory_svc.entrypoints.grpc_servicer import InventoryServicer
 from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork, SqlUnitOfWork
-from inventory_svc.settings import InventorySettings
+from inventory_svc.settings import Config
+from mesh.auth import AuthServerInterceptor, TokenVerifier
 from mesh.cache import Cache
 from mesh.db import asyncpg_dsn, create_engine, session_factory
 from mesh.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
 from mesh.relay import OutboxRelay
-from mesh.server import ServiceProcess
-from mesh.settings import KafkaSettings, RedisSettings
+from mesh.server import ServiceProcess, Worker
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
-SERVICE = "inventory-svc"
-# Package name: where the migrations live (mesh.migrate) and the logger's service name.
-SERVICE_MODULE = "inventory_svc"
+# Package name: the migrations' home (mesh.migrate), the logs' and metrics' service name.
+SERVICE = "inventory_svc"
 CONSUMER_GROUP = "inventory-svc"
 
 
 @dataclass
 class Inventory:
-    settings: InventorySettings
-    kafka: KafkaSettings
+    config: Config
     topics: Topics
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
@@ -49,37 +47,46 @@ class Inventory:
 
     @property
     def consumer_group(self) -> str:
-        return CONSUMER_GROUP + self.settings.consumer_group_suffix
+        settings = self.config.service
+        return (settings.consumer_group or CONSUMER_GROUP) + settings.consumer_group_suffix
 
     def consumer(self) -> EventConsumer:
         spec = ConsumerSpec(
             group_id=self.consumer_group, topics=[self.topics.orders], handlers=self.event_handlers().handlers()
         )
-        return EventConsumer(self.kafka, spec, dlq_producer=self.producer)
+        return EventConsumer(self.config.kafka, spec, dlq_producer=self.producer)
 
     def relay(self) -> OutboxRelay:
-        return OutboxRelay(dsn=asyncpg_dsn(self.settings.database_url), producer=self.producer, source=SERVICE)
+        dsn = asyncpg_dsn(self.config.service.database_url)
+        return OutboxRelay(dsn=dsn, producer=self.producer, source=f"/{SERVICE}")
 
     async def run_relay(self, stop: asyncio.Event) -> None:
-        await self.producer.start()  # idempotent; shared with the consumer's dead-letter path
+        await self.producer.start()  # idempotent: also started by the process (on_start)
         await self.relay().run(stop)
 
     async def run_consumer(self, stop: asyncio.Event) -> None:
-        await self.producer.start()
+        await self.producer.start()  # dead letters are produced with it
         await self.consumer().run(stop)
 
     def process(self) -> ServiceProcess:
+        settings = self.config.service
         servicer = self.servicer()
-        workers = [self.run_relay, self.run_consumer] if self.settings.run_workers else []
+        workers: list[Worker] = []
+        if settings.run_relay:
+            workers.append(self.run_relay)
+        if settings.run_workers:
+            workers.append(self.run_consumer)
         return ServiceProcess(
             name=SERVICE,
-            host=self.settings.grpc_host,
-            port=self.settings.grpc_port,
+            host=settings.grpc_host,
+            port=settings.grpc_port,
             service_names=[inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name],
             register=lambda server: inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server),
             workers=workers,
+            interceptors=[AuthServerInterceptor(TokenVerifier(self.config.auth))],
+            on_start=[self.producer.start],
             on_close=[self.close],
-            grace_s=self.settings.shutdown_grace_s,
+            grace_s=settings.shutdown_grace_s,
         )
 
     async def close(self) -> None:
@@ -88,18 +95,18 @@ class Inventory:
         await self.engine.dispose()
 
 
-def bootstrap(settings: InventorySettings, kafka: KafkaSettings, redis: RedisSettings) -> Inventory:
+def bootstrap(config: Config) -> Inventory:
+    settings = config.service
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     cache = Cache.from_settings(
-        redis, service=SERVICE, key_prefix=settings.cache_key_prefix, breaker_s=settings.cache_breaker_s
+        config.redis, service=SERVICE, key_prefix=settings.cache_key_prefix, breaker_s=settings.cache_breaker_s
     )
     return Inventory(
-        settings=settings,
-        kafka=kafka,
-        topics=Topics(kafka.topic_prefix),
+        config=config,
+        topics=Topics(config.kafka.topic_prefix),
         engine=engine,
         sessions=session_factory(engine),
         cache=cache,
         catalog_cache=RedisCatalogCache(cache),
-        producer=KafkaProducer(kafka, client_id=SERVICE),
+        producer=KafkaProducer(config.kafka, client_id=SERVICE),
     )

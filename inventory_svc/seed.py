@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from inventory_svc.bootstrap import SERVICE_MODULE, Inventory, bootstrap
+from inventory_svc.bootstrap import SERVICE, Inventory, bootstrap
 from inventory_svc.seed_catalog import CATALOG, SeedProduct
 from inventory_svc.service_layer import catalog, stock
 from inventory_svc.settings import load_config
@@ -39,8 +39,8 @@ async def seed(app: Inventory, products: list[SeedProduct] = CATALOG) -> int:
 async def run() -> int:
     config = load_config()
     if config.service.migrate_on_start:
-        await upgrade(SERVICE_MODULE, config.service.database_url)
-    app = bootstrap(config.service, config.kafka, config.redis)
+        await upgrade(SERVICE, config.service.database_url)
+    app = bootstrap(config)
     try:
         return await seed(app)
     finally:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from mesh.auth import AuthSettings
 from mesh.settings import KafkaSettings, RedisSettings, ServiceSettings, load
 
 
@@ -16,7 +17,8 @@ class InventorySettings(ServiceSettings):
     grpc_port: int = Field(default=50052, ge=0, le=65535)
     metrics_port: int = Field(default=9102, ge=0, le=65535)
     database_url: str = "postgresql+asyncpg://oms:oms@127.0.0.1:15432/oms_inventory"
-    # Appended to the consumer group id, so tests (or a blue/green copy) get their own offsets.
+    # Appended to the consumer group id (OMS_INVENTORY_CONSUMER_GROUP, default inventory-svc), so
+    # tests or a blue/green copy get offsets of their own.
     consumer_group_suffix: str = ""
     # Every Redis key of this service starts with this; tests use a unique one per run.
     cache_key_prefix: str = "oms:inventory:"
@@ -31,7 +33,10 @@ class Config:
     service: InventorySettings
     kafka: KafkaSettings
     redis: RedisSettings
+    auth: AuthSettings
 
 
 def load_config() -> Config:
-    return Config(service=load(InventorySettings), kafka=load(KafkaSettings), redis=load(RedisSettings))
+    return Config(
+        service=load(InventorySettings), kafka=load(KafkaSettings), redis=load(RedisSettings), auth=load(AuthSettings)
+    )

@@ -12,7 +12,8 @@ import grpc
 import pytest
 
 from inventory_svc.bootstrap import Inventory, bootstrap
-from inventory_svc.settings import InventorySettings
+from inventory_svc.settings import Config, InventorySettings
+from mesh.auth import AuthSettings
 from mesh.server import serve
 from mesh.settings import KafkaSettings, RedisSettings
 from oms.inventory.v1 import inventory_pb2_grpc
@@ -28,12 +29,14 @@ AppFactory = Callable[..., Awaitable[Inventory]]
 async def make_inventory(
     database_factory: Callable[[str], Awaitable[str]], kafka: KafkaSettings, infra: Infra
 ) -> AsyncIterator[AppFactory]:
-    """``await make_inventory(redis_url=..., breaker_s=...)`` → a composed Inventory (closed after)."""
+    """``await make_inventory(redis_url=..., breaker_s=..., auth=...)`` → a composed Inventory.
+
+    Authentication is off unless asked for: these tests are about inventory, not tokens."""
     apps: list[Inventory] = []
     url = await database_factory("inventory_svc")
     run_id = uuid.uuid4().hex[:10]
 
-    async def make(*, redis_url: str | None = None, breaker_s: float = 1.0) -> Inventory:
+    async def make(*, redis_url: str | None = None, breaker_s: float = 1.0, auth: bool = False) -> Inventory:
         settings = InventorySettings(
             database_url=url,
             grpc_port=0,
@@ -45,7 +48,7 @@ async def make_inventory(
             cache_breaker_s=breaker_s,
         )
         redis = RedisSettings(url=redis_url or infra.redis_url)
-        app = bootstrap(settings, kafka, redis)
+        app = bootstrap(Config(settings, kafka, redis, AuthSettings(enabled=auth)))
         apps.append(app)
         return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import grpc
@@ -11,13 +12,16 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from inventory_svc.bootstrap import Inventory
+from mesh.auth import mint_token
 from oms.inventory.v1 import inventory_pb2 as pb
+from tests.integration.inventory.conftest import AppFactory
 from tests.integration.inventory.helpers import cache_hits, cancelled, eur, new_product, placed, unique
 
 if TYPE_CHECKING:
     from oms.inventory.v1.inventory_pb2_grpc import InventoryServiceAsyncStub as InventoryServiceStub
 
 pytestmark = pytest.mark.integration
+StubFactory = Callable[[Inventory], Awaitable["InventoryServiceStub"]]
 
 
 def _violations(error: grpc.aio.AioRpcError) -> list[str]:
@@ -179,3 +183,19 @@ async def test_reads_after_writes_are_never_stale(inventory: Inventory, stub: In
     assert listed[product_id].name == "Widget XL"
     created = (await stub.CreateProduct(new_product(unique("p")))).product.product_id
     assert created in {p.product_id for p in (await stub.ListProducts(listing)).products}
+
+
+async def test_admin_methods_need_an_admin_token(make_inventory: AppFactory, stub_for: StubFactory) -> None:
+    stub = await stub_for(await make_inventory(auth=True))
+    add = pb.AddStockRequest(product_id=unique("p"), quantity=1)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.AddStock(add)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    customer = (("authorization", f"Bearer {mint_token('c1', ['customer'])}"),)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.CreateProduct(new_product(unique("p")), metadata=customer)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    admin = (("authorization", f"Bearer {mint_token('a1', ['admin'])}"),)
+    created = (await stub.CreateProduct(new_product(unique("p")), metadata=admin)).product
+    got = await stub.GetProduct(pb.GetProductRequest(product_id=created.product_id), metadata=customer)
+    assert got.product == created

@@ -46,12 +46,12 @@ async def test_order_placed_on_kafka_is_reserved_and_announced(workers: Inventor
     headers = cloudevent_headers(
         event_id=str(uuid.uuid4()), event_type=placed.DESCRIPTOR.full_name, source="tests", time=datetime.now(UTC)
     )
-    async with KafkaProducer(app.kafka, client_id="inventory-test") as producer:
+    async with KafkaProducer(app.config.kafka, client_id="inventory-test") as producer:
         await producer.send(app.topics.orders, key=order_id, value=placed.SerializeToString(), headers=headers)
 
     reader = Consumer(
         {
-            "bootstrap.servers": app.kafka.bootstrap,
+            "bootstrap.servers": app.config.kafka.bootstrap,
             "group.id": f"inventory-test-{uuid.uuid4().hex}",
             "auto.offset.reset": "earliest",
         }
@@ -76,5 +76,5 @@ async def test_order_placed_on_kafka_is_reserved_and_announced(workers: Inventor
     key, found, event = next(item for item in seen if item[2].order_id == order_id)
     assert key == order_id
     assert [(i.product_id, i.quantity) for i in event.items] == [(product_id, 2)]
-    assert found["ce_source"] == SERVICE and found["ce_specversion"] == "1.0"
+    assert found["ce_source"] == f"/{SERVICE}" and found["ce_specversion"] == "1.0"
     assert found["content-type"] == "application/protobuf" and found["ce_id"] and found["ce_time"]
