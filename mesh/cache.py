@@ -77,8 +77,11 @@ class Cache:
         self._default_ttl_s = default_ttl_s
         self._breaker_s = breaker_s
         self._skip_until = 0.0
-        self._pending_deletes: set[str] = set()
-        self._pending_bumps: set[str] = set()
+        # Undelivered evictions, each with a sequence number: one that fails again while its
+        # replay is in flight gets a new number and is not forgotten when the replay succeeds.
+        self._pending_deletes: dict[str, int] = {}
+        self._pending_bumps: dict[str, int] = {}
+        self._sequence = 0
         self._drop_everything = False
 
     @classmethod
@@ -142,7 +145,7 @@ class Cache:
     async def bump(self, namespace: str) -> None:
         """Invalidates every entry keyed under the namespace's token."""
         if self._bypassing("bump") or not await self._bump_now(namespace):
-            self._pending_bumps.add(namespace)
+            self._pending_bumps[namespace] = self._next()
 
     async def delete_prefix(self, prefix: str = "") -> bool:
         """Drops every key under ``key_prefix + prefix`` (a SCAN: for rare, bulk invalidation)."""
@@ -175,8 +178,13 @@ class Cache:
         result = await self._call("bump", lambda: self._client.set(key, secrets.token_hex(8), ex=NAMESPACE_TTL_S))
         return result is not _FAILED
 
+    def _next(self) -> int:
+        self._sequence += 1
+        return self._sequence
+
     def _remember_deletes(self, keys: list[str]) -> None:
-        self._pending_deletes.update(keys)
+        sequence = self._next()
+        self._pending_deletes.update(dict.fromkeys(keys, sequence))
         if len(self._pending_deletes) > MAX_PENDING_EVICTIONS:
             self._pending_deletes.clear()
             self._drop_everything = True
@@ -190,14 +198,15 @@ class Cache:
                 return False
             self._drop_everything = False
         if self._pending_deletes:
-            keys = list(self._pending_deletes)
+            snapshot = dict(self._pending_deletes)
+            keys = list(snapshot)
             if await self._call("delete", lambda: self._client.delete(*keys)) is _FAILED:
                 return False
-            self._pending_deletes.difference_update(keys)
-        for namespace in list(self._pending_bumps):
+            _forget(self._pending_deletes, snapshot)
+        for namespace, sequence in list(self._pending_bumps.items()):
             if not await self._bump_now(namespace):
                 return False
-            self._pending_bumps.discard(namespace)
+            _forget(self._pending_bumps, {namespace: sequence})
         return True
 
     def _bypassing(self, op: str) -> bool:
@@ -217,6 +226,12 @@ class Cache:
             CACHE_ERRORS.labels(self._service, op).inc()
             log.warning("cache unavailable", extra={"op": op, "error": repr(exc), "bypass_s": self._breaker_s})
             return _FAILED
+
+
+def _forget(pending: dict[str, int], delivered: dict[str, int]) -> None:
+    for name, sequence in delivered.items():
+        if pending.get(name) == sequence:
+            del pending[name]
 
 
 def _glob_escape(text: str) -> str:
