@@ -11,8 +11,9 @@ import grpc
 import httpx
 import pytest
 
+from gateway.app import create_app
 from oms.order.v1 import order_pb2
-from tests.unit.gateway.conftest import Recorder, token
+from tests.unit.gateway.conftest import AUTH, Recorder, Upstream, settings_for, token
 
 
 def watch(versions: int, then: grpc.StatusCode | None = None, forever: bool = False) -> Any:
@@ -101,3 +102,19 @@ async def test_a_client_disconnect_cancels_the_upstream_call(served: str, record
                 break
     # The stream is closed: the fake's generator must be cancelled, within a deadline.
     await asyncio.wait_for(recorder.cancelled.wait(), timeout=10)
+
+
+async def test_idle_event_streams_get_keepalive_comments(upstreams: dict[str, Upstream], recorder: Recorder) -> None:
+    recorder.behaviors["WatchOrder"] = watch(1, forever=True)
+    app = create_app(settings_for(upstreams, sse_keepalive_s=0.05), AUTH)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://gw.test") as http,
+    ):
+        headers = {"authorization": f"Bearer {token()}"}
+        async with http.stream("GET", "/orders/o-3:watch", headers=headers) as response:
+            lines = response.aiter_lines()
+            seen = [await asyncio.wait_for(anext(lines), 5) for _ in range(4)]
+    assert seen[0].startswith("data: ")
+    assert ": keepalive" in seen[2:]
