@@ -85,7 +85,6 @@ def build(
     )
     delivery = DeliverySettings(
         policy=RetryPolicy(settings.max_attempts, settings.retry_base_s, settings.retry_max_s),
-        batch_size=settings.dispatch_batch_size,
         concurrency=settings.dispatch_concurrency,
         lease=timedelta(seconds=settings.claim_lease_s),
     )

@@ -37,7 +37,7 @@ class NotifySettings(ServiceSettings):
     max_attempts: int = Field(default=6, ge=1, le=100)
     retry_base_s: float = Field(default=10.0, gt=0)
     retry_max_s: float = Field(default=900.0, gt=0)
-    dispatch_batch_size: int = Field(default=50, ge=1, le=1000)
+    # Emails in flight at once (one SMTP connection each).
     dispatch_concurrency: int = Field(default=8, ge=1, le=256)
     # Fallback poll: in-process commits wake the dispatcher at once; this catches the rest
     # (other instances' rows, retries falling due, RetryNotification on another instance).

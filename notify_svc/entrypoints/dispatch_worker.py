@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from mesh.retry import Backoff
 from notify_svc.service_layer.delivery import Dispatcher
@@ -20,23 +22,31 @@ class DispatchWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = Backoff(initial_s=0.2, max_s=10.0)
-        while not stop.is_set():
-            # Cleared before the batch, so a wake-up that arrives while sending is not lost.
-            self._woken.clear()
-            try:
-                claimed = await self._dispatcher.dispatch_due()
-                backoff.reset()
-            except Exception as exc:  # noqa: BLE001 - delivery must keep going; the rows wait safely in the DB
-                log.warning("dispatching failed, backing off", extra={"error": repr(exc)})
-                await backoff.wait(stop)
-                continue
-            if claimed < self._dispatcher.batch_size:
-                await self._idle(stop)
-
-    async def _idle(self, stop: asyncio.Event) -> None:
-        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._woken.wait())]
         try:
-            await asyncio.wait(waits, timeout=self._poll_interval_s, return_when=asyncio.FIRST_COMPLETED)
+            while not stop.is_set():
+                # Cleared before claiming, so a wake-up that arrives meanwhile is not lost.
+                self._woken.clear()
+                try:
+                    wanted, claimed = await self._dispatcher.start_due()
+                    backoff.reset()
+                except Exception as exc:  # noqa: BLE001 - delivery must keep going; rows wait safely in the DB
+                    log.warning("claiming due notifications failed, backing off", extra={"error": repr(exc)})
+                    await backoff.wait(stop)
+                    continue
+                if claimed < wanted:
+                    # Nothing more is due: sleep until a local commit, the poll, or shutdown.
+                    await _first(stop.wait(), self._woken.wait(), asyncio.sleep(self._poll_interval_s))
+                else:
+                    # Every slot is busy (or was just filled): claim more as soon as one frees.
+                    await _first(stop.wait(), self._dispatcher.wait_for_a_free_slot())
         finally:
-            for task in waits:
-                task.cancel()
+            await self._dispatcher.drain()
+
+
+async def _first(*waits: Coroutine[Any, Any, object]) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

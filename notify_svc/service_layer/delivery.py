@@ -30,7 +30,8 @@ _Recorder = Callable[[], Awaitable[None]]
 @dataclass(frozen=True)
 class DeliverySettings:
     policy: RetryPolicy
-    batch_size: int = 50
+    # Sends in flight at most; rows are claimed only for free slots, so a slow send holds one
+    # slot rather than a whole batch, and a claimed row never waits in memory for a slot.
     concurrency: int = 8
     # How long a claimed row is ours; a send is cut off at half of it so it never outlives it.
     lease: timedelta = timedelta(seconds=120)
@@ -40,27 +41,43 @@ class Dispatcher:
     def __init__(self, deps: Dependencies, settings: DeliverySettings) -> None:
         self._deps = deps
         self._settings = settings
-        self._send_slots = asyncio.Semaphore(settings.concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     @property
-    def batch_size(self) -> int:
-        return self._settings.batch_size
+    def free_slots(self) -> int:
+        return self._settings.concurrency - len(self._in_flight)
+
+    async def start_due(self) -> tuple[int, int]:
+        """Claims due rows for the free slots and starts their deliveries; returns (wanted, claimed)."""
+        wanted = self.free_slots
+        if wanted <= 0:
+            return 0, 0
+        claimed = await self._claim(wanted)
+        for notification in claimed:
+            task = asyncio.create_task(self._deliver(notification), name=f"deliver-{notification.notification_id}")
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return wanted, len(claimed)
+
+    async def wait_for_a_free_slot(self) -> None:
+        if self._in_flight and self.free_slots <= 0:
+            await asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
+
+    async def drain(self) -> None:
+        """Waits for every delivery in flight to record its outcome (at shutdown: no resend needed)."""
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight))
 
     async def dispatch_due(self) -> int:
-        """Sends one batch of due notifications; returns how many were claimed."""
-        claimed = await self._claim()
-        # Every send runs to its end even if another fails: cancelling a send half-way would
-        # only widen the duplicate window.
-        results = await asyncio.gather(*(self._deliver(n) for n in claimed), return_exceptions=True)
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors:
-            raise errors[0]
-        return len(claimed)
+        """Claims what is due (up to the free slots), delivers it and waits; returns how many."""
+        _, claimed = await self.start_due()
+        await self.drain()
+        return claimed
 
-    async def _claim(self) -> list[Notification]:
+    async def _claim(self, limit: int) -> list[Notification]:
         async with self._deps.uow() as uow:
             now = self._deps.clock()
-            batch = await uow.notifications.claim_due(now, self._settings.batch_size)
+            batch = await uow.notifications.claim_due(now, limit)
             for notification in batch:
                 notification.begin_attempt(now, self._settings.lease)
             await uow.notifications.save(batch)
@@ -68,12 +85,18 @@ class Dispatcher:
         return batch
 
     async def _deliver(self, notification: Notification) -> None:
-        async with self._send_slots:
-            error = await self._send(notification)
-        if error is None:
-            await self._persist(lambda: self._record_sent(notification))
-        else:
-            await self._persist(lambda: self._record_failure(notification, error))
+        error = await self._send(notification)
+        try:
+            if error is None:
+                await self._persist(lambda: self._record_sent(notification))
+            else:
+                await self._persist(lambda: self._record_failure(notification, error))
+        except Exception as exc:  # noqa: BLE001 - a task of its own: nobody else would see the error
+            # The row stays leased and is delivered again once the lease runs out.
+            log.error(
+                "could not record a delivery outcome",
+                extra={"notification_id": notification.notification_id, "sent": error is None, "error": repr(exc)},
+            )
 
     async def _send(self, notification: Notification) -> DeliveryError | None:
         channel = self._deps.channels.get(notification.channel)

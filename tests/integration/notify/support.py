@@ -33,10 +33,14 @@ class RecordingSink(MailSink):
     def __init__(self) -> None:
         super().__init__()
         self.refused: set[str] = set()
-        # Slows each DATA down, so a test can catch the service with mail in flight.
+        # Slow the conversation down so a test can catch the service with mail in flight, both
+        # before the message is transmitted (RCPT) and after (DATA, accepted at its end).
+        self.rcpt_delay_s = 0.0
         self.data_delay_s = 0.0
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.rcpt_delay_s:
+            await asyncio.sleep(self.rcpt_delay_s)
         if address in self.refused:
             return "550 5.1.1 <" + address + ">: mailbox unavailable"
         envelope.rcpt_tos.append(address)

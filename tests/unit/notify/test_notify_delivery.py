@@ -14,8 +14,8 @@ from tests.unit.notify.fakes import Harness, placed
 POLICY = RetryPolicy(max_attempts=3, base_delay_s=10, max_delay_s=60)
 
 
-def dispatcher(h: Harness, batch_size: int = 50) -> Dispatcher:
-    return Dispatcher(h.deps, DeliverySettings(policy=POLICY, batch_size=batch_size, lease=timedelta(seconds=30)))
+def dispatcher(h: Harness, concurrency: int = 8) -> Dispatcher:
+    return Dispatcher(h.deps, DeliverySettings(policy=POLICY, concurrency=concurrency, lease=timedelta(seconds=30)))
 
 
 async def test_a_due_notification_is_sent_and_marked_sent() -> None:
@@ -81,9 +81,9 @@ async def test_other_notifications_keep_flowing_while_one_keeps_failing() -> Non
     for i in range(5):
         await record_order_event(placed(f"ev-{i}", order_id=f"ord-{i}"), h.deps)
     h.channel.fail_next("bounce@example.com", DeliveryError("421 busy", retriable=True), times=100)
-    d = dispatcher(h, batch_size=1)
+    d = dispatcher(h, concurrency=1)
 
-    # Six rows, one per batch: the failing one must not be claimed again before the others.
+    # Six rows, one at a time: the failing one must not be claimed again before the others.
     for _ in range(6):
         assert await d.dispatch_due() == 1
     assert await d.dispatch_due() == 0
@@ -98,7 +98,7 @@ async def test_a_crash_before_the_outcome_leaves_the_row_leased_then_due_again()
     [n] = await record_order_event(placed(), h.deps)
     d = dispatcher(h)
     # Claim only, as a dispatcher that dies right after sending would leave it.
-    claimed = await d._claim()
+    claimed = await d._claim(8)
     assert [c.notification_id for c in claimed] == [n.notification_id]
     assert await d.dispatch_due() == 0
 
