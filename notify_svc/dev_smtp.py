@@ -16,6 +16,7 @@ import logging
 import mailbox
 import signal
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,9 @@ class ReceivedMail:
 
 def parse(mail_from: str, rcpt_tos: list[str], raw: bytes) -> ReceivedMail:
     message = email.message_from_bytes(raw, policy=email.policy.default)
-    body = message.get_body(preferencelist=("plain",)) if hasattr(message, "get_body") else None
-    text = body.get_content() if body is not None and hasattr(body, "get_content") else ""
+    # With the default policy the parser builds EmailMessage objects, which know their body parts.
+    body = message.get_body(preferencelist=("plain",)) if isinstance(message, EmailMessage) else None
+    text = body.get_content() if isinstance(body, EmailMessage) else ""
     return ReceivedMail(
         mail_from=mail_from,
         rcpt_tos=tuple(rcpt_tos),
