@@ -41,7 +41,7 @@ def _comments_above_fields(cls: type) -> dict[str, str]:
         lines = source.splitlines()
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                comment = []
+                comment: list[str] = []
                 index = node.lineno - 2
                 while index >= 0 and lines[index].strip().startswith("#"):
                     comment.insert(0, lines[index].strip().lstrip("#").strip())

@@ -9,6 +9,8 @@ import pytest
 
 from mesh.settings import KafkaSettings
 from tests.support.infra import Infra, create_database, drop_database, fresh_kafka
+from tests.support.processes import free_port
+from tests.support.redis_server import PrivateRedis
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +37,14 @@ async def database_factory(infra: Infra) -> AsyncIterator[Callable[[str], Awaita
 async def kafka(infra: Infra) -> KafkaSettings:
     """Kafka settings with a unique topic prefix, so tests never see each other's events."""
     return await fresh_kafka(infra)
+
+
+@pytest.fixture
+async def private_redis() -> AsyncIterator[PrivateRedis]:
+    """A redis-server of the test's own, which the test may stop and start again."""
+    server = PrivateRedis(free_port())
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

@@ -24,12 +24,12 @@ ADMIN_TARGETS = frozenset({OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DE
 
 async def get_order(order_id: str, caller: Caller, deps: OrderDeps, *, fresh: bool = False) -> Order:
     """The order; ``fresh`` skips the cache (watchers must see every committed change)."""
-    order = None if fresh else await deps.cache.get(order_id)
-    if order is None:
+
+    async def load() -> Order | None:
         async with deps.uow() as uow:
-            order = await uow.orders.get(order_id)
-        if order is not None:
-            await deps.cache.put(order)
+            return await uow.orders.get(order_id)
+
+    order = await load() if fresh else await deps.cache.read_through(order_id, load)
     # Another customer's order is reported as missing: its existence is not theirs to know.
     if order is None or not caller.may_act_for(order.customer_id):
         raise NotFound(f"order {order_id!r} not found")

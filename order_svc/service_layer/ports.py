@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,22 +50,24 @@ class Inventory(Protocol):
     ) -> dict[str, CatalogEntry] | None: ...
 
 
+OrderLoader = Callable[[], Awaitable[Order | None]]
+
+
 class OrderCache(Protocol):
     """Read-through cache of orders; never the source of truth, never raises."""
 
-    async def get(self, order_id: str) -> Order | None: ...
+    async def read_through(self, order_id: str, load: OrderLoader) -> Order | None:
+        """The cached order, or ``load()``'s result (then cached)."""
+        ...
 
-    async def put(self, order: Order) -> None: ...
-
-    async def evict(self, order_id: str) -> None: ...
+    async def evict(self, order_id: str) -> None:
+        """Called after a change committed: no later read may return the old order."""
+        ...
 
 
 class NoOrderCache:
-    async def get(self, order_id: str) -> Order | None:
-        return None
-
-    async def put(self, order: Order) -> None:
-        return None
+    async def read_through(self, order_id: str, load: OrderLoader) -> Order | None:
+        return await load()
 
     async def evict(self, order_id: str) -> None:
         return None

@@ -2,36 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import shutil
-import socket
 from typing import TYPE_CHECKING
 
 import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from inventory_svc.bootstrap import SERVICE
 from oms.inventory.v1 import inventory_pb2 as pb
 from tests.integration.inventory.conftest import AppFactory
 from tests.integration.inventory.helpers import cache_hits, new_product, unique
+from tests.support.processes import free_port
+from tests.support.redis_server import PrivateRedis
 from tests.support.wait import eventually
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import Awaitable, Callable
 
     from inventory_svc.bootstrap import Inventory
     from oms.inventory.v1.inventory_pb2_grpc import InventoryServiceAsyncStub as Stub
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def cache_errors() -> float:
@@ -42,51 +34,6 @@ def cache_errors() -> float:
                 s.value for s in metric.samples if s.labels.get("service") == SERVICE and s.name.endswith("_total")
             )
     return total
-
-
-class PrivateRedis:
-    """A redis-server of this test's own on a free port, started and stopped by the test."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self._process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed"
-        self._process = await asyncio.create_subprocess_exec(
-            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        client = Redis.from_url(self.url)
-
-        async def answers() -> bool:
-            try:
-                return bool(await client.ping())
-            except RedisError:
-                return False
-
-        try:
-            await eventually(answers, what="private redis-server answering")
-        finally:
-            await client.aclose()
-
-    async def stop(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            self._process.terminate()
-            await self._process.wait()
-        self._process = None
-
-
-@pytest.fixture
-async def private_redis() -> AsyncIterator[PrivateRedis]:
-    server = PrivateRedis(free_port())
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def _exercise_every_rpc(stub: Stub) -> None:

@@ -52,5 +52,6 @@ def test_catalog_rules_unknown_inactive_and_mixed_currency() -> None:
     descriptions = [p.description for p in check_catalog([RequestedLine("x", 1)], catalog)]
     assert descriptions == ["unknown product 'x'"]
     assert "not for sale" in check_catalog([RequestedLine("b", 1)], catalog)[0].description
-    assert "different currencies" in check_catalog([RequestedLine("a", 1), RequestedLine("c", 1)], catalog)[0].description
+    mixed = check_catalog([RequestedLine("a", 1), RequestedLine("c", 1)], catalog)
+    assert "different currencies" in mixed[0].description
     assert check_catalog([RequestedLine("a", 1)], catalog) == []
