@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -17,13 +18,16 @@ class DatabaseUnreachable(Exception):
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     # pool_pre_ping: after PostgreSQL restarts, stale pooled connections are replaced instead
     # of failing the first request that draws one.
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_timeout=10,
     )
+    # Every statement becomes a db span (a no-op until a tracer provider is installed).
+    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, enable_commenter=False)
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -21,6 +21,7 @@ from mesh.logs import LogSettings, configure_logging
 from mesh.migrate import upgrade
 from mesh.server import ServiceProcess, serve
 from mesh.settings import KafkaSettings, ServiceSettings, SettingsError, load
+from mesh.telemetry import setup_tracing
 
 ConfigT = TypeVar("ConfigT")
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ def main(entry: ServiceEntry[ConfigT]) -> None:
 
 async def _run(entry: ServiceEntry[ConfigT], config: ConfigT) -> None:
     settings = entry.service_settings(config)
+    setup_tracing(entry.name)
     probe = create_engine(settings.database_url, pool_size=1)
     try:
         await check_reachable(probe, variable=entry.database_variable)

@@ -22,6 +22,13 @@ import asyncpg
 from mesh.events import TRACE_HEADERS, cloudevent_headers
 from mesh.kafka import DeliveryError, KafkaProducer
 from mesh.messaging_tables import OUTBOX_CHANNEL
+from mesh.messaging_telemetry import (
+    EVENTS_PUBLISHED,
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    start_publish_span,
+    trace_headers,
+)
 from mesh.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -81,6 +88,7 @@ class OutboxRelay:
                 await _wait_any(stop, asyncio.sleep(self._settings.idle_poll_s))
             while not stop.is_set():
                 published = await self._publish_batch(conn)
+                await self._measure_backlog(conn)
                 if published < self._settings.batch_size:
                     wake.clear()
                     await _wait_any(stop, wake.wait(), asyncio.sleep(self._settings.idle_poll_s))
@@ -103,18 +111,37 @@ class OutboxRelay:
 
     async def _publish(self, rows: Sequence[_Row]) -> None:
         futures = []
+        spans = []
         for row in rows:
-            trace = {k: v for k, v in row.headers.items() if k in TRACE_HEADERS}
+            stored = {k: v for k, v in row.headers.items() if k in TRACE_HEADERS}
+            span = start_publish_span(
+                topic=row.topic, key=row.message_key, event_id=row.event_id, event_type=row.event_type, stored=stored
+            )
+            spans.append(span)
             headers = cloudevent_headers(
                 event_id=row.event_id,
                 event_type=row.event_type,
                 source=self._source,
                 time=row.created_at,
-                extra=trace,
+                extra=trace_headers(span),
             )
             futures.append(self._producer.produce(row.topic, key=row.message_key, value=row.payload, headers=headers))
-        # Every message of the batch must be acknowledged before any row is marked sent.
-        await asyncio.gather(*futures)
+        try:
+            # Every message of the batch must be acknowledged before any row is marked sent.
+            await asyncio.gather(*futures)
+        finally:
+            for span in spans:
+                span.end()
+        for row in rows:
+            EVENTS_PUBLISHED.labels(self._source, row.topic).inc()
+
+    async def _measure_backlog(self, conn: asyncpg.Connection) -> None:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS backlog, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age "
+            "FROM outbox WHERE published_at IS NULL"
+        )
+        OUTBOX_BACKLOG.labels(self._source).set(row["backlog"])
+        OUTBOX_OLDEST_AGE.labels(self._source).set(float(row["age"]))
 
     async def purge_published(self) -> None:
         """Drops rows published long ago (the inbox of each consumer keeps dedupe state)."""

@@ -19,8 +19,11 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from mesh.grpc_errors import ErrorInterceptor
+from mesh.grpc_metrics import MetricsInterceptor
+from mesh.telemetry import shutdown_tracing
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,14 @@ async def serve(process: ServiceProcess, stop: asyncio.Event | None = None, *, h
     if handle_signals:
         _install_signal_handlers(stop)
     server = grpc.aio.server(
-        interceptors=[*process.interceptors, ErrorInterceptor()],
+        # Tracing outermost (its span covers auth and errors), then RED metrics, then the
+        # service's own (auth), then the error mapping closest to the handlers.
+        interceptors=[
+            aio_server_interceptor(),
+            MetricsInterceptor(process.name),
+            *process.interceptors,
+            ErrorInterceptor(),
+        ],
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
     )
     health = HealthServicer()
@@ -83,6 +93,7 @@ async def serve(process: ServiceProcess, stop: asyncio.Event | None = None, *, h
         await _await_workers(workers, timeout_s=process.grace_s + 5)
         for close in process.on_close:
             await close()
+        shutdown_tracing()
         log.info("stopped", extra={"service": process.name})
 
 

@@ -19,6 +19,7 @@ from mesh.relay import OutboxRelay
 from mesh.retry import Backoff
 from mesh.server import ServiceProcess, Worker
 from mesh.settings import KafkaSettings, RedisSettings
+from mesh.telemetry import traced_channel
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc
 from order_svc.adapters.inventory_client import InventoryClient
 from order_svc.adapters.order_cache import RedisOrderCache
@@ -48,7 +49,7 @@ def build(config: OrderConfig) -> ServiceProcess:
     sessions = session_factory(engine)
     topics = Topics(config.kafka.topic_prefix)
     producer = KafkaProducer(config.kafka, client_id=SERVICE)
-    inventory_channel = grpc.aio.insecure_channel(settings.inventory_addr)
+    inventory_channel = traced_channel(settings.inventory_addr)
     cache = Cache.from_settings(config.redis, service=SERVICE, key_prefix="oms:order:")
     deps = OrderDeps(
         uow=lambda: OrderUnitOfWork(sessions),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,12 +27,21 @@ from google.protobuf.message import Message as ProtoMessage
 from mesh.events import EventEnvelope, Headers, headers_dict
 from mesh.kafka._producer import KafkaProducer
 from mesh.kafka._topics import Topics
+from mesh.messaging_telemetry import (
+    CONSUMER_LAG,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_FAILED,
+    EVENTS_SKIPPED,
+    process_span,
+)
 from mesh.retry import Backoff, is_transient
 from mesh.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[EventEnvelope], Awaitable[None]]
+LAG_INTERVAL_S = 5.0
 
 
 class PoisonMessage(Exception):
@@ -70,6 +80,7 @@ class EventConsumer:
         self._dlq = dlq_producer
         self._types = {cls.DESCRIPTOR.full_name: (cls, handler) for cls, handler in spec.handlers.items()}
         self._consumer: Consumer | None = None
+        self._next_lag_at = 0.0
         self.stats = ConsumerStats()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -94,10 +105,24 @@ class EventConsumer:
                 batch = await asyncio.to_thread(consumer.consume, self._spec.batch_size, self._spec.poll_timeout_s)
                 if batch:
                     await self._handle_batch(batch, stop)
+                if time.monotonic() >= self._next_lag_at:
+                    self._next_lag_at = time.monotonic() + LAG_INTERVAL_S
+                    await asyncio.to_thread(self._measure_lag, consumer)
         except _Stopping:
             pass
         finally:
             await asyncio.to_thread(self._close, consumer)
+
+    def _measure_lag(self, consumer: Consumer) -> None:
+        """Per assigned partition: the end of the log minus our position."""
+        try:
+            assigned = consumer.assignment()
+            for position in consumer.position(assigned):
+                _, high = consumer.get_watermark_offsets(position, timeout=1, cached=False)
+                lag = high - position.offset if position.offset >= 0 else high
+                CONSUMER_LAG.labels(self._spec.group_id, position.topic, str(position.partition)).set(max(lag, 0))
+        except KafkaException as exc:
+            log.debug("consumer lag not measured", extra={"error": str(exc)})
 
     def _close(self, consumer: Consumer) -> None:
         self._commit_stored(consumer)
@@ -144,6 +169,7 @@ class EventConsumer:
         known = self._types.get(event_type)
         if known is None:
             self.stats.skipped += 1
+            EVENTS_SKIPPED.labels(self._spec.group_id, message.topic() or "").inc()
             return
         cls, handler = known
         try:
@@ -158,13 +184,26 @@ class EventConsumer:
     ) -> None:
         backoff = Backoff(initial_s=0.05, max_s=5.0)
         failures = 0
+        group = self._spec.group_id
         while True:
             try:
-                await handler(envelope)
+                with process_span(
+                    group=group,
+                    topic=envelope.topic,
+                    partition=envelope.partition,
+                    offset=envelope.offset,
+                    headers=envelope.headers,
+                    event_id=envelope.event_id,
+                    event_type=envelope.event_type,
+                    message=envelope.message,
+                ):
+                    await handler(envelope)
                 self.stats.handled += 1
+                EVENTS_CONSUMED.labels(group, envelope.topic, envelope.event_type).inc()
                 return
-            except Exception as exc:
+            except Exception as exc:  # every failure is either retried or dead-lettered
                 self.stats.retries += 1
+                EVENTS_FAILED.labels(group, envelope.topic).inc()
                 if not is_transient(exc):
                     failures += 1
                     if failures >= self._spec.max_attempts:
@@ -194,6 +233,7 @@ class EventConsumer:
         key = (message.key() or b"").decode("utf-8", "replace")
         await self._dlq.send(Topics.dead_letter(topic), key=key, value=message.value() or b"", headers=headers)
         self.stats.dead_lettered += 1
+        EVENTS_DEAD_LETTERED.labels(self._spec.group_id, topic).inc()
         log.error("event dead-lettered", extra={"topic": topic, "offset": message.offset(), "error": str(exc)})
 
 
