@@ -12,10 +12,11 @@ from mesh.errors import (
     PermissionDenied,
     PreconditionViolation,
 )
+from order_svc.adapters.metrics import ORDER_TRANSITIONS, ORDERS_FINAL
 from order_svc.adapters.proto_mapping import outgoing_events
 from order_svc.adapters.repository import OrderPageKey
 from order_svc.domain.model import Order
-from order_svc.domain.status import SAGA_OUTCOMES, IllegalTransition, OrderStatus
+from order_svc.domain.status import FINAL_STATUSES, SAGA_OUTCOMES, IllegalTransition, OrderStatus
 from order_svc.service_layer.ports import Caller, OrderDeps, OrderUnitOfWork
 
 # Only an admin (the warehouse, the payment desk) moves an order along these.
@@ -100,6 +101,13 @@ async def save(uow: OrderUnitOfWork, order: Order, deps: OrderDeps) -> None:
     customer = await uow.customers.get(order.customer_id)
     uow.publish(*outgoing_events(order, customer, deps.topics))
     uow.after_commit(lambda: deps.cache.evict(order.order_id))
+    uow.after_commit(lambda: _count(order.status))
+
+
+async def _count(status: OrderStatus) -> None:
+    ORDER_TRANSITIONS.labels(status.value).inc()
+    if status in FINAL_STATUSES:
+        ORDERS_FINAL.labels(status.value).inc()
 
 
 def illegal(exc: IllegalTransition) -> FailedPrecondition:

@@ -16,6 +16,7 @@ from mesh.errors import (
     PreconditionViolation,
     Unavailable,
 )
+from order_svc.adapters.metrics import ORDERS_PLACED
 from order_svc.adapters.proto_mapping import outgoing_events
 from order_svc.domain.model import Order, OrderLine
 from order_svc.domain.placement import (
@@ -167,4 +168,5 @@ async def _write(
         await uow.orders.add(order)
         uow.publish(*outgoing_events(order, customer, deps.topics))
         await uow.commit()
+    ORDERS_PLACED.inc()
     return order
