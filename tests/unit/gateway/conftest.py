@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -179,6 +180,13 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def served(app: Starlette) -> AsyncIterator[str]:
     """The app on a real socket (port 0): for streams and client disconnects."""
+    async with serve(app) as base_url:
+        yield base_url
+
+
+@asynccontextmanager
+async def serve(app: Starlette) -> AsyncIterator[str]:
+    """Runs ``app`` (lifespan already entered) under uvicorn on 127.0.0.1, port 0."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
     task = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 10

@@ -13,7 +13,7 @@ import pytest
 
 from gateway.app import create_app
 from oms.order.v1 import order_pb2
-from tests.unit.gateway.conftest import AUTH, Recorder, Upstream, settings_for, token
+from tests.unit.gateway.conftest import AUTH, Recorder, Upstream, serve, settings_for, token
 
 
 def watch(versions: int, then: grpc.StatusCode | None = None, forever: bool = False) -> Any:
@@ -107,11 +107,8 @@ async def test_a_client_disconnect_cancels_the_upstream_call(served: str, record
 async def test_idle_event_streams_get_keepalive_comments(upstreams: dict[str, Upstream], recorder: Recorder) -> None:
     recorder.behaviors["WatchOrder"] = watch(1, forever=True)
     app = create_app(settings_for(upstreams, sse_keepalive_s=0.05), AUTH)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://gw.test") as http,
-    ):
+    # A real socket: httpx's in-process transport waits for an endless app to finish on close.
+    async with app.router.lifespan_context(app), serve(app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
         headers = {"authorization": f"Bearer {token()}"}
         async with http.stream("GET", "/orders/o-3:watch", headers=headers) as response:
             lines = response.aiter_lines()
