@@ -101,6 +101,9 @@ def bindings_of(method: Method) -> Iterator[Binding]:
     if not options.HasExtension(annotations_pb2.http):
         log.info("%s has no google.api.http option; not served over HTTP", method.grpc_path)
         return
+    if method.descriptor.client_streaming:
+        log.warning("%s streams requests; HTTP transcoding does not serve it", method.grpc_path)
+        return
     rule: http_pb2.HttpRule = options.Extensions[annotations_pb2.http]
     for index, each in enumerate([rule, *rule.additional_bindings]):
         kind = each.WhichOneof("pattern")
