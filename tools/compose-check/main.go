@@ -8,7 +8,8 @@
 //     (Docker would silently create an empty directory for a missing bind source);
 //   - a `depends_on: {condition: service_healthy}` on a service without a healthcheck.
 //
-// Usage: compose-check [-q] [compose-file ...]   (default: docker-compose.yml)
+// Usage: compose-check [-q | -print] [compose-file ...]   (default: docker-compose.yml)
+// -print writes the resolved model (anchors merged, variables interpolated) as YAML.
 package main
 
 import (
@@ -27,9 +28,10 @@ import (
 
 func main() {
 	quiet := flag.Bool("q", false, "print nothing on success")
+	printModel := flag.Bool("print", false, "print the resolved project as YAML (like `docker compose config`)")
 	name := flag.String("project-name", "", "project name (default: the directory name, as docker compose does)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s [-q] [-project-name NAME] [compose-file ...]\n", os.Args[0])
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s [-q | -print] [-project-name NAME] [compose-file ...]\n", os.Args[0])
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -47,6 +49,15 @@ func main() {
 			fmt.Fprintf(os.Stderr, "compose-check: %s: %s\n", strings.Join(files, ", "), p)
 		}
 		os.Exit(1)
+	}
+	if *printModel {
+		out, err := project.MarshalYAML()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "compose-check: %v\n", err)
+			os.Exit(1)
+		}
+		os.Stdout.Write(out)
+		return
 	}
 	if !*quiet {
 		fmt.Printf("%s: valid (project %q; services: %s)\n",
