@@ -1,0 +1,139 @@
+"""docker-compose.yml and the Dockerfile against the code they run.
+
+Docker is not on the dev/CI machines, so nothing else would notice a misspelt ``OMS_*`` variable
+(pydantic-settings ignores unknown variables: the service silently runs on its default), a port
+that the healthcheck does not probe, or a package the image forgets to copy. Schema validity is
+``make check-compose``'s job; this test checks the file's content against the settings classes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml  # type: ignore[import-untyped]  # PyYAML (pinned; via schemathesis) ships no stubs
+from pydantic_settings import BaseSettings
+
+from gateway.settings import GatewaySettings
+from inventory_svc.settings import InventorySettings
+from mesh.auth import AuthSettings
+from mesh.settings import KafkaSettings, RedisSettings
+from notify_svc.settings import NotifySettings
+from order_svc.settings import OrderSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS: tuple[type[BaseSettings], ...] = (
+    OrderSettings,
+    InventorySettings,
+    NotifySettings,
+    GatewaySettings,
+    KafkaSettings,
+    RedisSettings,
+    AuthSettings,
+)
+# Read with os.environ by mesh.entry, not through a settings class.
+PLAIN_VARIABLES = {"OMS_LOG_FORMAT", "OMS_LOG_LEVEL"}
+GRPC_SERVICES = {"order": OrderSettings, "inventory": InventorySettings, "notify": NotifySettings}
+
+
+def _known_variables() -> set[str]:
+    known = set(PLAIN_VARIABLES)
+    for cls in SETTINGS:
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        known |= {(prefix + name).upper() for name in cls.model_fields}
+    return known
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    document = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert isinstance(document, dict)
+    return document
+
+
+@pytest.fixture(scope="module")
+def apps(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The services built from our Dockerfile."""
+    services = compose["services"]
+    return {name: spec for name, spec in services.items() if "build" in spec}
+
+
+def _published(spec: dict[str, Any]) -> dict[int, int]:
+    """container port → host port, from short-syntax ``[ip:]host:container`` entries."""
+    ports = {}
+    for entry in spec.get("ports", []):
+        *_, host, container = str(entry).split(":")
+        ports[int(container)] = int(host)
+    return ports
+
+
+def test_the_mesh_services_are_all_there(apps: dict[str, dict[str, Any]]) -> None:
+    assert {"order", "inventory", "notify", "gateway"} <= set(apps)
+
+
+def test_every_oms_variable_is_a_real_setting(apps: dict[str, dict[str, Any]]) -> None:
+    known = _known_variables()
+    for name, spec in apps.items():
+        unknown = sorted(v for v in spec["environment"] if v.startswith("OMS_") and v not in known)
+        assert not unknown, f"service {name}: no settings field reads {unknown}"
+
+
+def test_every_command_runs_an_importable_module(apps: dict[str, dict[str, Any]]) -> None:
+    for name, spec in apps.items():
+        command = spec["command"]
+        assert command[:2] == ["python", "-m"], f"service {name}: {command}"
+        assert importlib.util.find_spec(command[2]) is not None, f"service {name}: no module {command[2]}"
+
+
+@pytest.mark.parametrize("service", sorted(GRPC_SERVICES))
+def test_grpc_services_listen_publish_and_probe_the_same_ports(
+    service: str, apps: dict[str, dict[str, Any]], compose: dict[str, Any]
+) -> None:
+    spec = apps[service]
+    env = spec["environment"]
+    prefix = f"OMS_{service.upper()}_"
+    grpc_port = int(env[f"{prefix}GRPC_PORT"])
+    metrics_port = int(env[f"{prefix}METRICS_PORT"])
+    # Inside a container 127.0.0.1 (the default) is unreachable from the other containers.
+    assert env[f"{prefix}GRPC_HOST"] == "0.0.0.0"
+    assert {grpc_port, metrics_port} <= set(_published(spec))
+    assert spec["healthcheck"]["test"][-1] == f"127.0.0.1:{grpc_port}"
+    database = env[f"{prefix}DATABASE_URL"]
+    assert database.startswith("postgresql+asyncpg://") and "@postgres:5432/" in database
+    init_sql = (ROOT / "deploy" / "postgres" / "init.sql").read_text()
+    assert f"CREATE DATABASE {database.rsplit('/', 1)[1]} " in init_sql
+
+
+def test_addresses_between_services_match_their_ports(apps: dict[str, dict[str, Any]]) -> None:
+    def grpc_address(service: str) -> str:
+        return f"{service}:{apps[service]['environment'][f'OMS_{service.upper()}_GRPC_PORT']}"
+
+    gateway = apps["gateway"]["environment"]
+    for service in GRPC_SERVICES:
+        assert gateway[f"OMS_GATEWAY_{service.upper()}_ADDR"] == grpc_address(service)
+    assert apps["order"]["environment"]["OMS_ORDER_INVENTORY_ADDR"] == grpc_address("inventory")
+    assert gateway["OMS_GATEWAY_HOST"] == "0.0.0.0"
+    assert int(gateway["OMS_GATEWAY_PORT"]) in _published(apps["gateway"])
+
+
+def test_every_dependency_waited_for_as_healthy_has_a_healthcheck(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, spec in services.items():
+        for dependency, condition in (spec.get("depends_on") or {}).items():
+            if condition.get("condition") == "service_healthy":
+                assert "healthcheck" in services[dependency], f"{name} waits for {dependency} to be healthy"
+
+
+def test_the_image_contains_every_package_of_the_project() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = sorted({p.rstrip("*") for p in patterns})
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    dockerignore = (ROOT / ".dockerignore").read_text().splitlines()
+    for package in packages:
+        assert re.search(rf"^COPY {package}/ {package}/$", dockerfile, re.M), f"Dockerfile does not copy {package}/"
+        assert f"!{package}/" in dockerignore, f".dockerignore keeps {package}/ out of the build context"
