@@ -20,22 +20,32 @@ class NotifySettings(ServiceSettings):
     metrics_port: int = Field(default=9103, ge=0, le=65535)
     database_url: str = "postgresql+asyncpg://oms:oms@127.0.0.1:15432/oms_notify"
 
+    # Mail server host (the dev sink, `python -m notify_svc.dev_smtp`, by default).
     smtp_host: str = "127.0.0.1"
+    # Mail server port.
     smtp_port: int = Field(default=1025, ge=1, le=65535)
+    # SMTP AUTH user; set together with the password, or neither.
     smtp_username: str | None = None
+    # SMTP AUTH password (never logged).
     smtp_password: SecretStr | None = None
     # STARTTLS upgrades a plain connection (port 587); TLS is implicit TLS from the start (465).
     smtp_starttls: bool = False
+    # Implicit TLS from the first byte (port 465); excludes STARTTLS.
     smtp_tls: bool = False
+    # Verify the mail server's TLS certificate.
     smtp_validate_certs: bool = True
     # Per SMTP operation (connect, each command).
     smtp_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    # From header and envelope sender of every email.
     mail_from: str = "OMS Shop <orders@oms.local>"
     # Right-hand side of every Message-ID (<notification_id@domain>).
     message_id_domain: str = "oms.local"
 
+    # Delivery attempts before a notification is FAILED (a 5xx refusal fails it at once).
     max_attempts: int = Field(default=6, ge=1, le=100)
+    # Wait after the first failed attempt; it doubles after each further one.
     retry_base_s: float = Field(default=10.0, gt=0)
+    # Longest wait between two attempts.
     retry_max_s: float = Field(default=900.0, gt=0)
     # Emails in flight at once (one SMTP connection each).
     dispatch_concurrency: int = Field(default=8, ge=1, le=256)
