@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import subprocess
 
 import asyncpg
 import grpc
@@ -45,6 +46,25 @@ def _ghz_version() -> str:
     return found.group(1) if found else "?"
 
 
+def _code_version() -> str:
+    """The commit measured, and whether the working tree differed from it (others may be editing)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "mesh", "order_svc", "inventory_svc"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    files = sorted(line[3:] for line in changed if line.strip())
+    return head + (f" + uncommitted changes in {', '.join(files)}" if files else " (clean)")
+
+
 async def facts(infra: Infra) -> dict[str, str]:
     conn = await asyncpg.connect(infra.pg_admin_url)
     try:
@@ -67,6 +87,7 @@ async def facts(infra: Infra) -> dict[str, str]:
         "Kafka": _kafka_version(),
         "Redis": str(redis_version),
         "ghz": _ghz_version(),
+        "code measured": _code_version(),
     }
 
 
