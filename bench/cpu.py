@@ -84,9 +84,10 @@ class Usage:
 
     seconds: dict[str, float]
     machine_busy_share: float
+    available_s: float = 0.0  # CPU-seconds the machine had in the window (cores x wall time)
 
     def as_dict(self) -> dict[str, object]:
-        return {"seconds": self.seconds, "machine_busy_share": self.machine_busy_share}
+        return {"seconds": self.seconds, "machine_busy_share": self.machine_busy_share, "available_s": self.available_s}
 
 
 def usage(before: Snapshot, after: Snapshot) -> Usage:
@@ -98,4 +99,4 @@ def usage(before: Snapshot, after: Snapshot) -> Usage:
     busy_s = after.machine_busy - before.machine_busy
     seconds[OTHER] = max(0.0, busy_s - sum(seconds.values()))
     busy = busy_s / total if total > 0 else 0.0
-    return Usage({g: s for g, s in sorted(seconds.items(), key=lambda kv: -kv[1]) if s > 0}, busy)
+    return Usage({g: s for g, s in sorted(seconds.items(), key=lambda kv: -kv[1]) if s > 0}, busy, total)

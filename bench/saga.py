@@ -247,8 +247,9 @@ def markdown(result: SagaResult, *, when: str) -> str:
         n = len(result.ok) or 1
         lines += [
             "",
-            f"CPU during the {main} run (machine busy {100 * result.usage.machine_busy_share:.0f} %; "
-            f"{2 * result.duration_s:g} CPU-seconds available):",
+            f"CPU from the first {main} order until the last placement and sampled watch ended "
+            f"(machine busy {100 * result.usage.machine_busy_share:.0f} %; "
+            f"{num(result.usage.available_s, 0)} CPU-seconds available):",
             "",
             table(
                 ["process group", "CPU s", "CPU ms per placed order"],
