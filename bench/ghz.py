@@ -84,8 +84,7 @@ def parse_report(target: str, report: dict[str, Any]) -> GhzResult:
     ok = codes.get("OK", 0)
     total_s = float(report.get("total") or 0) / 1e9
     percentiles = {
-        int(entry["percentage"]): float(entry["latency"]) / 1e6
-        for entry in (report.get("latencyDistribution") or [])
+        int(entry["percentage"]): float(entry["latency"]) / 1e6 for entry in (report.get("latencyDistribution") or [])
     }
 
     def ns_to_ms(key: str) -> float:
