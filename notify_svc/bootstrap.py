@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mesh.auth import AuthServerInterceptor, AuthSettings, TokenVerifier
 from mesh.db import create_engine, session_factory
 from mesh.kafka import EventConsumer, KafkaProducer, Topics
 from mesh.server import ServiceProcess
@@ -63,6 +64,7 @@ def build(
     *,
     channels: Sequence[Channel] | None = None,
     metrics: DeliveryMetrics | None = None,
+    auth: AuthSettings | None = None,
 ) -> NotifyApp:
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessions = session_factory(engine)
@@ -113,6 +115,8 @@ def build(
         service_names=[SERVICE_NAME],
         register=register,
         workers=[consume, dispatcher.run] if settings.run_workers else [],
+        # Calling the service's port directly must not skip authentication.
+        interceptors=[AuthServerInterceptor(TokenVerifier(auth))] if auth is not None else [],
         on_close=[engine.dispose],
         grace_s=settings.shutdown_grace_s,
     )
@@ -121,4 +125,4 @@ def build(
 
 def build_process(config: NotifyConfig) -> ServiceProcess:
     """What ``mesh.entry`` serves."""
-    return build(config.service, config.kafka).process
+    return build(config.service, config.kafka, auth=config.auth).process

@@ -59,6 +59,11 @@ class MailSink:
 
     def __init__(self, maildir: Path | None = None) -> None:
         self.received: list[ReceivedMail] = []
+        if maildir:
+            # Maildir(create=True) makes tmp/new/cur only when the folder itself is new; an
+            # existing empty folder (e.g. made by a script) would fail every delivery.
+            for sub in ("tmp", "new", "cur"):
+                (Path(maildir) / sub).mkdir(parents=True, exist_ok=True)
         self._maildir = mailbox.Maildir(maildir, create=True) if maildir else None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from mesh.auth import AuthSettings
 from mesh.settings import KafkaSettings, ServiceSettings, load
 
 DEFAULT_CONSUMER_GROUP = "notify-svc"
@@ -82,7 +83,8 @@ class NotifyConfig:
 
     service: NotifySettings
     kafka: KafkaSettings
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
 
 def load_config() -> NotifyConfig:
-    return NotifyConfig(service=load(NotifySettings), kafka=load(KafkaSettings))
+    return NotifyConfig(service=load(NotifySettings), kafka=load(KafkaSettings), auth=load(AuthSettings))
