@@ -102,7 +102,7 @@ class EventConsumer:
         consumer.subscribe(self._spec.topics, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
-                batch = await asyncio.to_thread(consumer.consume, self._spec.batch_size, self._spec.poll_timeout_s)
+                batch = await asyncio.to_thread(self._next_batch, consumer)
                 if batch:
                     await self._handle_batch(batch, stop)
                 if time.monotonic() >= self._next_lag_at:
@@ -112,6 +112,20 @@ class EventConsumer:
             pass
         finally:
             await asyncio.to_thread(self._close, consumer)
+
+    def _next_batch(self, consumer: Consumer) -> list[Message]:
+        """Whatever is already fetched, else the first message to arrive, plus what came with it.
+
+        ``consume(n, timeout)`` waits until it has n messages or the timeout passed, which at
+        low traffic would add the whole timeout to every hop of the saga.
+        """
+        size = self._spec.batch_size
+        batch = consumer.consume(size, 0)
+        if not batch:
+            batch = consumer.consume(1, self._spec.poll_timeout_s)
+            if batch:
+                batch += consumer.consume(size - 1, 0)
+        return batch
 
     def _measure_lag(self, consumer: Consumer) -> None:
         """Per assigned partition: the end of the log minus our position."""
