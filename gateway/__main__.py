@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import uvicorn
@@ -10,23 +9,30 @@ import uvicorn
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from mesh.auth import AuthSettings
+from mesh.logs import LogSettings, configure_logging
 from mesh.settings import SettingsError, load
+from mesh.telemetry import setup_tracing
 
 
 def main() -> int:
     try:
         settings = load(GatewaySettings)
         auth = load(AuthSettings)
+        logs = load(LogSettings)
     except SettingsError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # JSON lines with trace and span ids, like every service (OMS_LOG_FORMAT=text for people).
+    configure_logging("gateway", fmt=logs.format, level=settings.log_level)
+    setup_tracing("gateway")
     try:
         app = create_app(settings, auth)
     except ValueError as exc:  # e.g. no usable JWT algorithm for the configured keys
         sys.stderr.write(f"bad setting: {exc}\n")
         return 2
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, proxy_headers=False)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level, proxy_headers=False, log_config=None
+    )
     return 0
 
 

@@ -22,6 +22,7 @@ from gateway.proto_comments import load_comments
 from gateway.routing import Router
 from gateway.settings import GatewaySettings
 from gateway.streaming import NDJSON
+from gateway.telemetry import TracingMiddleware, route_of
 from gateway.upstream import Upstreams
 from mesh.auth import AuthSettings, TokenVerifier
 from mesh.settings import load
@@ -62,7 +63,8 @@ def create_app(settings: GatewaySettings | None = None, auth: AuthSettings | Non
         Route("/metrics", gateway.metrics.endpoint, methods=["GET"]),
         Route("/{path:path}", TranscodingApp()),
     ]
-    app = Starlette(routes=routes, middleware=_middleware(settings), lifespan=lifespan)
+    tracing = Middleware(TracingMiddleware, route_of=route_of(gateway.router, RESERVED_PATHS))
+    app = Starlette(routes=routes, middleware=[tracing, *_middleware(settings)], lifespan=lifespan)
     app.state.gateway = gateway
     return app
 

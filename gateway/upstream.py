@@ -10,6 +10,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.descriptors import Method
 from gateway.headers import Metadata
+from gateway.telemetry import client_interceptors
 
 
 class Upstreams:
@@ -31,7 +32,9 @@ class Upstreams:
             ("grpc.enable_http_proxy", 0),
         ]
         for name, address in self.addresses.items():
-            self._channels[name] = grpc.aio.insecure_channel(address, options=options)
+            self._channels[name] = grpc.aio.insecure_channel(
+                address, options=options, interceptors=client_interceptors()
+            )
 
     async def close(self) -> None:
         for channel in self._channels.values():
