@@ -11,7 +11,8 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from mesh.errors import ERROR_DOMAIN, FailedPrecondition, InvalidArgument, MeshError
+from mesh.errors import ERROR_DOMAIN, FailedPrecondition, InvalidArgument, MeshError, Unavailable
+from mesh.retry import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +78,25 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         return handler
 
 
+def as_mesh_error(exc: Exception) -> MeshError | None:
+    """The MeshError to report for ``exc``; None for a bug (reported as INTERNAL by grpc)."""
+    if isinstance(exc, MeshError):
+        return exc
+    if is_transient(exc):
+        # The database (or another dependency) is briefly away: tell the caller to retry.
+        log.warning("dependency unavailable", extra={"error": repr(exc)})
+        return Unavailable("a dependency is briefly unavailable; retry shortly")
+    return None
+
+
 def _wrap_unary(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             return await behavior(request, context)
-        except MeshError as error:
+        except Exception as exc:
+            error = as_mesh_error(exc)
+            if error is None:
+                raise
             await context.abort_with_status(rpc_status.to_status(to_status(error)))
 
     return wrapped
@@ -92,7 +107,10 @@ def _wrap_stream(behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., A
         try:
             async for item in behavior(request, context):
                 yield item
-        except MeshError as error:
+        except Exception as exc:
+            error = as_mesh_error(exc)
+            if error is None:
+                raise
             await context.abort_with_status(rpc_status.to_status(to_status(error)))
 
     return wrapped

@@ -40,7 +40,7 @@ class OrderRepository:
         self._session = session
 
     async def add(self, order: Order) -> None:
-        await self._session.execute(
+        stamps = await self._session.execute(
             sa.insert(t.orders).values(
                 order_id=order.order_id,
                 customer_id=order.customer_id,
@@ -50,7 +50,9 @@ class OrderRepository:
                 total_minor=order.total_minor,
                 version=order.version,
             )
+            .returning(t.orders.c.created_at, t.orders.c.updated_at)
         )
+        order.created_at, order.updated_at = stamps.one()
         await self._session.execute(
             sa.insert(t.order_items),
             [
@@ -65,10 +67,6 @@ class OrderRepository:
                 for index, line in enumerate(order.lines)
             ],
         )
-        stamps = await self._session.execute(
-            sa.select(t.orders.c.created_at, t.orders.c.updated_at).where(t.orders.c.order_id == order.order_id)
-        )
-        order.created_at, order.updated_at = stamps.one()
 
     async def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
         query = sa.select(t.orders).where(t.orders.c.order_id == order_id)

@@ -96,19 +96,24 @@ def _key_reused() -> FailedPrecondition:
 
 
 async def _priced_catalog(product_ids: list[str], caller: Caller, deps: OrderDeps) -> dict[str, CatalogEntry]:
-    """Catalog entries for pricing: fresh from inventory, else from the replica."""
-    async with deps.uow() as uow:
-        replica = await uow.catalog.get_many(product_ids)
-    fresh = await deps.inventory.products(product_ids, metadata=caller.metadata)
-    if fresh is None:
-        missing = [p for p in product_ids if p not in replica]
+    """Catalog entries for pricing: recent ones from memory, else from inventory, else the replica."""
+    known, stale = deps.price_book.lookup(product_ids)
+    if not stale:
+        return known
+    fetched = await deps.inventory.products(stale, metadata=caller.metadata)
+    if fetched is None:
+        async with deps.uow() as uow:
+            replica = await uow.catalog.get_many(stale)
+        missing = [p for p in stale if p not in replica]
         if missing:
             raise Unavailable(f"the catalog cannot be reached to price {missing[0]!r}; try again shortly")
-        return replica
-    async with deps.uow() as uow:
-        await uow.catalog.upsert(list(fresh.values()))
-        await uow.commit()
-    return fresh
+        return known | replica
+    deps.price_book.remember(fetched.values())
+    if fetched:
+        async with deps.uow() as uow:
+            await uow.catalog.upsert(list(fetched.values()))
+            await uow.commit()
+    return known | fetched
 
 
 async def _precheck_stock(lines: list[RequestedLine], caller: Caller, deps: OrderDeps) -> None:

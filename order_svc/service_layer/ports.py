@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from mesh.kafka import Topics
 from mesh.uow import UnitOfWork
+from order_svc.adapters.price_book import PriceBook
 from order_svc.adapters.repository import (
     CatalogRepository,
     CustomerRepository,
@@ -93,4 +94,4 @@ class OrderDeps:
     inventory: Inventory
     cache: OrderCache
     stock_precheck: bool = True
-    catalog_max_age_s: float = 30.0
+    price_book: PriceBook = field(default_factory=PriceBook)
