@@ -25,6 +25,25 @@ class LogSettings(BaseSettings):
     level: str = "INFO"
 
 
+ORDER_ID_ATTRIBUTE = "order.id"
+
+
+def about_order(order_id: str) -> None:
+    """Marks the current span as about one order: its ``order.id`` attribute, and the
+    ``order_id`` field of every log line emitted while it is the current span."""
+    if order_id:
+        trace.get_current_span().set_attribute(ORDER_ID_ATTRIBUTE, order_id)
+
+
+def _order_id(record: logging.LogRecord, span: trace.Span) -> object:
+    """``extra={"order_id": …}`` of the call, else the current span's ``order.id``."""
+    given = record.__dict__.get("order_id")
+    if given:
+        return given
+    attributes = getattr(span, "attributes", None)  # SDK spans expose them; no-op spans don't
+    return attributes.get(ORDER_ID_ATTRIBUTE) if attributes else None
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -38,11 +57,15 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        span = trace.get_current_span().get_span_context()
+        current = trace.get_current_span()
+        span = current.get_span_context()
         if span.is_valid:
             entry["trace_id"] = format(span.trace_id, "032x")
             entry["span_id"] = format(span.span_id, "016x")
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        order_id = _order_id(record, current)
+        if order_id:
+            entry["order_id"] = order_id
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

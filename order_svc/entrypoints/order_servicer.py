@@ -10,6 +10,7 @@ from datetime import datetime
 import grpc
 
 from mesh.errors import FieldViolation, InvalidArgument
+from mesh.logs import about_order
 from mesh.paging import decode_token, encode_token, page_size
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from order_svc.adapters.proto_mapping import STATUS_FROM_PROTO, order_to_proto
@@ -40,12 +41,13 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             idempotency_key=metadata_value(context, "idempotency-key"),
         )
         order = await place_order(command, caller_of(context), self._deps)
+        about_order(order.order_id)
         return order_pb2.PlaceOrderResponse(order=order_to_proto(order))
 
     async def GetOrder(
         self, request: order_pb2.GetOrderRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.GetOrderResponse:
-        _require(request.order_id, "order_id")
+        _require_order_id(request.order_id)
         order = await lifecycle.get_order(request.order_id, caller_of(context), self._deps)
         return order_pb2.GetOrderResponse(order=order_to_proto(order))
 
@@ -72,7 +74,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     async def UpdateOrderStatus(
         self, request: order_pb2.UpdateOrderStatusRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.UpdateOrderStatusResponse:
-        _require(request.order_id, "order_id")
+        _require_order_id(request.order_id)
         target = STATUS_FROM_PROTO.get(request.status)
         if target is None:
             raise InvalidArgument([FieldViolation("status", "must name the status to move to")])
@@ -82,14 +84,14 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     async def CancelOrder(
         self, request: order_pb2.CancelOrderRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.CancelOrderResponse:
-        _require(request.order_id, "order_id")
+        _require_order_id(request.order_id)
         order = await lifecycle.cancel_order(request.order_id, request.reason, caller_of(context), self._deps)
         return order_pb2.CancelOrderResponse(order=order_to_proto(order))
 
     async def WatchOrder(
         self, request: order_pb2.WatchOrderRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[order_pb2.WatchOrderResponse]:
-        _require(request.order_id, "order_id")
+        _require_order_id(request.order_id)
         caller = caller_of(context)
         # Subscribe before the first read so no change can slip between the two.
         async with self._hub.subscribe(request.order_id) as changed:
@@ -113,3 +115,8 @@ async def _wait(event: asyncio.Event, timeout_s: float) -> None:
 def _require(value: str, field: str) -> None:
     if not value.strip():
         raise InvalidArgument([FieldViolation(field, "must not be empty")])
+
+
+def _require_order_id(order_id: str) -> None:
+    _require(order_id, "order_id")
+    about_order(order_id)
