@@ -171,3 +171,34 @@ async def test_order_service_survives_inventory_outage(core: Mesh, clients: Clie
 
     await inventory.start()
     assert (await clients.settled(placed.order_id, timeout_s=60)).status == order_pb2.ORDER_STATUS_CONFIRMED
+
+
+async def test_a_failed_payment_cancels_and_releases(core: Mesh, clients: Clients) -> None:
+    from datetime import UTC, datetime
+
+    from mesh.events import cloudevent_headers
+    from oms.payment.v1 import events_pb2 as payment_events
+    from tests.support.topics import produce_raw
+
+    product = await clients.product(stock=5)
+    customer = await clients.customer()
+    placed = await clients.place(customer, [(product, 2)])
+    assert (await clients.settled(placed.order_id)).status == order_pb2.ORDER_STATUS_CONFIRMED
+
+    event = payment_events.PaymentFailed(order_id=placed.order_id, reason="card declined")
+    headers = cloudevent_headers(
+        event_id=f"pay-{placed.order_id}",
+        event_type=event.DESCRIPTOR.full_name,
+        source="/payments-test",
+        time=datetime.now(UTC),
+    )
+    topic = f"{core.kafka.topic_prefix}payments"
+    produce_raw(core.kafka.bootstrap, topic, key=placed.order_id, value=event.SerializeToString(), headers=headers)
+
+    cancelled = await eventually(
+        lambda: clients.order(placed.order_id),
+        until=lambda o: o.status == order_pb2.ORDER_STATUS_CANCELLED,
+        what="cancellation after the failed payment",
+    )
+    assert "card declined" in cancelled.status_reason
+    await eventually(lambda: clients.stock(product), until=lambda s: s.available == 5, what="stock released")
