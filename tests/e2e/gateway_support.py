@@ -1,0 +1,233 @@
+"""The whole mesh behind the real HTTP gateway, as child processes, for the gateway e2e tests.
+
+``start_stack`` starts inventory, orders, notify (mailing an aiosmtpd server of the test's
+own) and then ``python -m gateway`` pointed at them, and waits until ``GET /healthz`` is 200.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.integration.notify.support import SmtpServer
+from tests.support.clients import unique
+from tests.support.processes import ROOT, Mesh, ServiceProcess, free_port
+
+
+@dataclass
+class GatewayProcess:
+    """``python -m gateway`` as a child process, ready once ``GET /healthz`` answers 200."""
+
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: asyncio.subprocess.Process | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, *, timeout_s: float = 30.0) -> None:
+        log = self.log_path.open("ab")
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "gateway", cwd=ROOT, env=self.env, stdout=log, stderr=log
+            )
+        finally:
+            log.close()
+        try:
+            await self.wait_healthy(timeout_s=timeout_s)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def wait_healthy(self, *, timeout_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        last = "no answer"
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0) as client:
+            while True:
+                if self.process is not None and self.process.returncode is not None:
+                    raise AssertionError(f"gateway exited with {self.process.returncode}:\n{self.tail()}")
+                try:
+                    reply = await client.get("/healthz")
+                    if reply.status_code == 200:
+                        return
+                    last = f"{reply.status_code} {reply.text}"
+                except httpx.TransportError as exc:
+                    last = repr(exc)
+                if loop.time() > deadline:
+                    raise AssertionError(f"gateway not healthy within {timeout_s}s (last: {last}):\n{self.tail()}")
+                await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout=10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+    def tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Stack:
+    """The running mesh, its gateway, the SMTP server notify mails, and HTTP helpers."""
+
+    mesh: Mesh
+    gateway: GatewayProcess
+    smtp: SmtpServer
+    http: httpx.AsyncClient
+
+    def service(self, name: str) -> ServiceProcess:
+        return self.mesh.services[name]
+
+    def headers(self, subject: str = "admin-1", *roles: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.mesh.token(subject, *roles)}"}
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return self.headers()
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        params: Any = None,
+        expect: int | None = 200,
+    ) -> httpx.Response:
+        """One request (as admin unless ``headers`` says otherwise); checks the status when given."""
+        reply = await self.http.request(
+            method,
+            path,
+            json=body,
+            params=params,
+            headers=dict(self.admin if headers is None else headers),
+        )
+        if expect is not None:
+            assert reply.status_code == expect, f"{method} {path} → {reply.status_code}: {reply.text}"
+        return reply
+
+    async def product(self, *, stock: int = 0, price_cents: int = 1250) -> str:
+        product_id = unique("p")
+        units, cents = divmod(price_cents, 100)
+        price = {"currencyCode": "EUR", "units": str(units), "nanos": cents * 10_000_000}
+        await self.call(
+            "POST", "/products", body={"productId": product_id, "name": "Widget", "price": price, "active": True}
+        )
+        if stock:
+            await self.call("POST", "/api/inventory/add", body={"productId": product_id, "quantity": str(stock)})
+        return product_id
+
+    async def customer(self) -> str:
+        customer_id = unique("c")
+        body = {"customerId": customer_id, "name": "Ada Lovelace", "email": f"{customer_id}@example.com"}
+        await self.call("POST", "/customers", body=body)
+        return customer_id
+
+    async def place(self, customer_id: str, product_id: str, quantity: int = 1, **kwargs: Any) -> dict[str, Any]:
+        body = {"customerId": customer_id, "items": [{"productId": product_id, "quantity": quantity}]}
+        reply = await self.call("POST", "/orders", body=body, **kwargs)
+        order: dict[str, Any] = reply.json()["order"]
+        return order
+
+    async def order(self, order_id: str) -> dict[str, Any]:
+        order: dict[str, Any] = (await self.call("GET", f"/orders/{order_id}")).json()["order"]
+        return order
+
+
+async def start_services(mesh: Mesh, smtp: SmtpServer, *, order_env: Mapping[str, str] | None = None) -> GatewayProcess:
+    """inventory → orders and notify → gateway (started and healthy), on ``mesh``'s databases and topics."""
+    inventory = await mesh.add("inventory")
+    order = await mesh.add("order", extra_env={"OMS_ORDER_INVENTORY_ADDR": inventory.address} | dict(order_env or {}))
+    notify = await mesh.add(
+        "notify",
+        extra_env={
+            "OMS_NOTIFY_SMTP_HOST": "127.0.0.1",
+            "OMS_NOTIFY_SMTP_PORT": str(smtp.port),
+            "OMS_NOTIFY_SMTP_TIMEOUT_S": "2",
+            "OMS_NOTIFY_RETRY_BASE_S": "0.2",
+            "OMS_NOTIFY_RETRY_MAX_S": "1",
+            "OMS_NOTIFY_DISPATCH_POLL_S": "0.2",
+            "OMS_NOTIFY_CLAIM_LEASE_S": "5",
+        },
+    )
+    await inventory.start()
+    await asyncio.gather(order.start(), notify.start())
+    port = free_port()
+    env = mesh.base_env() | {
+        "OMS_GATEWAY_PORT": str(port),
+        "OMS_GATEWAY_ORDER_ADDR": order.address,
+        "OMS_GATEWAY_INVENTORY_ADDR": inventory.address,
+        "OMS_GATEWAY_NOTIFY_ADDR": notify.address,
+        "OMS_GATEWAY_LOG_LEVEL": "warning",
+    }
+    gateway = GatewayProcess(port, env, mesh.workdir / "gateway.log")
+    await gateway.start()
+    return gateway
+
+
+@contextlib.asynccontextmanager
+async def running_stack(mesh: Mesh, *, order_env: Mapping[str, str] | None = None) -> AsyncIterator[Stack]:
+    """The stack on ``mesh``; the gateway, the SMTP server and the client are stopped at the end
+    (the services are stopped with ``mesh``)."""
+    smtp = SmtpServer()
+    smtp.start()
+    gateway: GatewayProcess | None = None
+    try:
+        gateway = await start_services(mesh, smtp, order_env=order_env)
+        async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30.0) as http:
+            yield Stack(mesh, gateway, smtp, http)
+    finally:
+        if gateway is not None:
+            await gateway.stop()
+        smtp.stop()
+
+
+def status_body(reply: httpx.Response) -> dict[str, Any]:
+    """The ``google.rpc.Status`` JSON of an error reply, checked for its shape."""
+    assert reply.headers["content-type"].startswith("application/json"), reply.headers
+    body: dict[str, Any] = reply.json()
+    assert isinstance(body.get("code"), int) and isinstance(body.get("message"), str), body
+    assert isinstance(body.get("details", []), list), body
+    return body
+
+
+def details_of(body: Mapping[str, Any], type_name: str) -> list[dict[str, Any]]:
+    """The details of one ``@type`` (``google.rpc.PreconditionFailure``) in a Status JSON."""
+    wanted = f"type.googleapis.com/{type_name}"
+    return [d for d in body.get("details", []) if d.get("@type") == wanted]
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, Any]]:
+    """(event name, parsed data) of a ``text/event-stream`` reply; comments are skipped."""
+    event, data = "message", list[str]()
+    async for line in response.aiter_lines():
+        if line.startswith(":"):
+            continue
+        if line == "":
+            if data:
+                yield event, json.loads("\n".join(data))
+            event, data = "message", list[str]()
+        elif line.startswith("event:"):
+            event = line[len("event:") :].strip()
+        elif line.startswith("data:"):
+            data.append(line[len("data:") :].lstrip())
