@@ -19,7 +19,7 @@ from order_svc.domain.status import OrderStatus
 from order_svc.service_layer.lifecycle import change_status, get_order, transition
 from order_svc.service_layer.placement import PlaceOrder, place_order
 from order_svc.service_layer.ports import Caller, OrderDeps, OrderUnitOfWork
-from tests.integration.order.test_saga_handlers import FakeInventory
+from tests.integration.order.conftest import FakeInventory
 from tests.support.redis_server import PrivateRedis
 from tests.support.wait import eventually
 

@@ -2,53 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-
 import pytest
 import sqlalchemy as sa
 
-from mesh.db import create_engine, session_factory
 from mesh.events import EventEnvelope
-from mesh.kafka import Topics
 from oms.inventory.v1 import events_pb2 as inventory_events
 from order_svc.adapters.repository import Customer
-from order_svc.domain.placement import CatalogEntry, RequestedLine
+from order_svc.domain.placement import RequestedLine
 from order_svc.domain.status import OrderStatus
 from order_svc.service_layer.lifecycle import get_order
 from order_svc.service_layer.placement import PlaceOrder, place_order
-from order_svc.service_layer.ports import Caller, NoOrderCache, OrderDeps, OrderUnitOfWork
+from order_svc.service_layer.ports import Caller, OrderDeps
 from order_svc.service_layer.saga import ReservationOutcome, apply_reservation_outcome
 
 pytestmark = pytest.mark.integration
 ADMIN = Caller("admin-1", is_admin=True)
-
-
-class FakeInventory:
-    """The order service's inventory port, in memory."""
-
-    def __init__(self, catalog: dict[str, CatalogEntry]) -> None:
-        self.catalog = catalog
-
-    async def available(self, product_ids: Sequence[str], *, metadata: Sequence[tuple[str, str]] = ()) -> None:
-        return None  # "inventory did not answer": the saga decides
-
-    async def products(
-        self, product_ids: Sequence[str], *, metadata: Sequence[tuple[str, str]] = ()
-    ) -> dict[str, CatalogEntry]:
-        return {p: self.catalog[p] for p in product_ids if p in self.catalog}
-
-
-@pytest.fixture
-async def deps(database_factory) -> AsyncIterator[OrderDeps]:  # type: ignore[no-untyped-def]
-    engine = create_engine(await database_factory("order_svc"), pool_size=2)
-    sessions = session_factory(engine)
-    yield OrderDeps(
-        uow=lambda: OrderUnitOfWork(sessions),
-        topics=Topics("t."),
-        inventory=FakeInventory({"p-1": CatalogEntry("p-1", "Widget", 250, "EUR", True)}),
-        cache=NoOrderCache(),
-    )
-    await engine.dispose()
 
 
 def envelope(event_id: str, message: object) -> EventEnvelope:
