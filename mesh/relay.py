@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class RelaySettings:
     # Fallback poll when a NOTIFY was missed (e.g. written by another instance while we reconnected).
     idle_poll_s: float = 1.0
     purge_after_s: float = 24 * 3600.0
+    purge_every_s: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,13 @@ class OutboxRelay:
                     break
                 # Another relay leads; stand by and try again.
                 await _wait_any(stop, asyncio.sleep(self._settings.idle_poll_s))
+            next_purge = 0.0
             while not stop.is_set():
                 published = await self._publish_batch(conn)
                 await self._measure_backlog(conn)
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + self._settings.purge_every_s
+                    await self._purge_published(conn)
                 if published < self._settings.batch_size:
                     wake.clear()
                     await _wait_any(stop, wake.wait(), asyncio.sleep(self._settings.idle_poll_s))
@@ -143,16 +149,12 @@ class OutboxRelay:
         OUTBOX_BACKLOG.labels(self._source).set(row["backlog"])
         OUTBOX_OLDEST_AGE.labels(self._source).set(float(row["age"]))
 
-    async def purge_published(self) -> None:
-        """Drops rows published long ago (the inbox of each consumer keeps dedupe state)."""
-        conn = await asyncpg.connect(self._dsn, timeout=10)
-        try:
-            await conn.execute(
-                "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
-                self._settings.purge_after_s,
-            )
-        finally:
-            await conn.close()
+    async def _purge_published(self, conn: asyncpg.Connection) -> None:
+        """Drops rows published long ago; consumers' inboxes, not the outbox, keep dedupe state."""
+        await conn.execute(
+            "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
+            self._settings.purge_after_s,
+        )
 
 
 def _row(record: Any) -> _Row:
