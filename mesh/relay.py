@@ -42,6 +42,7 @@ class RelaySettings:
     idle_poll_s: float = 1.0
     purge_after_s: float = 24 * 3600.0
     purge_every_s: float = 600.0
+    inbox_keep_s: float = 7 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -150,10 +151,19 @@ class OutboxRelay:
         OUTBOX_OLDEST_AGE.labels(self._source).set(float(row["age"]))
 
     async def _purge_published(self, conn: asyncpg.Connection) -> None:
-        """Drops rows published long ago; consumers' inboxes, not the outbox, keep dedupe state."""
+        """Drops outbox rows published long ago, and inbox rows older than any redelivery.
+
+        Consumers' inboxes, not the outbox, keep the dedupe state; an inbox row is needed only
+        while its event can still be redelivered, i.e. within the topic's retention (kept
+        shorter than ``inbox_keep_s``).
+        """
         await conn.execute(
             "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
             self._settings.purge_after_s,
+        )
+        await conn.execute(
+            "DELETE FROM inbox WHERE processed_at < now() - make_interval(secs => $1)",
+            self._settings.inbox_keep_s,
         )
 
 
