@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -21,6 +20,8 @@ import grpc
 import jwt
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from mesh.grpc_wrap import Streaming, Unary, rewrap
 
 log = logging.getLogger(__name__)
 
@@ -328,35 +329,20 @@ _Check = Callable[[grpc.aio.ServicerContext], Awaitable[None]]
 
 def _wrap_handler(handler: grpc.RpcMethodHandler[Any, Any], check: _Check) -> grpc.RpcMethodHandler[Any, Any]:
     """Returns a handler of the same kind whose behaviour runs ``check`` first."""
-    for kind, factory in (
-        ("unary_unary", grpc.unary_unary_rpc_method_handler),
-        ("unary_stream", grpc.unary_stream_rpc_method_handler),
-        ("stream_unary", grpc.stream_unary_rpc_method_handler),
-        ("stream_stream", grpc.stream_stream_rpc_method_handler),
-    ):
-        behavior = getattr(handler, kind)
-        if behavior is not None:
-            return factory(
-                _checked(behavior, check),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-    return handler
 
+    def unary(behavior: Unary) -> Unary:
+        async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            await check(context)
+            return await behavior(request, context)
 
-def _checked(behavior: Callable[..., Any], check: _Check) -> Callable[..., Any]:
-    if inspect.isasyncgenfunction(behavior):
+        return checked
 
-        async def streaming(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    def streaming(behavior: Streaming) -> Streaming:
+        async def checked(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             await check(context)
             async for response in behavior(request, context):
                 yield response
 
-        return streaming
+        return checked
 
-    async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await check(context)
-        result = behavior(request, context)
-        return await result if inspect.isawaitable(result) else result
-
-    return unary
+    return rewrap(handler, unary=unary, streaming=streaming)

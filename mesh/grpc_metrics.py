@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
 import grpc
 from prometheus_client import Counter, Histogram
+
+from mesh.grpc_wrap import rewrap
 
 RPC_REQUESTS = Counter("oms_grpc_requests", "RPCs handled", ["service", "method", "code"])
 RPC_DURATION = Histogram(
@@ -31,19 +33,11 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or method.startswith("/grpc.reflection."):
             return handler
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._stream(method, cast(Callable[..., AsyncIterator[Any]], handler.unary_stream)),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        return rewrap(
+            handler,
+            unary=lambda behavior: self._unary(method, behavior),
+            streaming=lambda behavior: self._stream(method, behavior),
+        )
 
     def _record(self, method: str, context: grpc.aio.ServicerContext, started: float, failed: bool) -> None:
         code = context.code() if hasattr(context, "code") else None

@@ -1,0 +1,57 @@
+"""Rebuilding a gRPC method handler around a wrapped behaviour, for server interceptors.
+
+grpc.aio interceptors only see the handler; to act inside the RPC (check a token, map errors,
+time it) they must return a handler of the same kind whose behaviour is wrapped. That
+plumbing lives here once.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+Unary = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+Streaming = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+
+_KINDS = (
+    ("unary_unary", grpc.unary_unary_rpc_method_handler, False),
+    ("unary_stream", grpc.unary_stream_rpc_method_handler, True),
+    ("stream_unary", grpc.stream_unary_rpc_method_handler, False),
+    ("stream_stream", grpc.stream_stream_rpc_method_handler, True),
+)
+
+
+def rewrap(
+    handler: grpc.RpcMethodHandler[Any, Any],
+    *,
+    unary: Callable[[Unary], Unary],
+    streaming: Callable[[Streaming], Streaming],
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """The same kind of handler, its behaviour wrapped by ``unary`` or ``streaming``
+    (by whether it answers with one message or a stream)."""
+    for kind, factory, streams in _KINDS:
+        behavior = getattr(handler, kind)
+        if behavior is None:
+            continue
+        wrapped = streaming(behavior) if streams else unary(_awaitable(behavior))
+        return factory(  # type: ignore[no-any-return]
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    return handler
+
+
+def _awaitable(behavior: Callable[..., Any]) -> Unary:
+    """A plain function returning a response (allowed by grpc.aio) as a coroutine function."""
+    if inspect.iscoroutinefunction(behavior):
+        return behavior
+
+    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        result = behavior(request, context)
+        return await result if inspect.isawaitable(result) else result
+
+    return call
