@@ -185,7 +185,10 @@ class ObservedStack:
 
     def log_lines(self, service: str) -> Iterator[dict[str, Any]]:
         """The JSON log lines a process wrote so far (other output skipped)."""
-        path = self.gateway.log_path if service == "gateway" else self.mesh.services[service].log_path
+        if service == "gateway":
+            path = self.gateway.log_path
+        else:
+            path = self.mesh.services[service.removesuffix("_svc")].log_path
         for line in path.read_text(errors="replace").splitlines():
             with contextlib.suppress(ValueError):
                 entry = json.loads(line)
