@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from prometheus_client.parser import text_string_to_metric_families
 
 from mesh.logs import JsonFormatter, about_order
@@ -165,7 +165,8 @@ def test_json_lines_carry_the_order_id_of_the_current_span() -> None:
     with tracer.start_as_current_span("rpc") as span:
         about_order("ord-42")
         tagged = formatter.format(record)
-    assert span.attributes is not None and span.attributes["order.id"] == "ord-42"
+    assert isinstance(span, ReadableSpan) and span.attributes is not None
+    assert span.attributes["order.id"] == "ord-42"
     entry = json.loads(tagged)
     assert entry["order_id"] == "ord-42"
     assert entry["trace_id"] == format(span.get_span_context().trace_id, "032x")
