@@ -1,0 +1,163 @@
+"""What tracing costs PlaceOrder: ghz against order_svc with tracing off, then on, in one run.
+
+*Off*: ``OTEL_SDK_DISABLED=true`` in inventory_svc and order_svc (no tracer provider; W3C
+context is still propagated). *On*: ``OTEL_TRACES_SAMPLER=always_on``, every span exported by
+OTLP/gRPC to a receiver this process runs on 127.0.0.1 (it counts the spans and drops them, the
+cheapest collector there is, so the figure is the services' own cost). Each side gets a fresh
+mesh (databases, topics) and the placeorder benchmark's ghz parameters and request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+from bench import ghz
+from bench.report import num, ratio, table, verdict
+from bench.system import HUGE_STOCK, running_mesh, workdir
+from tests.support.infra import Infra
+
+# Issue #7: tracing on may cost at most 15 % of PlaceOrder throughput.
+TARGET_RATIO = 0.85
+
+
+class _CountingReceiver(trace_service_pb2_grpc.TraceServiceServicer):
+    def __init__(self) -> None:
+        self.spans = 0
+
+    async def Export(
+        self, request: trace_service_pb2.ExportTraceServiceRequest, context: grpc.aio.ServicerContext
+    ) -> trace_service_pb2.ExportTraceServiceResponse:
+        self.spans += sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+
+@contextlib.asynccontextmanager
+async def otlp_receiver() -> AsyncIterator[tuple[str, _CountingReceiver]]:
+    """An OTLP/gRPC trace receiver on a free port; yields its endpoint URL and the counter."""
+    receiver = _CountingReceiver()
+    server = grpc.aio.server()
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(receiver, server)  # type: ignore[no-untyped-call]
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield f"http://127.0.0.1:{port}", receiver
+    finally:
+        await server.stop(grace=None)
+
+
+@dataclass
+class TracingResult:
+    shape: ghz.LoadShape
+    off: ghz.GhzResult
+    on: ghz.GhzResult
+    spans_exported: int
+
+    @property
+    def ratio(self) -> float:
+        return ratio(self.on.rps_ok, self.off.rps_ok)
+
+    @property
+    def met(self) -> bool:
+        return self.ratio >= TARGET_RATIO and self.on.errors == 0 and self.off.errors == 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "shape": self.shape.__dict__,
+            "off": self.off.as_dict(),
+            "on": self.on.as_dict(),
+            "spans_exported": self.spans_exported,
+            "ratio": self.ratio,
+            "target_ratio": TARGET_RATIO,
+            "met": self.met,
+        }
+
+
+def markdown(result: TracingResult, *, when: str) -> str:
+    shape = result.shape
+    rows = []
+    for label, r in (("tracing off (OTEL_SDK_DISABLED=true)", result.off), ("tracing on (always_on, OTLP)", result.on)):
+        cpu_ms = _cpu_ms_per_order(r)
+        rows.append(
+            [
+                label,
+                num(r.rps_ok),
+                num(r.p50_ms, 2),
+                num(r.p95_ms, 2),
+                num(r.p99_ms, 2),
+                f"{r.ok:,}",
+                f"{r.errors:,}",
+                cpu_ms,
+            ]
+        )
+    spans_per_order = result.spans_exported / result.on.count if result.on.count else float("nan")
+    return "\n".join(
+        [
+            "## Tracing overhead on PlaceOrder (ghz)",
+            "",
+            f"Run {when}. The same ghz parameters as above (`--concurrency {shape.concurrency} --connections "
+            f"{shape.connections} --duration {shape.duration_s:g}s --cpus {shape.ghz_cpus}`, a discarded "
+            f"{shape.warmup_s:g}s warm-up) against order_svc with tracing off, then on, each on a fresh mesh. "
+            "On: every span sampled and exported by OTLP/gRPC to a counting receiver on 127.0.0.1 "
+            f"({result.spans_exported:,} spans received, {num(spans_per_order, 1)} per PlaceOrder call incl. "
+            "the saga's consumer and relay spans that ran meanwhile).",
+            "",
+            table(
+                ["order_svc", "RPS (OK)", "p50 ms", "p95 ms", "p99 ms", "OK calls", "errors", "services CPU ms/order"],
+                rows,
+            ),
+            "",
+            f"**Ratio on/off RPS: {num(result.ratio, 3)}** (target ≥ {TARGET_RATIO}, i.e. at most "
+            f"{100 * (1 - TARGET_RATIO):.0f} % lost): {verdict(result.met)}.",
+        ]
+    )
+
+
+def _cpu_ms_per_order(r: ghz.GhzResult) -> str:
+    if r.cpu is None or not r.ok:
+        return "n/a"
+    seconds = sum(v for k, v in r.cpu.seconds.items() if k in ("order_svc", "inventory_svc"))
+    return num(1000 * seconds / r.ok, 2)
+
+
+async def _measure(infra: Infra, label: str, env: dict[str, str], shape: ghz.LoadShape) -> ghz.GhzResult:
+    folder = workdir(f"tracing-{label}")
+    protoset = ghz.build_protoset(folder / "order.protoset")
+    async with running_mesh(infra, folder, order_env=env, inventory_env=env) as system:
+        product = await system.clients.product(stock=HUGE_STOCK, name="Bench widget")
+        customer = await system.clients.customer()
+        data: dict[str, object] = {"customer_id": customer, "items": [{"product_id": product, "quantity": 1}]}
+        print(f"tracing: ghz against order_svc with tracing {label} …", file=sys.stderr)
+        return await ghz.run(
+            f"order_svc tracing {label}",
+            system.order_address,
+            protoset=protoset,
+            data=data,
+            bearer=system.bearer(),
+            shape=shape,
+            out=folder / "ghz.json",
+            named=system.pids(),
+        )
+
+
+async def run(infra: Infra, *, duration_s: float, warmup_s: float = 3.0) -> TracingResult:
+    shape = ghz.LoadShape(duration_s=duration_s, warmup_s=warmup_s)
+    off = await _measure(infra, "off", {"OTEL_SDK_DISABLED": "true"}, shape)
+    async with otlp_receiver() as (endpoint, receiver):
+        on_env = {
+            "OTEL_SDK_DISABLED": "false",
+            "OTEL_TRACES_SAMPLER": "always_on",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        }
+        on = await _measure(infra, "on", on_env, shape)
+        spans = receiver.spans
+    result = TracingResult(shape, off, on, spans)
+    (workdir("tracing") / "result.json").write_text(json.dumps(result.as_dict(), indent=2))
+    return result
