@@ -24,12 +24,16 @@ from tests.support.processes import ROOT, Mesh, ServiceProcess, free_port
 
 @dataclass
 class GatewayProcess:
-    """``python -m gateway`` as a child process, ready once ``GET /healthz`` answers 200."""
+    """``python -m gateway`` as a child process, ready once ``GET <ready_path>`` answers 200.
+
+    ``/healthz`` needs every upstream SERVING; ``/openapi.json`` only the gateway itself.
+    """
 
     port: int
     env: dict[str, str]
     log_path: Path
     process: asyncio.subprocess.Process | None = None
+    ready_path: str = "/healthz"
 
     @property
     def base_url(self) -> str:
@@ -58,14 +62,15 @@ class GatewayProcess:
                 if self.process is not None and self.process.returncode is not None:
                     raise AssertionError(f"gateway exited with {self.process.returncode}:\n{self.tail()}")
                 try:
-                    reply = await client.get("/healthz")
+                    reply = await client.get(self.ready_path)
                     if reply.status_code == 200:
                         return
                     last = f"{reply.status_code} {reply.text}"
                 except httpx.TransportError as exc:
                     last = repr(exc)
                 if loop.time() > deadline:
-                    raise AssertionError(f"gateway not healthy within {timeout_s}s (last: {last}):\n{self.tail()}")
+                    what = f"gateway not ready ({self.ready_path}) within {timeout_s}s (last: {last})"
+                    raise AssertionError(f"{what}:\n{self.tail()}")
                 await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
