@@ -94,6 +94,13 @@ class PermissionDenied(MeshError):
     reason = "PERMISSION_DENIED"
 
 
+class Internal(MeshError):
+    """A bug; the message carries only an incident id (details are in the log)."""
+
+    code = grpc.StatusCode.INTERNAL
+    reason = "INTERNAL"
+
+
 class Unavailable(MeshError):
     code = grpc.StatusCode.UNAVAILABLE
     reason = "UNAVAILABLE"

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from mesh.errors import ERROR_DOMAIN, FailedPrecondition, InvalidArgument, MeshError, Unavailable
+from mesh.errors import ERROR_DOMAIN, FailedPrecondition, Internal, InvalidArgument, MeshError, Unavailable
 from mesh.grpc_wrap import rewrap
+from mesh.request_checks import nul_violations
 from mesh.retry import is_transient
 
 log = logging.getLogger(__name__)
@@ -67,26 +70,29 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         return rewrap(handler, unary=_wrap_unary, streaming=_wrap_stream)
 
 
-def as_mesh_error(exc: Exception) -> MeshError | None:
-    """The MeshError to report for ``exc``; None for a bug (reported as INTERNAL by grpc)."""
+def as_mesh_error(exc: Exception) -> MeshError:
+    """The error to report for ``exc``. A bug becomes a bare INTERNAL: its text (which may hold
+    SQL, parameters or paths) goes to the log under an id the caller can quote, never to them."""
     if isinstance(exc, MeshError):
         return exc
     if is_transient(exc):
         # The database (or another dependency) is briefly away: tell the caller to retry.
         log.warning("dependency unavailable", extra={"error": repr(exc)})
         return Unavailable("a dependency is briefly unavailable; retry shortly")
-    return None
+    incident = uuid.uuid4().hex[:12]
+    log.error("unexpected error", exc_info=exc, extra={"incident": incident})
+    return Internal(f"internal error (incident {incident})")
 
 
 def _wrap_unary(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
+            _check_request(request)
             return await behavior(request, context)
-        except Exception as exc:
-            error = as_mesh_error(exc)
-            if error is None:
-                raise
-            await context.abort_with_status(rpc_status.to_status(to_status(error)))
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a status; bugs are logged
+            await context.abort_with_status(rpc_status.to_status(to_status(as_mesh_error(exc))))
 
     return wrapped
 
@@ -94,12 +100,19 @@ def _wrap_unary(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaita
 def _wrap_stream(behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         try:
+            _check_request(request)
             async for item in behavior(request, context):
                 yield item
-        except Exception as exc:
-            error = as_mesh_error(exc)
-            if error is None:
-                raise
-            await context.abort_with_status(rpc_status.to_status(to_status(error)))
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a status; bugs are logged
+            await context.abort_with_status(rpc_status.to_status(to_status(as_mesh_error(exc))))
 
     return wrapped
+
+
+def _check_request(request: Any) -> None:
+    if isinstance(request, Message):
+        violations = nul_violations(request)
+        if violations:
+            raise InvalidArgument(violations)
