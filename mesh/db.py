@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-import sqlalchemy.ext.asyncio
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported for handlers
 
 
@@ -20,14 +18,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     # No pool_pre_ping: it costs a round trip on every checkout. A connection that died with a
     # PostgreSQL restart fails its first use with a transient error instead (retried by
     # consumers, UNAVAILABLE to RPC callers) and the pool replaces it.
-    # Every statement becomes a db span (a no-op until a tracer provider is installed). The
-    # instrumentor is a process-wide singleton: instrument(engine=…) is ignored after its first
-    # call (the start-up probe's engine), so it wraps the factory instead, once, and the factory
-    # is looked up at call time to get the wrapped one.
-    instrumentor = SQLAlchemyInstrumentor()
-    if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument(enable_commenter=False)
-    engine = sqlalchemy.ext.asyncio.create_async_engine(
+    # Database spans come from the unit of work, one per transaction (mesh/uow.py), not from
+    # instrumenting every statement: ~3x fewer spans per order, within the tracing budget.
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
