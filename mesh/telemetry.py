@@ -34,7 +34,8 @@ def setup_tracing(service: str) -> None:
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
     exporter = _exporter()
     if exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=500))
+        # SDK defaults, tunable with the standard OTEL_BSP_* variables.
+        provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     # Redis calls become spans wherever a client is used (the cache).
     RedisInstrumentor().instrument(tracer_provider=provider)
