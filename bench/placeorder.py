@@ -18,6 +18,7 @@ from bench import ghz
 from bench.report import num, ratio, table, verdict
 from bench.system import HUGE_STOCK, ROOT, running_mesh, workdir
 from tests.support.infra import Infra
+from tests.support.processes import stop_gracefully
 
 TARGET_RATIO = 0.4
 
@@ -132,10 +133,4 @@ async def baseline_server():  # type: ignore[no-untyped-def]
             raise RuntimeError(f"baseline server did not start: {line!r}")
         yield f"127.0.0.1:{int(line.split()[1])}", process.pid
     finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), timeout=10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop_gracefully(process)

@@ -9,85 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.integration.notify.support import SmtpServer
 from tests.support.clients import unique
-from tests.support.processes import ROOT, Mesh, ServiceProcess, free_port
-
-
-@dataclass
-class GatewayProcess:
-    """``python -m gateway`` as a child process, ready once ``GET <ready_path>`` answers 200.
-
-    ``/healthz`` needs every upstream SERVING; ``/openapi.json`` only the gateway itself.
-    """
-
-    port: int
-    env: dict[str, str]
-    log_path: Path
-    process: asyncio.subprocess.Process | None = None
-    ready_path: str = "/healthz"
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self, *, timeout_s: float = 30.0) -> None:
-        log = self.log_path.open("ab")
-        try:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "gateway", cwd=ROOT, env=self.env, stdout=log, stderr=log
-            )
-        finally:
-            log.close()
-        try:
-            await self.wait_healthy(timeout_s=timeout_s)
-        except BaseException:
-            await self.stop()
-            raise
-
-    async def wait_healthy(self, *, timeout_s: float) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        last = "no answer"
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0) as client:
-            while True:
-                if self.process is not None and self.process.returncode is not None:
-                    raise AssertionError(f"gateway exited with {self.process.returncode}:\n{self.tail()}")
-                try:
-                    reply = await client.get(self.ready_path)
-                    if reply.status_code == 200:
-                        return
-                    last = f"{reply.status_code} {reply.text}"
-                except httpx.TransportError as exc:
-                    last = repr(exc)
-                if loop.time() > deadline:
-                    what = f"gateway not ready ({self.ready_path}) within {timeout_s}s (last: {last})"
-                    raise AssertionError(f"{what}:\n{self.tail()}")
-                await asyncio.sleep(0.1)
-
-    async def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.returncode is not None:
-            return
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), timeout=10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-
-    def tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+from tests.support.processes import GatewayProcess, Mesh, ServiceProcess, free_port
 
 
 @dataclass

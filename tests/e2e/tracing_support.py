@@ -7,14 +7,11 @@ on a free port; it keeps every span it receives, flattened to ``ReceivedSpan``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import secrets
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -24,7 +21,7 @@ from opentelemetry.proto.common.v1 import common_pb2
 
 from tests.integration.notify.support import SmtpServer
 from tests.support.clients import unique
-from tests.support.processes import ROOT, Mesh, free_port
+from tests.support.processes import GatewayProcess, Mesh, free_port
 
 SERVICES = ("gateway", "order_svc", "inventory_svc", "notify_svc")
 # opentelemetry.proto.trace.v1.Span.SpanKind
@@ -102,52 +99,6 @@ def new_traceparent() -> tuple[str, str, str]:
     """A sampled W3C ``traceparent`` of a caller outside the mesh: (header, trace id, span id)."""
     trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
     return f"00-{trace_id}-{span_id}-01", trace_id, span_id
-
-
-@dataclass
-class GatewayProcess:
-    """``python -m gateway`` as a child process, ready once ``GET /healthz`` answers 200."""
-
-    port: int
-    env: dict[str, str]
-    log_path: Path
-    process: asyncio.subprocess.Process | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self, *, timeout_s: float = 30.0) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "gateway", cwd=ROOT, env=self.env, stdout=log, stderr=log
-            )
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0) as client:
-            while True:
-                if self.process.returncode is not None:
-                    raise AssertionError(f"gateway exited with {self.process.returncode}:\n{self.tail()}")
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get("/healthz")).status_code == 200:
-                        return
-                if loop.time() > deadline:
-                    raise AssertionError(f"gateway not healthy within {timeout_s}s:\n{self.tail()}")
-                await asyncio.sleep(0.1)
-
-    async def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.returncode is not None:
-            return
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), timeout=10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-
-    def tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
 @dataclass

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mesh.auth import mint_token
@@ -25,6 +26,18 @@ from mesh.settings import KafkaSettings
 from tests.support.infra import Infra, create_database, drop_database, fresh_kafka
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+async def stop_gracefully(process: asyncio.subprocess.Process | None, *, timeout_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within ``timeout_s``."""
+    if process is None or process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), timeout=timeout_s)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
 
 
 def free_port() -> int:
@@ -204,3 +217,64 @@ class RelayProcess:
         if process is not None and process.returncode is None:
             process.terminate()
             await asyncio.wait_for(process.wait(), timeout=15)
+
+
+@dataclass
+class GatewayProcess:
+    """``python -m gateway`` as a child process, ready once ``GET <ready_path>`` answers 200.
+
+    ``/healthz`` needs every upstream SERVING; ``/openapi.json`` only the gateway itself.
+    """
+
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: asyncio.subprocess.Process | None = None
+    ready_path: str = "/healthz"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, *, timeout_s: float = 30.0) -> None:
+        log = self.log_path.open("ab")
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "gateway", cwd=ROOT, env=self.env, stdout=log, stderr=log
+            )
+        finally:
+            log.close()
+        try:
+            await self.wait_healthy(timeout_s=timeout_s)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def wait_healthy(self, *, timeout_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        last = "no answer"
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0) as client:
+            while True:
+                if self.process is not None and self.process.returncode is not None:
+                    raise AssertionError(f"gateway exited with {self.process.returncode}:\n{self.tail()}")
+                try:
+                    reply = await client.get(self.ready_path)
+                    if reply.status_code == 200:
+                        return
+                    last = f"{reply.status_code} {reply.text}"
+                except httpx.TransportError as exc:
+                    last = repr(exc)
+                if loop.time() > deadline:
+                    what = f"gateway not ready ({self.ready_path}) within {timeout_s}s (last: {last})"
+                    raise AssertionError(f"{what}:\n{self.tail()}")
+                await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        process, self.process = self.process, None
+        await stop_gracefully(process)
+
+    def tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
