@@ -11,9 +11,12 @@ import ast
 import importlib
 import inspect
 import textwrap
+from pathlib import Path
 from typing import Any
 
 from pydantic_settings import BaseSettings
+
+REPO = Path(__file__).resolve().parent.parent
 
 # (module, class, who reads it)
 SETTINGS: list[tuple[str, str, str]] = [
@@ -56,9 +59,9 @@ def _default(value: Any) -> str:
         return "(empty)"
     if hasattr(value, "get_secret_value"):
         return "(dev secret)"
-    if isinstance(value, tuple | list | frozenset | set):
-        return ",".join(str(v) for v in value)
-    return str(value)
+    text = ",".join(str(v) for v in value) if isinstance(value, tuple | list | frozenset | set) else str(value)
+    # Defaults derived from where the checkout lives must read the same in every clone.
+    return text.replace(str(REPO), "<repo>")
 
 
 def rows() -> list[tuple[str, str, str, str]]:
