@@ -15,6 +15,8 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Link, Span, SpanKind
 from prometheus_client import Counter, Gauge
 
+from mesh.events import EventEnvelope
+
 tracer = trace.get_tracer("oms.mesh.messaging")
 
 EVENTS_CONSUMED = Counter("oms_events_consumed", "Events handled", ["group", "topic", "type"])
@@ -58,29 +60,28 @@ def trace_headers(span: Span) -> dict[str, str]:
 
 
 @contextmanager
-def process_span(*, group: str, topic: str, partition: int, offset: int, headers: Mapping[str, str],
-                 event_id: str, event_type: str, message: Message) -> Iterator[Span]:  # fmt: skip
+def process_span(group: str, envelope: EventEnvelope) -> Iterator[Span]:
     """A CONSUMER span, child of the producer span carried in the headers (and linked to it)."""
-    parent = propagate.extract(dict(headers))
+    parent = propagate.extract(dict(envelope.headers))
     producer = trace.get_current_span(parent).get_span_context()
     attributes: dict[str, str | int] = {
         "messaging.system": "kafka",
         "messaging.operation.type": "process",
-        "messaging.destination.name": topic,
+        "messaging.destination.name": envelope.topic,
         "messaging.consumer.group.name": group,
-        "messaging.destination.partition.id": str(partition),
-        "messaging.kafka.offset": offset,
-        "messaging.message.id": event_id,
-        "cloudevents.event_type": event_type,
+        "messaging.destination.partition.id": str(envelope.partition),
+        "messaging.kafka.offset": envelope.offset,
+        "messaging.message.id": envelope.event_id,
+        "cloudevents.event_type": envelope.event_type,
     }
-    order_id = order_id_of(message)
+    order_id = order_id_of(envelope.message)
     if order_id:
         attributes["order.id"] = order_id
     links = [Link(producer)] if producer.is_valid else []
     token = context.attach(parent)
     try:
         with tracer.start_as_current_span(
-            f"process {topic}", kind=SpanKind.CONSUMER, links=links, attributes=attributes
+            f"process {envelope.topic}", kind=SpanKind.CONSUMER, links=links, attributes=attributes
         ) as span:
             yield span
     finally:

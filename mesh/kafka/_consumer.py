@@ -65,14 +65,6 @@ class ConsumerSpec:
     extra_config: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class ConsumerStats:
-    handled: int = 0
-    skipped: int = 0
-    dead_lettered: int = 0
-    retries: int = 0
-
-
 class EventConsumer:
     def __init__(self, settings: KafkaSettings, spec: ConsumerSpec, *, dlq_producer: KafkaProducer) -> None:
         self._settings = settings
@@ -81,7 +73,6 @@ class EventConsumer:
         self._types = {cls.DESCRIPTOR.full_name: (cls, handler) for cls, handler in spec.handlers.items()}
         self._consumer: Consumer | None = None
         self._next_lag_at = 0.0
-        self.stats = ConsumerStats()
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = Consumer(
@@ -182,7 +173,6 @@ class EventConsumer:
             return
         known = self._types.get(event_type)
         if known is None:
-            self.stats.skipped += 1
             EVENTS_SKIPPED.labels(self._spec.group_id, message.topic() or "").inc()
             return
         cls, handler = known
@@ -201,22 +191,11 @@ class EventConsumer:
         group = self._spec.group_id
         while True:
             try:
-                with process_span(
-                    group=group,
-                    topic=envelope.topic,
-                    partition=envelope.partition,
-                    offset=envelope.offset,
-                    headers=envelope.headers,
-                    event_id=envelope.event_id,
-                    event_type=envelope.event_type,
-                    message=envelope.message,
-                ):
+                with process_span(group, envelope):
                     await handler(envelope)
-                self.stats.handled += 1
                 EVENTS_CONSUMED.labels(group, envelope.topic, envelope.event_type).inc()
                 return
             except Exception as exc:  # every failure is either retried or dead-lettered
-                self.stats.retries += 1
                 EVENTS_FAILED.labels(group, envelope.topic).inc()
                 if not is_transient(exc):
                     failures += 1
@@ -246,7 +225,6 @@ class EventConsumer:
         ]
         key = (message.key() or b"").decode("utf-8", "replace")
         await self._dlq.send(Topics.dead_letter(topic), key=key, value=message.value() or b"", headers=headers)
-        self.stats.dead_lettered += 1
         EVENTS_DEAD_LETTERED.labels(self._spec.group_id, topic).inc()
         log.error("event dead-lettered", extra={"topic": topic, "offset": message.offset(), "error": str(exc)})
 
