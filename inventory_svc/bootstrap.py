@@ -47,8 +47,7 @@ class Inventory:
 
     @property
     def consumer_group(self) -> str:
-        settings = self.config.service
-        return (settings.consumer_group or CONSUMER_GROUP) + settings.consumer_group_suffix
+        return self.config.service.group_id(CONSUMER_GROUP)
 
     def consumer(self) -> EventConsumer:
         spec = ConsumerSpec(

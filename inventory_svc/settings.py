@@ -17,9 +17,6 @@ class InventorySettings(ServiceSettings):
     grpc_port: int = Field(default=50052, ge=0, le=65535)
     metrics_port: int = Field(default=9102, ge=0, le=65535)
     database_url: str = "postgresql+asyncpg://oms:oms@127.0.0.1:15432/oms_inventory"
-    # Appended to the consumer group id (OMS_INVENTORY_CONSUMER_GROUP, default inventory-svc), so
-    # tests or a blue/green copy get offsets of their own.
-    consumer_group_suffix: str = ""
     # Every Redis key of this service starts with this; tests use a unique one per run.
     cache_key_prefix: str = "oms:inventory:"
     # After a Redis error the cache is skipped this long (a dead Redis costs one timeout per period).

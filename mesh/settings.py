@@ -70,8 +70,14 @@ class ServiceSettings(BaseSettings):
     # Run an outbox relay in this process; off when relays run as their own processes
     # (`python -m mesh.relay_main <service>`).
     run_relay: bool = True
-    # Kafka consumer group; tests give each mesh its own.
+    # Kafka consumer group (empty: the service's own default name).
     consumer_group: str = ""
+    # Appended to the consumer group, so tests and parallel environments get their own offsets.
+    consumer_group_suffix: str = ""
+
+    def group_id(self, default: str) -> str:
+        """The Kafka consumer group id: the configured group (or ``default``) plus the suffix."""
+        return (self.consumer_group or default) + self.consumer_group_suffix
 
 
 def load(cls: type[SettingsT]) -> SettingsT:

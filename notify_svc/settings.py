@@ -56,10 +56,6 @@ class NotifySettings(ServiceSettings):
     # A claimed row is ours this long; after a crash it is sent again once the lease ran out.
     claim_lease_s: float = Field(default=120.0, gt=0, le=3600)
 
-    # Appended to the consumer group (OMS_NOTIFY_CONSUMER_GROUP, default "notify-svc"): lets
-    # tests and parallel environments share one cluster.
-    consumer_group_suffix: str = ""
-
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.smtp_tls and self.smtp_starttls:
@@ -74,7 +70,7 @@ class NotifySettings(ServiceSettings):
 
     @property
     def kafka_group_id(self) -> str:
-        return (self.consumer_group or DEFAULT_CONSUMER_GROUP) + self.consumer_group_suffix
+        return self.group_id(DEFAULT_CONSUMER_GROUP)
 
 
 @dataclass(frozen=True)

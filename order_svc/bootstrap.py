@@ -33,6 +33,7 @@ from order_svc.settings import OrderSettings
 
 log = logging.getLogger(__name__)
 SERVICE = "order_svc"
+CONSUMER_GROUP = "order-svc"
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def build(config: OrderConfig) -> ServiceProcess:
         consumer = EventConsumer(
             config.kafka,
             ConsumerSpec(
-                group_id=settings.consumer_group,
+                group_id=settings.group_id(CONSUMER_GROUP),
                 topics=[topics.inventory, topics.payments],
                 handlers=event_handlers(deps),
             ),

@@ -28,5 +28,3 @@ class OrderSettings(ServiceSettings):
     payment_timeout_s: float = Field(default=1800.0, gt=0)
     # How often the unpaid-order sweeper looks for expired reservations.
     sweep_interval_s: float = Field(default=30.0, gt=0)
-    # Kafka consumer group of the order service's event consumer.
-    consumer_group: str = "order-svc"
