@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -127,6 +128,50 @@ class AuthError(Exception):
     """Authentication failed; the message is safe to show to the caller."""
 
 
+class VerifiedTokens:
+    """Tokens that passed every check, so the next request with the same token skips the crypto.
+
+    A client sends the same bearer token with every call, and verifying it costs more than a
+    cache hit by two orders of magnitude. An entry is used only inside the token's own
+    ``nbf``/``exp`` window (same leeway as a full check) and at most ``max_age_s`` after it was
+    verified, so a key removed from a JWKS stops being honoured within that time. Failures are
+    never cached: a bad token pays the full check every time.
+    """
+
+    def __init__(self, *, leeway_s: float, max_age_s: float = 300.0, capacity: int = 4096) -> None:
+        self._leeway = leeway_s
+        self._max_age = max_age_s
+        self._capacity = capacity
+        # token -> (principal, usable from, usable until), both on the wall clock like exp/nbf
+        self._entries: dict[str, tuple[Principal, float, float]] = {}
+        self._lock = threading.Lock()  # JWKS verification runs in worker threads
+
+    def get(self, token: str) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        principal, usable_from, usable_until = entry
+        if usable_from <= time.time() < usable_until:
+            return principal
+        with self._lock:
+            self._entries.pop(token, None)
+        return None
+
+    def put(self, token: str, principal: Principal, claims: Mapping[str, Any]) -> None:
+        now = time.time()
+        usable_until = min(float(claims["exp"]) + self._leeway, now + self._max_age)
+        nbf = claims.get("nbf")
+        usable_from = float(nbf) - self._leeway if isinstance(nbf, int | float) else float("-inf")
+        with self._lock:
+            if len(self._entries) >= self._capacity:
+                # Oldest first: dicts keep insertion order, and a re-verified token is re-inserted.
+                del self._entries[next(iter(self._entries))]
+            self._entries[token] = (principal, usable_from, usable_until)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class TokenVerifier:
     """Verifies HS*/RS* bearer tokens against ``AuthSettings``; raises ``AuthError``."""
 
@@ -145,6 +190,7 @@ class TokenVerifier:
                 self._jwks_client = jwt.PyJWKClient(settings.jwks, cache_keys=True, lifespan=300)
             else:
                 self._jwks_set = jwt.PyJWKSet.from_json(Path(settings.jwks).read_text())
+        self._verified = VerifiedTokens(leeway_s=settings.leeway_s)
         if settings.enabled and settings.uses_dev_secret and "HS256" in self.algorithms:
             log.warning("OMS_AUTH_JWT_SECRET is the built-in development secret: local use only")
 
@@ -157,16 +203,28 @@ class TokenVerifier:
         """Checks an ``Authorization`` value (``Bearer <jwt>``)."""
         if not self.settings.enabled:
             return SYNTHETIC_ADMIN
-        if not header:
-            raise AuthError("missing bearer token: send 'Authorization: Bearer <jwt>'")
-        scheme, _, token = header.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise AuthError("authorization must use the Bearer scheme")
-        return self.verify(token.strip())
+        return self.verify(_bearer_token(header))
+
+    def already_verified(self, header: str | None) -> Principal | None:
+        """The principal of a token verified recently and still valid; never fetches keys."""
+        if not self.settings.enabled:
+            return SYNTHETIC_ADMIN
+        try:
+            return self._verified.get(_bearer_token(header))
+        except AuthError:
+            return None
 
     def verify(self, token: str) -> Principal:
         if not self.settings.enabled:
             return SYNTHETIC_ADMIN
+        cached = self._verified.get(token)
+        if cached is not None:
+            return cached
+        principal, claims = self._verify_uncached(token)
+        self._verified.put(token, principal, claims)
+        return principal
+
+    def _verify_uncached(self, token: str) -> tuple[Principal, Mapping[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -199,7 +257,7 @@ class TokenVerifier:
             raise AuthError(f"token lacks the {exc.claim!r} claim") from None
         except jwt.PyJWTError:
             raise AuthError("malformed token") from None
-        return _principal_from(claims)
+        return _principal_from(claims), claims
 
     def _key_for(self, algorithm: str, header: Mapping[str, Any], token: str) -> Any:
         if algorithm in _HMAC:
@@ -216,6 +274,15 @@ class TokenVerifier:
             return keys[0].key
         except jwt.PyJWTError:
             raise AuthError("no signing key for the token") from None
+
+
+def _bearer_token(header: str | None) -> str:
+    if not header:
+        raise AuthError("missing bearer token: send 'Authorization: Bearer <jwt>'")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("authorization must use the Bearer scheme")
+    return token.strip()
 
 
 def _principal_from(claims: Mapping[str, Any]) -> Principal:
@@ -313,6 +380,9 @@ class AuthServerInterceptor(grpc.aio.ServerInterceptor):
 async def verify_off_loop(verifier: TokenVerifier, header: str | None) -> Principal:
     """Verifies without blocking the event loop when keys may be fetched from a JWKS URL."""
     if verifier.remote_keys:
+        known = verifier.already_verified(header)
+        if known is not None:
+            return known
         return await asyncio.to_thread(verifier.verify_authorization, header)
     return verifier.verify_authorization(header)
 

@@ -63,6 +63,60 @@ def test_a_valid_token_yields_its_principal() -> None:
     assert not principal.is_admin
 
 
+def test_a_verified_token_is_served_from_the_cache_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = TokenVerifier(SETTINGS)
+    now = time.time()
+    token = mint_token("c-7", ["customer"], SETTINGS, now=now, ttl_s=60)
+    assert verifier.verify(token).id == "c-7"
+    decode_calls = 0
+    real_decode = jwt.decode
+
+    def counting_decode(*args: object, **kwargs: object) -> object:
+        nonlocal decode_calls
+        decode_calls += 1
+        return real_decode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    assert verifier.verify_authorization(f"Bearer {token}").id == "c-7"
+    assert decode_calls == 0, "the second check of the same token must not redo the crypto"
+    # Past exp + leeway the cached entry is not used: the token goes through the full check
+    # again (which refuses an expired token; that part is test_bad_tokens_are_refused…).
+    monkeypatch.setattr(time, "time", lambda: now + 60 + SETTINGS.leeway_s + 1)
+    assert verifier.already_verified(f"Bearer {token}") is None
+    verifier.verify(token)  # PyJWT reads the real clock, to which the token is still valid
+    assert decode_calls == 1
+
+
+@pytest.mark.parametrize("name", ["expired", "signature", "algorithm"])
+def test_a_refused_token_is_never_cached(name: str) -> None:
+    verifier = TokenVerifier(SETTINGS)
+    token = bad_tokens()[name]
+    for _ in range(2):
+        with pytest.raises(AuthError):
+            verifier.verify(token)
+    assert verifier.already_verified(f"Bearer {token}") is None
+
+
+def test_the_cache_is_bounded_and_forgets_the_oldest_token_first() -> None:
+    from mesh.auth import VerifiedTokens
+
+    cache = VerifiedTokens(leeway_s=0, capacity=2)
+    claims = {"exp": time.time() + 60}
+    for name in ("a", "b", "c"):
+        cache.put(name, Principal(id=name), claims)
+    assert len(cache) == 2
+    assert cache.get("a") is None
+    assert cache.get("c") == Principal(id="c")
+
+
+def test_a_token_not_yet_valid_is_not_served_from_the_cache() -> None:
+    from mesh.auth import VerifiedTokens
+
+    cache = VerifiedTokens(leeway_s=5)
+    cache.put("t", Principal(id="x"), {"exp": time.time() + 600, "nbf": time.time() + 60})
+    assert cache.get("t") is None
+
+
 @pytest.mark.parametrize(
     ("name", "reason"),
     [
