@@ -59,8 +59,8 @@ class ServiceSettings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)
     # The service's own PostgreSQL database (SQLAlchemy URL, asyncpg driver).
     database_url: str
-    # Connections kept open to the database (as many again may be opened under load).
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Most connections open to the database at once; callers beyond that wait (up to 10 s).
+    db_pool_size: int = Field(default=20, ge=1, le=200)
     # In-flight RPCs get this long to finish after SIGTERM.
     shutdown_grace_s: float = Field(default=10.0, ge=0, le=300)
     # Apply the service's migrations at start (safe with several instances: advisory lock).
