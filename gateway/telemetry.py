@@ -10,10 +10,8 @@ template that matched (bounded, like the metrics' ``route`` label), never the co
 from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping
-from typing import Any
 
 from opentelemetry import propagate, trace
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,11 +21,6 @@ RouteOf = Callable[[str, str], str | None]
 """(method, raw path) → the route template, or None when no route matches."""
 
 tracer = trace.get_tracer("oms.gateway")
-
-
-def client_interceptors() -> list[Any]:
-    """gRPC aio client interceptors: a CLIENT span per upstream call, its context in the metadata."""
-    return list(aio_client_interceptors())  # type: ignore[no-untyped-call]
 
 
 def route_of(router: Router, reserved: tuple[str, ...]) -> RouteOf:

@@ -10,7 +10,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.descriptors import Method
 from gateway.headers import Metadata
-from gateway.telemetry import client_interceptors
+from mesh.grpc_client_tracing import traced_insecure_channel
 
 
 class Upstreams:
@@ -32,9 +32,8 @@ class Upstreams:
             ("grpc.enable_http_proxy", 0),
         ]
         for name, address in self.addresses.items():
-            self._channels[name] = grpc.aio.insecure_channel(
-                address, options=options, interceptors=client_interceptors()
-            )
+            # Every call a CLIENT span whose context travels in the metadata (W3C traceparent).
+            self._channels[name] = traced_insecure_channel(address, options=options)
 
     async def close(self) -> None:
         for channel in self._channels.values():

@@ -14,11 +14,12 @@ import os
 
 import grpc
 from opentelemetry import trace
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from mesh.grpc_client_tracing import traced_insecure_channel
 
 log = logging.getLogger(__name__)
 _configured = False
@@ -60,7 +61,7 @@ def _exporter() -> SpanExporter | None:
 
 def traced_channel(address: str) -> grpc.aio.Channel:
     """An insecure gRPC channel whose calls are client spans carrying the trace context."""
-    return grpc.aio.insecure_channel(address, interceptors=aio_client_interceptors())
+    return traced_insecure_channel(address)
 
 
 def shutdown_tracing() -> None:

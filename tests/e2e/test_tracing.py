@@ -80,18 +80,27 @@ class Trace:
 
 
 def _complete(spans: list[ReceivedSpan], topics: Topics) -> bool:
-    services = {s.service for s in spans}
-    notified = any(s.service == "notify_svc" and s.kind == CONSUMER for s in spans)
+    """Every span the test looks at has arrived: the last hop's consumer closes the chain.
+
+    Spans of one process are exported in the order they end, and a parent ends after its
+    children, so once the last consumer span of a chain is here, so are the spans under it.
+    """
+    confirmed_sent = {
+        s.span_id
+        for s in spans
+        if s.kind == PRODUCER and "OrderStatusChanged" in str(s.attributes.get("cloudevents.event_type"))
+    }
+    notified_of_confirmation = any(
+        s.service == "notify_svc" and s.kind == CONSUMER and s.parent_span_id in confirmed_sent for s in spans
+    )
     settled = any(
         s.service == "order_svc"
         and s.kind == CONSUMER
         and s.attributes.get("messaging.destination.name") == topics.inventory
         for s in spans
     )
-    confirmed_sent = any(
-        s.kind == PRODUCER and "OrderStatusChanged" in str(s.attributes.get("cloudevents.event_type")) for s in spans
-    )
-    return set(SERVICES) <= services and notified and settled and confirmed_sent
+    http = any(s.service == "gateway" and s.kind == SERVER for s in spans)
+    return set(SERVICES) <= {s.service for s in spans} and http and settled and notified_of_confirmation
 
 
 async def _wait_for_trace(receiver: SpanReceiver, trace_id: str, topics: Topics, timeout_s: float = 60.0) -> Trace:
@@ -99,8 +108,7 @@ async def _wait_for_trace(receiver: SpanReceiver, trace_id: str, topics: Topics,
     while time.monotonic() < deadline:
         spans = receiver.trace(trace_id)
         if _complete(spans, topics):
-            await asyncio.sleep(1.5)  # the stragglers of the last batch (spans end in any order)
-            return Trace(receiver.trace(trace_id))
+            return Trace(spans)
         await asyncio.sleep(0.2)
     spans = receiver.trace(trace_id)
     raise AssertionError(
