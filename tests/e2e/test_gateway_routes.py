@@ -180,7 +180,14 @@ async def test_lifecycle_over_every_route(stack: Stack) -> None:
     )
     assert status_body(unknown)["code"] == 5
 
-    # Delete: the only order holding the product is cancelled, so it may go.
+    # Delete: the only order holding the product is cancelled, so it may go once inventory has
+    # consumed the cancellation and released the reservation (asynchronous compensation).
+    await eventually(
+        lambda: stack.call("GET", f"/api/inventory/{product_id}"),
+        until=lambda r: r.json()["stock"]["reserved"] == "0",
+        timeout_s=30,
+        what="the cancelled order's reservation released",
+    )
     await walk.call("DELETE", "/products/{product_id}", f"/products/{product_id}")
     gone = await stack.call("GET", f"/products/{product_id}", expect=404)
     assert status_body(gone)["code"] == 5
