@@ -16,7 +16,7 @@ import json
 import math
 import shutil
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ class Shape:
     duration_s: float = 10.0
     warmup_s: float = 2.0
     timeout_s: float = 10.0
+    # Runs per path, alternating in ABBA order; duration_s is per path, split evenly over them.
+    runs_per_path: int = 2
 
 
 @dataclass
@@ -55,6 +57,42 @@ class Run:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self) | {"cpu": self.cpu.as_dict() if self.cpu else None}
+
+
+def combined(runs: list[Run]) -> Run:
+    """Several runs of one tool against one target as one: counts summed, percentiles averaged.
+
+    The halves of an ABBA sequence have nearly equal sizes, so the mean of their p50s is close
+    to the p50 of the pooled latencies (the tools report percentiles, not the samples).
+    """
+    first = runs[0]
+    duration = sum(r.duration_s for r in runs)
+    ok = sum(r.ok for r in runs)
+    errors: dict[str, int] = {}
+    for r in runs:
+        for key, count in r.error_detail.items():
+            errors[key] = errors.get(key, 0) + count
+    usages = [r.cpu for r in runs if r.cpu is not None]
+    usage = None
+    if usages:
+        groups = {g for u in usages for g in u.seconds}
+        available = sum(u.available_s for u in usages)
+        usage = cpu.Usage(
+            {g: sum(u.seconds.get(g, 0.0) for u in usages) for g in groups},
+            sum(u.machine_busy_share * u.available_s for u in usages) / available if available else 0.0,
+            available,
+        )
+    return Run(
+        target=first.target,
+        ok=ok,
+        errors=sum(r.errors for r in runs),
+        duration_s=duration,
+        rps_ok=ok / duration if duration else 0.0,
+        p50_ms=sum(r.p50_ms for r in runs) / len(runs),
+        p99_ms=sum(r.p99_ms for r in runs) / len(runs),
+        error_detail=errors,
+        cpu=usage,
+    )
 
 
 @dataclass
@@ -83,9 +121,14 @@ class Pair:
         }
 
 
-# Throughput with requests queueing, then the gateway's own latency with nothing queued.
+# Throughput with requests queueing, then the gateway's own latency with nothing queued. Each
+# path's time is split over runs alternating in ABBA order (gateway, direct, direct, gateway,
+# …): the mesh drifts and stalls while it runs (tables grow, autovacuum, garbage collection;
+# PlaceOrder's p50 at one in flight moved between 11 and 14 ms from one 5 s run to the next
+# here), and one long run per path charged whatever happened during it to that path alone.
 LOADED = Shape()
-ONE_IN_FLIGHT = Shape(in_flight=1, duration_s=5.0, warmup_s=1.0)
+ONE_IN_FLIGHT = Shape(in_flight=1, duration_s=8.0, warmup_s=1.0, runs_per_path=8)
+ABBA = ("gateway", "direct", "direct", "gateway")
 
 
 @dataclass
@@ -273,21 +316,34 @@ async def run(infra: Infra) -> GatewayResult:
                 common: dict[str, Any] = {"bearer": system.bearer(), "shape": shape, "named": named}
                 for call, method, path, body, grpc_call, data in calls:
                     slug = f"{method.lower()}-{shape.in_flight}"
-                    print(f"gateway bench: {call}, {shape.in_flight} in flight, gateway (wrk) …", file=sys.stderr)
-                    url = gateway.base_url + path
-                    over_http = await wrk(
-                        "gateway (wrk)", url, method=method, body=body, script=folder / f"{slug}.lua", **common
-                    )
-                    print(f"gateway bench: {grpc_call}, {shape.in_flight} in flight, direct (ghz) …", file=sys.stderr)
-                    direct = await ghz_run(
-                        "direct gRPC (ghz)",
-                        system.order_address,
-                        call=grpc_call,
-                        data=data,
-                        protoset=protoset,
-                        out=folder / f"ghz-{slug}.json",
-                        **common,
-                    )
+                    sequence = [ABBA[i % len(ABBA)] for i in range(2 * shape.runs_per_path)]
+                    part = replace(shape, duration_s=shape.duration_s / shape.runs_per_path)
+                    runs: dict[str, list[Run]] = {"gateway": [], "direct": []}
+                    for index, path_kind in enumerate(sequence):
+                        # One warm-up per path; the later runs follow the other path's, warm.
+                        half = part if index < 2 else replace(part, warmup_s=0.0)
+                        print(f"gateway bench: {call}, {shape.in_flight} in flight, {path_kind} …", file=sys.stderr)
+                        if path_kind == "gateway":
+                            run_ = await wrk(
+                                "gateway (wrk)",
+                                gateway.base_url + path,
+                                method=method,
+                                body=body,
+                                script=folder / f"{slug}.lua",
+                                **(common | {"shape": half}),
+                            )
+                        else:
+                            run_ = await ghz_run(
+                                "direct gRPC (ghz)",
+                                system.order_address,
+                                call=grpc_call,
+                                data=data,
+                                protoset=protoset,
+                                out=folder / f"ghz-{slug}-{index}.json",
+                                **(common | {"shape": half}),
+                            )
+                        runs[path_kind].append(run_)
+                    over_http, direct = combined(runs["gateway"]), combined(runs["direct"])
                     passes.setdefault(shape.in_flight, []).append(Pair(call, over_http, direct, shape.in_flight))
         finally:
             await gateway.stop()
@@ -345,11 +401,15 @@ def markdown(result: GatewayResult, *, when: str) -> str:
         "a Lua script sets method, JSON body and bearer token) and straight to order_svc with ghz "
         "(`--connections 1 --cpus 1`), same mesh, same run (inventory + orders; the order outbox relay is off "
         "so no saga work from one run leaks into the next). Both tools are closed-loop with the same number of "
-        f"requests in flight: {shape.in_flight} (wrk connections, ghz concurrency) for {shape.duration_s:g} s "
-        f"after a discarded {shape.warmup_s:g} s warm-up, then {quiet.in_flight} in flight for "
-        f"{quiet.duration_s:g} s (after {quiet.warmup_s:g} s), where nothing queues and the added p50 is the "
-        "gateway's own cost. `GET /orders/{id}` reads one order (the order cache serves it); `POST /orders` "
-        "places an order (stock pre-check on).",
+        f"requests in flight: {shape.in_flight} (wrk connections, ghz concurrency) for {shape.duration_s:g} s, "
+        f"then {quiet.in_flight} in flight for {quiet.duration_s:g} s, where nothing queues and the added p50 is "
+        "the gateway's own cost. Each path's time is split over runs in ABBA order (gateway, direct, direct, "
+        f"gateway, …: {shape.runs_per_path} runs per path under load, {quiet.runs_per_path} with one in flight; "
+        f"a discarded warm-up of {shape.warmup_s:g} s, {quiet.warmup_s:g} s with one in flight, before each path's "
+        "first run) so that the mesh's drift and stalls during the run (growing tables, autovacuum, garbage "
+        "collection) are charged to both paths alike; a row sums its runs' calls and averages their percentiles. "
+        "`GET /orders/{id}` reads one order (the "
+        "order cache serves it); `POST /orders` places an order (stock pre-check on).",
         "",
         table(["call", "in flight", "path", "RPS (OK)", "p50 ms", "p99 ms", "OK", "errors"], rows),
         "",
