@@ -84,6 +84,7 @@ test-e2e: deps infra-up
 	$(PY) -m pytest tests/e2e
 
 bench: deps infra-up ## benchmarks against baselines; results in docs/benchmarks.md
+	scripts/apt-install wrk=wrk  # the gateway bench's HTTP load tool (ghz comes with deps)
 	$(PY) -m bench
 
 clean: ## remove generated state (servers must be down)

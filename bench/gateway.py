@@ -295,7 +295,7 @@ async def ghz_run(
 
 async def run(infra: Infra) -> GatewayResult:
     if shutil.which("wrk") is None:
-        raise SystemExit("bench gateway needs wrk (the HTTP load tool): `apt-get install -y wrk`")
+        raise SystemExit("bench gateway needs wrk (the HTTP load tool): `make bench` installs it (scripts/apt-install)")
     folder = workdir("gateway")
     protoset = ghz.build_protoset(folder / "order.protoset")
     async with running_mesh(infra, folder, order_env={"OMS_ORDER_RUN_RELAY": "false"}) as system:
@@ -397,7 +397,7 @@ def markdown(result: GatewayResult, *, when: str) -> str:
         "## HTTP gateway vs direct gRPC (wrk, ghz)",
         "",
         f"Run {when}. Each call through `python -m gateway` with [wrk](https://github.com/wg/wrk) (Debian "
-        "package `wrk`: `apt-get install -y wrk`; the bench stops with that hint when it is missing; `--threads 1`, "
+        "package `wrk`, installed by `make bench` through `scripts/apt-install`; `--threads 1`, "
         "a Lua script sets method, JSON body and bearer token) and straight to order_svc with ghz "
         "(`--connections 1 --cpus 1`), same mesh, same run (inventory + orders; the order outbox relay is off "
         "so no saga work from one run leaks into the next). Both tools are closed-loop with the same number of "
