@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import logging
 import time
+import uuid
 from urllib.parse import quote
 
 import grpc
@@ -10,17 +13,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from gateway.context import Gateway, gateway_of
-from gateway.errors import HttpError, status_of, status_response
+from gateway.context import Gateway
+from gateway.errors import HttpError, make_status, status_of, status_response
 from gateway.headers import deadline_of, outgoing_metadata, request_id_of, response_headers
 from gateway.routing import MethodNotAllowed, RouteMatch
 from gateway.streaming import stream_response
 from gateway.transcoding import build_request, dumps, fill_update_mask, parse_json, read_body, to_json_dict
 from mesh.auth import AuthError, verify_off_loop
 
+log = logging.getLogger(__name__)
 
-async def transcode(request: Request) -> Response:
-    gateway = gateway_of(request)
+# Responses at least this large are gzipped for clients that accept it (streams never are: it
+# would hold their messages back until a compression block fills).
+GZIP_MIN_BYTES = 1024
+
+
+async def transcode(gateway: Gateway, request: Request) -> Response:
     request_id = request_id_of(request)
     started = time.perf_counter()
     route = "unmatched"
@@ -32,23 +40,41 @@ async def transcode(request: Request) -> Response:
         response = exc.response()
     except grpc.aio.AioRpcError as exc:
         response = rpc_error_response(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug: the client gets an id to quote, the log the rest
+        response = _internal_error(exc)
     response.headers["X-Request-Id"] = request_id
     gateway.metrics.observe(request.method, route, response.status_code, time.perf_counter() - started)
     return response
 
 
 class TranscodingApp:
-    """ASGI form of ``transcode``. A class, not a function, so Starlette's Route passes every
-    HTTP method (custom verbs too) instead of only GET; the router answers 404/405 itself."""
+    """ASGI form of ``transcode``, for every method (custom verbs too): the router answers 404/405."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await transcode(Request(scope, receive))
+        response = await transcode(self._gateway, Request(scope, receive))
         await response(scope, receive, send)
 
 
 def rpc_error_response(error: grpc.aio.AioRpcError) -> Response:
     headers = response_headers(error.initial_metadata() or (), error.trailing_metadata() or ())
     return status_response(status_of(error), headers=headers)
+
+
+def _internal_error(exc: Exception) -> Response:
+    incident = uuid.uuid4().hex[:12]
+    log.error("unexpected error", exc_info=exc, extra={"incident": incident})
+    return status_response(make_status(grpc.StatusCode.INTERNAL, f"internal error (incident {incident})"))
+
+
+def _json_response(request: Request, body: bytes, headers: dict[str, str]) -> Response:
+    if len(body) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+        body = gzip.compress(body, compresslevel=6)
+        headers["Content-Encoding"] = "gzip"
+        headers["Vary"] = "Accept-Encoding"
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _match(gateway: Gateway, request: Request) -> RouteMatch:
@@ -99,4 +125,4 @@ async def _serve(gateway: Gateway, request: Request, match: RouteMatch, request_
     reply = await call
     headers = response_headers(await call.initial_metadata(), await call.trailing_metadata())
     document = to_json_dict(reply, binding, settings.emit_unpopulated)
-    return Response(dumps(document), media_type="application/json", headers=headers)
+    return _json_response(request, dumps(document), headers)

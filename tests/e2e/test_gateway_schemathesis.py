@@ -45,7 +45,6 @@ MAX_EXAMPLES = 8
 MAX_TIME_S = 90
 
 
-
 def for_the_tool(document: dict[str, Any]) -> dict[str, Any]:
     """The served document with the two adaptations described in the module docstring."""
     adapted = copy.deepcopy(document)

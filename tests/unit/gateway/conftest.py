@@ -161,7 +161,7 @@ def gateway_settings(upstreams: dict[str, Upstream]) -> GatewaySettings:
 @pytest.fixture
 async def app(gateway_settings: GatewaySettings) -> AsyncIterator[Starlette]:
     application = create_app(gateway_settings, AUTH)
-    async with application.router.lifespan_context(application):
+    async with application.lifespan():
         yield application
 
 

@@ -9,9 +9,9 @@ import grpc
 import httpx
 import pytest
 from google.rpc import error_details_pb2
-from starlette.applications import Starlette
 
-from gateway.app import create_app
+from gateway import handler
+from gateway.app import GatewayApp, create_app
 from gateway.settings import GatewaySettings
 from tests.unit.gateway.conftest import AUTH, Recorder, Upstream, rich_abort_metadata, settings_for
 
@@ -132,7 +132,7 @@ async def test_bad_query_parameters_are_400(client: httpx.AsyncClient, params: d
 
 async def test_oversized_bodies_are_refused(upstreams: dict[str, Upstream], recorder: Recorder) -> None:
     app = create_app(settings_for(upstreams, max_body_bytes=64), AUTH)
-    async with app.router.lifespan_context(app), _client(app) as client:
+    async with app.lifespan(), _client(app) as client:
         big = {"customerId": "c" * 100}
         declared = await client.post("/orders", json=big)
         assert declared.status_code == 400
@@ -148,7 +148,7 @@ async def test_oversized_bodies_are_refused(upstreams: dict[str, Upstream], reco
     assert len(recorder.calls) == 1
 
 
-def _client(app: Starlette) -> httpx.AsyncClient:
+def _client(app: GatewayApp) -> httpx.AsyncClient:
     from tests.unit.gateway.conftest import token
 
     return httpx.AsyncClient(
@@ -162,10 +162,27 @@ async def test_a_dead_upstream_is_a_fast_503(upstreams: dict[str, Upstream]) -> 
     await upstreams["inventory"].server.stop(None)
     settings: GatewaySettings = settings_for(upstreams)
     app = create_app(settings, AUTH)
-    async with app.router.lifespan_context(app), _client(app) as client:
+    async with app.lifespan(), _client(app) as client:
         started = time.monotonic()
         response = await client.get("/products/p-1")
         assert response.status_code == 503
         assert response.json()["code"] == 14
         assert time.monotonic() - started < 2.0, "a dead upstream must not hang the request"
         assert (await client.get("/orders/o-1")).status_code == 200, "other upstreams are unaffected"
+
+
+async def test_a_gateway_bug_is_a_500_status_with_an_incident_id(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret detail: SELECT * FROM orders")
+
+    monkeypatch.setattr(handler, "to_json_dict", broken)
+    response = await client.get("/orders/o-1")
+    assert response.status_code == 500
+    status = response.json()
+    assert status["code"] == 13 and status["message"].startswith("internal error (incident ")
+    assert "SELECT" not in response.text, "a bug's text stays in the log"
+    assert response.headers["x-request-id"]
+    incident = status["message"].removeprefix("internal error (incident ").rstrip(")")
+    assert any(getattr(r, "incident", None) == incident for r in caplog.records)

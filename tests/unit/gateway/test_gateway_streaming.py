@@ -108,7 +108,7 @@ async def test_idle_event_streams_get_keepalive_comments(upstreams: dict[str, Up
     recorder.behaviors["WatchOrder"] = watch(1, forever=True)
     app = create_app(settings_for(upstreams, sse_keepalive_s=0.05), AUTH)
     # A real socket: httpx's in-process transport waits for an endless app to finish on close.
-    async with app.router.lifespan_context(app), serve(app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
+    async with app.lifespan(), serve(app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
         headers = {"authorization": f"Bearer {token()}"}
         async with http.stream("GET", "/orders/o-3:watch", headers=headers) as response:
             lines = response.aiter_lines()
