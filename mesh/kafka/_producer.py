@@ -36,7 +36,9 @@ class KafkaProducer:
             # Idempotence gives exactly one copy per produce call, in order, per partition.
             "enable.idempotence": True,
             "acks": "all",
-            "linger.ms": 2,
+            # Send at once: every saga hop waits on this. Under load messages still batch while
+            # earlier requests are in flight, and the relay hands over a whole batch at a time.
+            "linger.ms": 0,
             "compression.type": "lz4",
             "message.timeout.ms": 30000,
         }
