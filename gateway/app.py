@@ -43,8 +43,7 @@ RESERVED_PATHS = ("/healthz", "/openapi.json", "/docs", "/docs/static", "/metric
 class GatewayApp:
     """The ASGI app: own paths to the Starlette app (and lifespan events), the rest transcoded."""
 
-    def __init__(self, gateway: Gateway, own: Starlette, transcoded: ASGIApp) -> None:
-        self.gateway = gateway
+    def __init__(self, own: Starlette, transcoded: ASGIApp) -> None:
         self.own = own
         self._transcoded = transcoded
 
@@ -93,18 +92,19 @@ def create_app(settings: GatewaySettings | None = None, auth: AuthSettings | Non
         Route("/metrics", gateway.metrics.endpoint, methods=["GET"]),
     ]
     traced_routes = route_of(gateway.router, RESERVED_PATHS)
+    cors = _cors(settings)
     gzip = Middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
     own = Starlette(
         routes=routes,
-        middleware=[Middleware(TracingMiddleware, route_of=traced_routes), *_cors(settings), gzip],
+        middleware=[Middleware(TracingMiddleware, route_of=traced_routes), *cors, gzip],
         lifespan=lifespan,
     )
     own.state.gateway = gateway
     transcoded: ASGIApp = TranscodingApp(gateway)
-    for layer in reversed(_cors(settings)):
+    for layer in reversed(cors):
         transcoded = layer.cls(transcoded, *layer.args, **layer.kwargs)
     transcoded = TracingMiddleware(transcoded, route_of=traced_routes)
-    return GatewayApp(gateway, own, transcoded)
+    return GatewayApp(own, transcoded)
 
 
 def _cors(settings: GatewaySettings) -> list[Middleware]:

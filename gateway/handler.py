@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import gzip
-import logging
 import time
-import uuid
 from urllib.parse import quote
 
 import grpc
@@ -20,8 +18,7 @@ from gateway.routing import MethodNotAllowed, RouteMatch
 from gateway.streaming import stream_response
 from gateway.transcoding import build_request, dumps, fill_update_mask, parse_json, read_body, to_json_dict
 from mesh.auth import AuthError, verify_off_loop
-
-log = logging.getLogger(__name__)
+from mesh.grpc_errors import incident_error
 
 # Responses at least this large are gzipped for clients that accept it (streams never are: it
 # would hold their messages back until a compression block fills).
@@ -64,9 +61,8 @@ def rpc_error_response(error: grpc.aio.AioRpcError) -> Response:
 
 
 def _internal_error(exc: Exception) -> Response:
-    incident = uuid.uuid4().hex[:12]
-    log.error("unexpected error", exc_info=exc, extra={"incident": incident})
-    return status_response(make_status(grpc.StatusCode.INTERNAL, f"internal error (incident {incident})"))
+    error = incident_error(exc)
+    return status_response(make_status(error.code, error.message))
 
 
 def _json_response(request: Request, body: bytes, headers: dict[str, str]) -> Response:

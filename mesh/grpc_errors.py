@@ -79,6 +79,11 @@ def as_mesh_error(exc: Exception) -> MeshError:
         # The database (or another dependency) is briefly away: tell the caller to retry.
         log.warning("dependency unavailable", extra={"error": repr(exc)})
         return Unavailable("a dependency is briefly unavailable; retry shortly")
+    return incident_error(exc)
+
+
+def incident_error(exc: Exception) -> Internal:
+    """A bug as the caller sees it: INTERNAL with an id to quote; the log has ``exc`` under that id."""
     incident = uuid.uuid4().hex[:12]
     log.error("unexpected error", exc_info=exc, extra={"incident": incident})
     return Internal(f"internal error (incident {incident})")

@@ -18,9 +18,8 @@ from google.protobuf import any_pb2, descriptor
 from google.protobuf.message import Message
 from google.rpc import status_pb2
 from grpc_health.v1 import health, health_pb2_grpc
-from starlette.applications import Starlette
 
-from gateway.app import create_app
+from gateway.app import GatewayApp, create_app
 from gateway.descriptors import Method
 from gateway.settings import GatewaySettings
 from mesh.auth import AuthSettings, mint_token
@@ -159,7 +158,7 @@ def gateway_settings(upstreams: dict[str, Upstream]) -> GatewaySettings:
 
 
 @pytest.fixture
-async def app(gateway_settings: GatewaySettings) -> AsyncIterator[Starlette]:
+async def app(gateway_settings: GatewaySettings) -> AsyncIterator[GatewayApp]:
     application = create_app(gateway_settings, AUTH)
     async with application.lifespan():
         yield application
@@ -170,7 +169,7 @@ def token(sub: str = "admin-1", roles: tuple[str, ...] = ("admin",), **kwargs: A
 
 
 @pytest.fixture
-async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: GatewayApp) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 4567))
     headers = {"authorization": f"Bearer {token()}"}
     async with httpx.AsyncClient(transport=transport, base_url="http://gw.test", headers=headers) as http:
@@ -178,14 +177,14 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def served(app: Starlette) -> AsyncIterator[str]:
+async def served(app: GatewayApp) -> AsyncIterator[str]:
     """The app on a real socket (port 0): for streams and client disconnects."""
     async with serve(app) as base_url:
         yield base_url
 
 
 @asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[str]:
+async def serve(app: GatewayApp) -> AsyncIterator[str]:
     """Runs ``app`` (lifespan already entered) under uvicorn on 127.0.0.1, port 0."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
     task = asyncio.create_task(server.serve())
