@@ -19,10 +19,10 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from mesh.grpc_errors import ErrorInterceptor
 from mesh.grpc_metrics import MetricsInterceptor
+from mesh.grpc_server_tracing import TracingServerInterceptor
 from mesh.telemetry import shutdown_tracing
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ async def serve(process: ServiceProcess, stop: asyncio.Event | None = None, *, h
         # Tracing outermost (its span covers auth and errors), then RED metrics, then the
         # service's own (auth), then the error mapping closest to the handlers.
         interceptors=[
-            aio_server_interceptor(),
+            TracingServerInterceptor(),
             MetricsInterceptor(process.name),
             *process.interceptors,
             ErrorInterceptor(),

@@ -51,9 +51,9 @@ def _exporter() -> SpanExporter | None:
         "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"
     )
     if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+        from mesh.otlp_export import FastEncodingGrpcSpanExporter
 
-        return GrpcExporter()
+        return FastEncodingGrpcSpanExporter()
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 
     return HttpExporter()
