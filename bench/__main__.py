@@ -81,7 +81,7 @@ async def main(args: argparse.Namespace) -> int:
     if "tracing" in chosen:
         from bench import tracing
 
-        result_tracing = await tracing.run(infra, duration_s=args.ghz_duration, rounds=2)
+        result_tracing = await tracing.run(infra, duration_s=args.ghz_duration, rounds=3)
         sections["tracing"] = tracing.markdown(result_tracing, when=when)
         raw["tracing"] = result_tracing.as_dict()
     RESULTS.mkdir(parents=True, exist_ok=True)

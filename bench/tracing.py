@@ -78,6 +78,10 @@ class TracingResult:
     def ratio(self) -> float:
         return ratio(self.rps(ON), self.rps(OFF))
 
+    def round_ratios(self) -> list[float]:
+        """on/off of each round alone: their spread shows how much one pair of runs can be trusted."""
+        return [ratio(on.rps_ok, off.rps_ok) for on, off in zip(self.runs[ON], self.runs[OFF], strict=True)]
+
     @property
     def met(self) -> bool:
         errors = sum(r.errors for results in self.runs.values() for r in results)
@@ -132,7 +136,10 @@ def markdown(result: TracingResult, *, when: str) -> str:
             "",
             f"**Ratio on/off RPS: {num(result.ratio, 3)}** (target ≥ {TARGET_RATIO}, i.e. at most "
             f"{100 * (1 - TARGET_RATIO):.0f} % lost): {verdict(result.met)}. "
-            f"Not exported/off: {num(ratio(result.rps(UNEXPORTED), result.rps(OFF)), 3)}.",
+            f"Not exported/off: {num(ratio(result.rps(UNEXPORTED), result.rps(OFF)), 3)}. "
+            f"On/off per round: {', '.join(num(r, 3) for r in result.round_ratios())} (one pair of "
+            f"{shape.duration_s:g} s runs varies by about ±10 % on this machine, hence several rounds, "
+            "alternating the order).",
         ]
     )
 
