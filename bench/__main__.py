@@ -34,6 +34,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--ghz-duration", type=float, default=15.0, help="placeorder: seconds of each measured ghz run (default 15)"
     )
     parser.add_argument(
+        "--rounds", type=int, default=3, help="tracing: off/on rounds, alternating their order (default 3)"
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="placeorder: also profile order_svc and inventory_svc (cProfile)"
     )
     parser.add_argument("--no-doc", action="store_true", help="print results, leave docs/benchmarks.md alone")
@@ -81,7 +84,7 @@ async def main(args: argparse.Namespace) -> int:
     if "tracing" in chosen:
         from bench import tracing
 
-        result_tracing = await tracing.run(infra, duration_s=args.ghz_duration, rounds=3)
+        result_tracing = await tracing.run(infra, duration_s=args.ghz_duration, rounds=args.rounds)
         sections["tracing"] = tracing.markdown(result_tracing, when=when)
         raw["tracing"] = result_tracing.as_dict()
     RESULTS.mkdir(parents=True, exist_ok=True)
