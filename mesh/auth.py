@@ -22,7 +22,7 @@ import jwt
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from mesh.grpc_wrap import Streaming, Unary, rewrap
+from mesh.grpc_wrap import Continuation, Handler, Streaming, Unary, rewrap
 
 log = logging.getLogger(__name__)
 
@@ -356,9 +356,9 @@ class AuthServerInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+    ) -> Handler | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None or method.startswith(self._public):

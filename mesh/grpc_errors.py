@@ -14,7 +14,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from mesh.errors import ERROR_DOMAIN, FailedPrecondition, Internal, InvalidArgument, MeshError, Unavailable
-from mesh.grpc_wrap import rewrap
+from mesh.grpc_wrap import Continuation, Handler, rewrap
 from mesh.request_checks import nul_violations
 from mesh.retry import is_transient
 
@@ -61,9 +61,9 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+    ) -> Handler | None:
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler

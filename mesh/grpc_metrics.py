@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 from prometheus_client import Counter, Histogram
 
-from mesh.grpc_wrap import rewrap
+from mesh.grpc_wrap import Continuation, Handler, rewrap
 
 RPC_REQUESTS = Counter("oms_grpc_requests", "RPCs handled", ["service", "method", "code"])
 RPC_DURATION = Histogram(
@@ -26,9 +26,9 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+    ) -> Handler | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None or method.startswith("/grpc.reflection."):

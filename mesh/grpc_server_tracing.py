@@ -15,7 +15,7 @@ operators look for.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -23,7 +23,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from mesh.grpc_wrap import Streaming, Unary, rewrap
+from mesh.grpc_wrap import Continuation, Handler, Streaming, Unary, rewrap
 
 _UNTRACED_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 # Semantic conventions: on the server, only these codes mean the server failed; the others
@@ -46,9 +46,9 @@ class TracingServerInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+    ) -> Handler | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None or method.startswith(_UNTRACED_PREFIXES):

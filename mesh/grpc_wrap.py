@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 
+# Strings: grpc.RpcMethodHandler is generic only in the type stubs, not at run time.
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+# What a server interceptor's ``intercept_service`` is given to look up the next handler.
+Continuation: TypeAlias = "Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]]"
 Unary = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 Streaming = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 

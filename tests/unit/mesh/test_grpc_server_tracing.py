@@ -108,28 +108,29 @@ async def test_a_call_without_traceparent_starts_a_trace(
     assert span.parent is None
 
 
-async def test_a_callers_error_is_recorded_but_not_a_server_failure(
-    served: tuple[grpc.aio.Channel, Echo], spans: InMemorySpanExporter
+@pytest.mark.parametrize(
+    ("request_body", "code", "span_status"),
+    [
+        # Semantic conventions: NOT_FOUND is the caller's problem, not a failed server span.
+        (b"missing", grpc.StatusCode.NOT_FOUND, StatusCode.UNSET),
+        # An exception nobody mapped reaches the caller as UNKNOWN: the server failed.
+        (b"bug", grpc.StatusCode.UNKNOWN, StatusCode.ERROR),
+    ],
+)
+async def test_the_status_code_is_recorded_and_only_server_failures_are_errors(
+    served: tuple[grpc.aio.Channel, Echo],
+    spans: InMemorySpanExporter,
+    request_body: bytes,
+    code: grpc.StatusCode,
+    span_status: StatusCode,
 ) -> None:
     channel, _ = served
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await channel.unary_unary("/test.v1.Echo/Say")(b"missing")
-    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+        await channel.unary_unary("/test.v1.Echo/Say")(request_body)
+    assert raised.value.code() == code
     (span,) = spans.get_finished_spans()
-    assert dict(span.attributes or {})["rpc.grpc.status_code"] == grpc.StatusCode.NOT_FOUND.value[0]
-    assert span.status.status_code == StatusCode.UNSET  # semantic conventions: NOT_FOUND is the caller's
-
-
-async def test_an_unhandled_exception_is_an_error_span(
-    served: tuple[grpc.aio.Channel, Echo], spans: InMemorySpanExporter
-) -> None:
-    channel, _ = served
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await channel.unary_unary("/test.v1.Echo/Say")(b"bug")
-    assert raised.value.code() == grpc.StatusCode.UNKNOWN
-    (span,) = spans.get_finished_spans()
-    assert dict(span.attributes or {})["rpc.grpc.status_code"] == grpc.StatusCode.UNKNOWN.value[0]
-    assert span.status.status_code == StatusCode.ERROR
+    assert dict(span.attributes or {})["rpc.grpc.status_code"] == code.value[0]
+    assert span.status.status_code == span_status
 
 
 async def test_a_stream_span_ends_with_the_stream_and_its_status(
