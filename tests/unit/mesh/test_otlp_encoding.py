@@ -111,3 +111,18 @@ def test_spans_of_two_resources_are_grouped_per_resource() -> None:
 
 def test_an_empty_batch_is_an_empty_request() -> None:
     assert SpanEncoder().encode(()) == b""
+
+
+def test_the_grpc_exporter_sends_our_encoding_through_the_sdks_hook() -> None:
+    """If the SDK renamed its hook, our override would silently stop being used."""
+    from opentelemetry.exporter.otlp.proto.grpc.exporter import OTLPExporterMixin
+
+    from mesh.otlp_export import FastEncodingGrpcSpanExporter
+
+    assert "_translate_data" in OTLPExporterMixin.__abstractmethods__
+    exporter = FastEncodingGrpcSpanExporter()
+    try:
+        spans = _spans()
+        assert exporter._translate_data(spans) == encode_spans(spans)
+    finally:
+        exporter.shutdown()
