@@ -22,7 +22,7 @@ import jwt
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from mesh.grpc_wrap import Continuation, Handler, Streaming, Unary, rewrap
+from mesh.grpc_wrap import Handler, Streaming, Unary, WrappingInterceptor, rewrap
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +336,7 @@ def current_principal() -> Principal | None:
     return _current.get()
 
 
-class AuthServerInterceptor(grpc.aio.ServerInterceptor):
+class AuthServerInterceptor(WrappingInterceptor):
     """Verifies the bearer token of every non-public RPC and enforces ``admin_methods``.
 
     The check runs inside the RPC (wrapping the handler) so it can abort with a proper status
@@ -354,14 +354,8 @@ class AuthServerInterceptor(grpc.aio.ServerInterceptor):
         self._admin_methods = admin_methods
         self._public = public_methods_prefixes
 
-    async def intercept_service(
-        self,
-        continuation: Continuation,
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method.startswith(self._public):
+    def wrap(self, handler: Handler, method: str) -> Handler:
+        if method.startswith(self._public):
             return handler
         return _wrap_handler(handler, lambda context: self._authorize(method, context))
 

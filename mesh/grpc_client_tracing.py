@@ -53,18 +53,19 @@ def traced_insecure_channel(target: str, *, options: Sequence[tuple[str, Any]] |
     return TracedChannel(grpc.aio.insecure_channel(target, options=options), target)  # type: ignore[return-value]
 
 
+def rpc_span_identity(method: str) -> tuple[str, dict[str, str]]:
+    """Span name and rpc.* attributes of a gRPC method path (``/pkg.Service/Method``), per the
+    semantic conventions; client and server spans of one call get the same."""
+    service, _, name = method.lstrip("/").rpartition("/")
+    return f"{service}/{name}", {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
+
+
 class _TracedMultiCallable:
     def __init__(self, inner: Any, method: str, peer: dict[str, str | int], tracer: trace.Tracer) -> None:
         self._inner = inner
         self._tracer = tracer
-        service, _, name = method.lstrip("/").rpartition("/")
-        self._name = f"{service}/{name}"
-        self._attributes: dict[str, str | int] = {
-            "rpc.system": "grpc",
-            "rpc.service": service,
-            "rpc.method": name,
-            **peer,
-        }
+        self._name, rpc = rpc_span_identity(method)
+        self._attributes: dict[str, str | int] = {**rpc, **peer}
 
     def _start(self, metadata: Any) -> tuple[Span, tuple[tuple[str, str | bytes], ...]]:
         span = self._tracer.start_span(self._name, kind=SpanKind.CLIENT, attributes=self._attributes)

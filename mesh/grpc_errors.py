@@ -14,7 +14,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from mesh.errors import ERROR_DOMAIN, FailedPrecondition, Internal, InvalidArgument, MeshError, Unavailable
-from mesh.grpc_wrap import Continuation, Handler, rewrap
+from mesh.grpc_wrap import Handler, WrappingInterceptor, rewrap
 from mesh.request_checks import nul_violations
 from mesh.retry import is_transient
 
@@ -56,17 +56,10 @@ def to_status(error: MeshError) -> status_pb2.Status:
 _CODE = {code: getattr(code_pb2, code.name) for code in grpc.StatusCode}
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
+class ErrorInterceptor(WrappingInterceptor):
     """Turns a MeshError raised by a handler into its status; logs anything unexpected."""
 
-    async def intercept_service(
-        self,
-        continuation: Continuation,
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
+    def wrap(self, handler: Handler, method: str) -> Handler:
         return rewrap(handler, unary=_wrap_unary, streaming=_wrap_stream)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 from prometheus_client import Counter, Histogram
 
-from mesh.grpc_wrap import Continuation, Handler, rewrap
+from mesh.grpc_wrap import Handler, WrappingInterceptor, rewrap
 
 RPC_REQUESTS = Counter("oms_grpc_requests", "RPCs handled", ["service", "method", "code"])
 RPC_DURATION = Histogram(
@@ -20,18 +20,12 @@ RPC_DURATION = Histogram(
 )
 
 
-class MetricsInterceptor(grpc.aio.ServerInterceptor):
+class MetricsInterceptor(WrappingInterceptor):
     def __init__(self, service: str) -> None:
         self._service = service
 
-    async def intercept_service(
-        self,
-        continuation: Continuation,
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method.startswith("/grpc.reflection."):
+    def wrap(self, handler: Handler, method: str) -> Handler:
+        if method.startswith("/grpc.reflection."):
             return handler
         return rewrap(
             handler,

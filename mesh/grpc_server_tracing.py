@@ -15,7 +15,7 @@ operators look for.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import grpc
@@ -23,7 +23,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from mesh.grpc_wrap import Continuation, Handler, Streaming, Unary, rewrap
+from mesh.grpc_client_tracing import rpc_span_identity
+from mesh.grpc_wrap import Handler, Streaming, Unary, WrappingInterceptor, rewrap
 
 _UNTRACED_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 # Semantic conventions: on the server, only these codes mean the server failed; the others
@@ -40,29 +41,25 @@ _SERVER_ERRORS = frozenset(
 )
 
 
-class TracingServerInterceptor(grpc.aio.ServerInterceptor):
+class TracingServerInterceptor(WrappingInterceptor):
     def __init__(self, tracer: trace.Tracer | None = None) -> None:
         self._tracer = tracer or trace.get_tracer("oms.mesh.grpc.server")
+        # grpc.aio asks for every call; a method's name and attributes are worked out once.
+        self._methods: dict[str, _TracedMethod] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Continuation,
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method.startswith(_UNTRACED_PREFIXES):
+    def wrap(self, handler: Handler, method: str) -> Handler:
+        if method.startswith(_UNTRACED_PREFIXES):
             return handler
-        call = _TracedMethod(self._tracer, method)
-        return rewrap(handler, unary=call.unary, streaming=call.streaming)
+        traced = self._methods.get(method)
+        if traced is None:
+            traced = self._methods[method] = _TracedMethod(self._tracer, method)
+        return rewrap(handler, unary=traced.unary, streaming=traced.streaming)
 
 
 class _TracedMethod:
     def __init__(self, tracer: trace.Tracer, method: str) -> None:
         self._tracer = tracer
-        service, _, name = method.lstrip("/").rpartition("/")
-        self._name = f"{service}/{name}"
-        self._attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
+        self._name, self._attributes = rpc_span_identity(method)
 
     def _start(self, context: grpc.aio.ServicerContext) -> tuple[Span, object]:
         carrier = {key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)}
@@ -106,11 +103,11 @@ class _TracedMethod:
         return traced
 
 
-def _with_peer(attributes: dict[str, str], context: grpc.aio.ServicerContext) -> dict[str, str | int]:
+def _with_peer(attributes: dict[str, str], context: grpc.aio.ServicerContext) -> Mapping[str, str | int]:
     # "ipv4:127.0.0.1:53012" or "ipv6:[::1]:53012"; anything else (unix sockets) is left out.
     kind, _, rest = context.peer().partition(":")
     if kind not in ("ipv4", "ipv6"):
-        return dict(attributes)
+        return attributes  # the span copies what it is given: no need to copy it here
     host, _, port = rest.rpartition(":")
     return {**attributes, "network.peer.address": host.strip("[]"), "network.peer.port": int(port or 0)}
 

@@ -49,6 +49,24 @@ def rewrap(
     return handler
 
 
+class WrappingInterceptor(grpc.aio.ServerInterceptor):
+    """A server interceptor that acts inside each RPC by wrapping its handler's behaviour.
+
+    Subclasses say how in ``wrap``; finding the handler (and passing on unknown methods)
+    is done here once.
+    """
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        return None if handler is None else self.wrap(handler, handler_call_details.method)
+
+    def wrap(self, handler: Handler, method: str) -> Handler:
+        """The handler to run for ``method``: rebuilt with ``rewrap``, or ``handler`` to leave it alone."""
+        raise NotImplementedError
+
+
 def _awaitable(behavior: Callable[..., Any]) -> Unary:
     """A plain function returning a response (allowed by grpc.aio) as a coroutine function."""
     if inspect.iscoroutinefunction(behavior):
