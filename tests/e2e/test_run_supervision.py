@@ -50,13 +50,22 @@ class Run:
         return None
 
 
+def gone(pid: int) -> bool:
+    """No such process, or only its zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
 async def serving(port: int) -> bool:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         try:
             reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
         except grpc.aio.AioRpcError:
             return False
-    return reply.status == health_pb2.HealthCheckResponse.SERVING
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
 async def text_shows(run: Run, wanted: str) -> bool:
@@ -146,4 +155,4 @@ async def test_a_killed_service_is_restarted_and_the_others_keep_running(run: Ru
 
     run.process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(run.process.wait(), timeout=60) == 0
-    assert not Path(f"/proc/{restarted}").exists() or "Z" in Path(f"/proc/{restarted}/stat").read_text().split()[2]
+    assert gone(restarted), "nothing of the mesh outlives scripts/run"

@@ -13,7 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from mesh.retry import is_transient
 
-DBAPI = AsyncAdapt_asyncpg_dbapi(asyncpg)
+DBAPI = AsyncAdapt_asyncpg_dbapi(asyncpg)  # type: ignore[no-untyped-call]
 
 
 def through_sqlalchemy(error: BaseException) -> DBAPIError:
