@@ -25,7 +25,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
 from mesh.events import EventEnvelope, Headers, headers_dict
-from mesh.kafka._producer import KafkaProducer
+from mesh.kafka._producer import DeliveryError, KafkaProducer
 from mesh.kafka._topics import Topics
 from mesh.messaging_telemetry import (
     CONSUMER_LAG,
@@ -184,7 +184,7 @@ class EventConsumer:
         event_type = headers.get("ce_type")
         if event_type is None:
             # Not a CloudEvent at all: garbage, not an event type from the future.
-            await self._dead_letter(message, PoisonMessage("missing ce_type header"), attempts=1)
+            await self._dead_letter(message, PoisonMessage("missing ce_type header"), attempts=1, stop=stop)
             return
         known = self._types.get(event_type)
         if known is None:
@@ -194,7 +194,7 @@ class EventConsumer:
         try:
             envelope = _decode(message, headers, cls)
         except PoisonMessage as exc:
-            await self._dead_letter(message, exc, attempts=1)
+            await self._dead_letter(message, exc, attempts=1, stop=stop)
             return
         await self._handle_with_retries(message, envelope, handler, stop)
 
@@ -215,7 +215,7 @@ class EventConsumer:
                 if not is_transient(exc):
                     failures += 1
                     if failures >= self._spec.max_attempts:
-                        await self._dead_letter(message, exc, attempts=failures)
+                        await self._dead_letter(message, exc, attempts=failures, stop=stop)
                         return
                 log.warning(
                     "event handling failed, retrying",
@@ -225,7 +225,9 @@ class EventConsumer:
                     raise _Stopping from exc
                 await backoff.wait(stop)
 
-    async def _dead_letter(self, message: Message, exc: BaseException, *, attempts: int) -> None:
+    async def _dead_letter(
+        self, message: Message, exc: BaseException, *, attempts: int, stop: asyncio.Event | None = None
+    ) -> None:
         topic = message.topic() or ""
         original = message.headers() or []
         headers: Headers = list(original.items()) if isinstance(original, dict) else [(k, v) for k, v in original]
@@ -239,7 +241,29 @@ class EventConsumer:
             ("dlq_consumer_group", self._spec.group_id.encode()),
         ]
         key = (message.key() or b"").decode("utf-8", "replace")
-        await self._dlq.send(Topics.dead_letter(topic), key=key, value=message.value() or b"", headers=headers)
+        value = message.value() or b""
+        backoff = Backoff(initial_s=0.2, max_s=5.0)
+        while True:
+            try:
+                await self._dlq.send(Topics.dead_letter(topic), key=key, value=value, headers=headers)
+                break
+            except DeliveryError as refused:
+                if refused.permanent and value:
+                    # The dead letter itself is refused for good (a message close to the size
+                    # limit plus the error headers): a consumer that died here would be restarted
+                    # onto the same message for ever. Keep what says where the original is.
+                    dropped = f"{len(value)} bytes of value and the original headers: {refused}"
+                    keep = [(k, v) for k, v in headers[: len(original)] if k.startswith("ce_") and len(v or b"") <= 200]
+                    headers = [*keep, *headers[len(original) :], ("dlq_dropped", dropped.encode()[:1000])]
+                    key, value = key[:1000], b""
+                    continue
+                if refused.permanent or stop is None:
+                    raise
+                # Brokers away: the message stays unacknowledged until its dead letter is written.
+                log.warning("dead letter not delivered, retrying", extra={"topic": topic, "error": str(refused)})
+                if stop.is_set():
+                    raise _Stopping from refused
+                await backoff.wait(stop)
         EVENTS_DEAD_LETTERED.labels(self._spec.group_id, topic).inc()
         log.error("event dead-lettered", extra={"topic": topic, "offset": message.offset(), "error": str(exc)})
 
