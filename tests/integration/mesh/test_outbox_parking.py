@@ -32,6 +32,7 @@ from mesh.outbox_parking import list_parked, republish
 from mesh.relay import OutboxRelay, RelaySettings
 from mesh.settings import KafkaSettings
 from oms.order.v1 import events_pb2, order_pb2
+from tests.support.processes import free_port
 from tests.support.topics import read_topic
 from tests.support.wait import eventually
 
@@ -79,8 +80,11 @@ async def start_relay(
     url = await database_factory("order_svc")
     engine = create_engine(url, pool_size=2)
 
-    async def start(*, producer_config: dict[str, Any] | None = None, topic: str | None = None) -> RelayRun:
-        producer = KafkaProducer(kafka, client_id="parking-test", extra_config=producer_config)
+    async def start(
+        *, producer_config: dict[str, Any] | None = None, topic: str | None = None, bootstrap: str | None = None
+    ) -> RelayRun:
+        settings_of_kafka = kafka.model_copy(update={"bootstrap": bootstrap}) if bootstrap else kafka
+        producer = KafkaProducer(settings_of_kafka, client_id="parking-test", extra_config=producer_config)
         await producer.start()
         source = f"/parking-test-{uuid.uuid4().hex[:8]}"
         settings = RelaySettings(idle_poll_s=0.2, measure_every_s=0.05, retry_initial_s=0.05, retry_max_s=0.5)
@@ -189,6 +193,25 @@ async def test_a_row_for_a_topic_that_does_not_exist_is_parked(start_relay: Rela
         lambda: run.row(lost), until=lambda r: r.parked_at is not None, timeout_s=40, what="parked"
     )
     assert "UNKNOWN_TOPIC" in parked.park_error and parked.published_at is None
+    assert not run.task.done()
+
+
+async def test_rows_that_cannot_be_delivered_for_now_stay_pending_and_are_not_parked(
+    start_relay: RelayFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No broker at that address: every delivery times out (transient), again and again.
+    dead = f"127.0.0.1:{free_port()}"
+    run = await start_relay(producer_config={"message.timeout.ms": 300}, bootstrap=dead)
+    waiting = await run.write("waits for the broker")
+    await eventually(
+        lambda: asyncio.sleep(0, sum("outbox rows not delivered, retrying" in r.message for r in caplog.records)),
+        until=lambda n: n >= 3,
+        timeout_s=30,
+        what="three failed attempts",
+    )
+    row = await run.row(waiting)
+    assert row.published_at is None and row.parked_at is None, "transient: neither sent nor parked"
+    assert run.metric("oms_outbox_events_parked_total", topic=run.topic) == 0
     assert not run.task.done()
 
 
