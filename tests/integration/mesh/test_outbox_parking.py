@@ -221,3 +221,41 @@ def _raise_topic_limit(bootstrap: str, topic: str, max_bytes: int) -> None:
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[entry])
     for future in admin.incremental_alter_configs([resource]).values():
         future.result(timeout=30)
+
+
+async def test_list_and_republish_with_a_session_or_a_connection(
+    database_factory: Callable[[str], Awaitable[str]],
+) -> None:
+    engine = create_engine(await database_factory("notify_svc"), pool_size=2)
+    try:
+        async with engine.begin() as conn:
+            for n in range(3):
+                await conn.execute(
+                    sa.insert(OUTBOX).values(
+                        event_id=f"e-{n}",
+                        topic="t",
+                        message_key="k",
+                        event_type="x.Y",
+                        payload=b"p" * n,
+                        parked_at=sa.func.now(),
+                        park_error=f"MSG_SIZE_TOO_LARGE: {n}",
+                    )
+                )
+            await conn.execute(
+                sa.insert(OUTBOX).values(event_id="pending", topic="t", message_key="k", event_type="x.Y", payload=b"")
+            )
+        async with session_factory(engine)() as session:
+            first = await list_parked(session, limit=2, after_id=0)
+            rest = await list_parked(session, limit=2, after_id=first[-1].id)
+            assert [p.event_id for p in first + rest] == ["e-0", "e-1", "e-2"]
+            assert [p.payload for p in first + rest] == [b"", b"p", b"pp"]
+            assert rest[0].park_error == "MSG_SIZE_TOO_LARGE: 2" and not session.in_transaction()
+            async with session.begin():  # the caller's transaction: rolled back, nothing changes
+                assert await republish(session, [first[0].id]) == 1
+                await session.rollback()
+        async with engine.connect() as conn:
+            assert await republish(conn, [first[0].id, first[1].id]) == 2
+            assert await republish(conn, [first[0].id]) == 0, "no longer parked"
+        assert [p.event_id for p in await list_parked(engine, 10, 0)] == ["e-2"]
+    finally:
+        await engine.dispose()
