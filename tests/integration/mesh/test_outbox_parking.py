@@ -114,7 +114,7 @@ async def published_reasons(kafka: KafkaSettings, run: RelayRun, count: int) -> 
 
 
 async def test_an_oversized_row_is_parked_and_the_rows_after_it_are_published_in_order(
-    start_relay: RelayFactory, kafka: KafkaSettings
+    start_relay: RelayFactory, kafka: KafkaSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The client refuses the message itself (larger than its message.max.bytes): produce() raises.
     run = await start_relay()
@@ -129,6 +129,10 @@ async def test_an_oversized_row_is_parked_and_the_rows_after_it_are_published_in
     assert parked.park_error.startswith("MSG_SIZE_TOO_LARGE")
     assert (await run.row(first)).published_at is not None
     assert await published_reasons(kafka, run, 3) == ["ok 1", "ok 2", "ok 3"]
+    [logged] = [r for r in caplog.records if r.levelname == "ERROR" and "parked" in r.getMessage()]
+    assert too_large in logged.getMessage() and run.topic in logged.getMessage()
+    assert "MSG_SIZE_TOO_LARGE" in logged.getMessage() and "oms.order.v1.OrderCancelled" in logged.getMessage()
+    assert logged.__dict__["event_id"] == too_large and logged.__dict__["topic"] == run.topic
 
     assert not run.task.done(), "the relay keeps running"
     assert run.metric("oms_outbox_events_parked_total", topic=run.topic) == 1
