@@ -8,7 +8,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from mesh.auth import AuthSettings
+from mesh.auth import load_auth
 from mesh.logs import LogSettings, configure_logging
 from mesh.settings import SettingsError, load
 from mesh.telemetry import setup_tracing
@@ -17,7 +17,7 @@ from mesh.telemetry import setup_tracing
 def main() -> int:
     try:
         settings = load(GatewaySettings)
-        auth = load(AuthSettings)
+        auth = load_auth()
         logs = load(LogSettings)
     except SettingsError as exc:
         sys.stderr.write(f"{exc}\n")
