@@ -7,6 +7,7 @@ import sys
 import uvicorn
 
 from gateway.app import create_app
+from gateway.log_redaction import redact_logs
 from gateway.settings import GatewaySettings
 from mesh.auth import load_auth
 from mesh.logs import LogSettings, configure_logging
@@ -24,6 +25,8 @@ def main() -> int:
         return 2
     # JSON lines with trace and span ids, like every service (OMS_LOG_FORMAT=text for people).
     configure_logging("gateway", fmt=logs.format, level=settings.log_level)
+    # The access log prints query strings, where SSE clients carry their token.
+    redact_logs()
     setup_tracing("gateway")
     try:
         app = create_app(settings, auth)
