@@ -70,6 +70,8 @@ class Rule:
             return
         if self.access is Access.UNSPECIFIED:
             raise Denied(f"{self.method} declares no authorization rule")
+        if not principal.id:
+            raise Denied(f"{self.method} requires a signed-in caller")
         if principal.is_admin:
             return
         if self.access is Access.ADMIN:
