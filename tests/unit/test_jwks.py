@@ -139,7 +139,9 @@ def test_a_failed_refresh_keeps_the_previous_keys(key_server: KeyServer) -> None
     assert keys.fetches == 2
     assert keys.key_for("k1") is not None  # still verifies tokens of the known key
     token = mint_token("c-1", ["customer"], AuthSettings(), algorithm="RS256", key=SIGNING, kid="k1")
-    claims = jwt.decode(token, keys.key_for("k1"), algorithms=["RS256"], audience="oms")
+    known = keys.key_for("k1")
+    assert known is not None
+    claims = jwt.decode(token, known, algorithms=["RS256"], audience="oms")
     assert claims["sub"] == "c-1"
     keys.refresh_if_due("k2")  # within the interval after the failure: no new attempt
     assert keys.fetches == 2

@@ -112,8 +112,8 @@ class Inventory(inventory_pb2_grpc.InventoryServiceServicer):
 
 async def _serve(method_rules: Mapping[str, Rule] | None) -> tuple[grpc.aio.Server, int, Orders]:
     server = grpc.aio.server(interceptors=[AuthServerInterceptor(TokenVerifier(SETTINGS), method_rules)])
-    orders = Orders()
-    order_pb2_grpc.add_OrderServiceServicer_to_server(orders, server)  # type: ignore[abstract]
+    orders = Orders()  # type: ignore[abstract]
+    order_pb2_grpc.add_OrderServiceServicer_to_server(orders, server)
     inventory_pb2_grpc.add_InventoryServiceServicer_to_server(Inventory(), server)  # type: ignore[abstract]
     health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
     port = server.add_insecure_port("127.0.0.1:0")
