@@ -7,8 +7,9 @@ import sys
 import uvicorn
 
 from gateway.app import create_app
+from gateway.log_redaction import redact_logs
 from gateway.settings import GatewaySettings
-from mesh.auth import AuthSettings
+from mesh.auth import load_auth
 from mesh.logs import LogSettings, configure_logging
 from mesh.settings import SettingsError, load
 from mesh.telemetry import setup_tracing
@@ -17,13 +18,15 @@ from mesh.telemetry import setup_tracing
 def main() -> int:
     try:
         settings = load(GatewaySettings)
-        auth = load(AuthSettings)
+        auth = load_auth()
         logs = load(LogSettings)
     except SettingsError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
     # JSON lines with trace and span ids, like every service (OMS_LOG_FORMAT=text for people).
     configure_logging("gateway", fmt=logs.format, level=settings.log_level)
+    # The access log prints query strings, where SSE clients carry their token.
+    redact_logs()
     setup_tracing("gateway")
     try:
         app = create_app(settings, auth)

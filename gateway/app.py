@@ -33,7 +33,7 @@ from gateway.routing import Router
 from gateway.settings import GatewaySettings
 from gateway.telemetry import TracingMiddleware, route_of
 from gateway.upstream import Upstreams
-from mesh.auth import AuthSettings, TokenVerifier
+from mesh.auth import AuthSettings, TokenVerifier, load_auth
 from mesh.settings import load
 
 # Paths the gateway answers itself, ahead of the transcoded routes (and without a token).
@@ -64,7 +64,7 @@ def is_own_path(path: str) -> bool:
 
 def create_app(settings: GatewaySettings | None = None, auth: AuthSettings | None = None) -> GatewayApp:
     settings = settings or load(GatewaySettings)
-    auth = auth or load(AuthSettings)
+    auth = auth or load_auth()
     bindings = discover(settings.upstreams())
     gateway = Gateway(
         settings=settings,

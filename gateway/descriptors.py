@@ -12,12 +12,14 @@ import logging
 import pkgutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from types import ModuleType
 
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor, message, message_factory
 
 from gateway.routing import PathTemplate, parse_template
+from mesh.authorization import Rule, rule_of
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,11 @@ class Method:
     @property
     def server_streaming(self) -> bool:
         return bool(self.descriptor.server_streaming)
+
+    @cached_property
+    def rule(self) -> Rule:
+        """Who may call it: the same declared rule the service enforces."""
+        return rule_of(self.descriptor)
 
     @property
     def input_class(self) -> type[message.Message]:

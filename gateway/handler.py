@@ -91,12 +91,17 @@ def _match(gateway: Gateway, request: Request) -> RouteMatch:
 
 
 async def _authenticate(gateway: Gateway, request: Request, match: RouteMatch) -> str | None:
-    """Checks the token here for a fast 401; the service checks it again and decides roles."""
+    """Checks the token here for a fast 401; the service checks it again and decides roles.
+
+    A public RPC (the method's declared rule) called without a token is forwarded without one.
+    """
     authorization = request.headers.get("authorization")
     token = request.query_params.get("access_token")
     if not authorization and token and match.binding.method.server_streaming:
         # A browser EventSource cannot send headers (RFC 6750 2.3 query form, streams only).
         authorization = f"Bearer {token}"
+    if not authorization and not match.binding.method.rule.needs_token:
+        return None
     try:
         await verify_off_loop(gateway.verifier, authorization)
     except AuthError as exc:

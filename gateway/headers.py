@@ -72,7 +72,8 @@ def outgoing_metadata(request: Request, request_id: str, authorization: str | No
 
 
 def _custom(key: str, value: str) -> tuple[str, str | bytes]:
-    if not _VALID_KEY.match(key) or key.startswith("grpc-") or key in _RESERVED:
+    # `authorization` comes only from the Authorization header the gateway has checked.
+    if not _VALID_KEY.match(key) or key.startswith("grpc-") or key in _RESERVED or key == "authorization":
         raise bad_request(f"header {METADATA_PREFIX}{key} cannot be sent as gRPC metadata", f"{METADATA_PREFIX}{key}")
     if key.endswith("-bin"):
         try:

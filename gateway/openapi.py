@@ -64,6 +64,10 @@ def _operation(binding: Binding, schemas: Schemas, comments: Mapping[str, str]) 
     }
     if text:
         operation["description"] = text
+    rule = binding.method.rule
+    operation["x-oms-access"] = rule.access.label
+    if not rule.needs_token:
+        operation["security"] = [{}, {"bearerAuth": []}]  # a token is optional
     if binding.body:
         operation["requestBody"] = {
             "required": True,

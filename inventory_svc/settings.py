@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from mesh.auth import AuthSettings
+from mesh.auth import AuthSettings, load_auth
 from mesh.settings import KafkaSettings, RedisSettings, ServiceSettings, load
 
 
@@ -35,5 +35,5 @@ class Config:
 
 def load_config() -> Config:
     return Config(
-        service=load(InventorySettings), kafka=load(KafkaSettings), redis=load(RedisSettings), auth=load(AuthSettings)
+        service=load(InventorySettings), kafka=load(KafkaSettings), redis=load(RedisSettings), auth=load_auth()
     )

@@ -2,12 +2,12 @@
 
 The gateway verifies tokens to answer 401 early and forwards them as ``authorization``
 metadata; each service verifies them again in ``AuthServerInterceptor`` so calling a service
-port directly never bypasses authentication. Role rules live here once (``ADMIN_METHODS``).
+port directly never bypasses authentication. Who may call what is each RPC's declared rule
+(``mesh.authorization``, read from the ``(oms.options.v1.authorization)`` option).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import logging
 import threading
@@ -19,10 +19,15 @@ from typing import Annotated, Any
 
 import grpc
 import jwt
+from google.protobuf.message import Message
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from mesh.authorization import PUBLIC_METHOD_PREFIXES, Access, Denied, Rule, rules
+from mesh.authorization import ROLE_SERVICE as ROLE_SERVICE  # re-exported beside the other roles
 from mesh.grpc_wrap import Handler, Streaming, Unary, WrappingInterceptor, rewrap
+from mesh.jwks import RemoteKeySet
+from mesh.settings import SettingsError, load
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +36,8 @@ DEV_JWT_SECRET = "oms-local-dev-secret-DO-NOT-USE-IN-PRODUCTION"
 
 ROLE_CUSTOMER = "customer"
 ROLE_ADMIN = "admin"
-
-ADMIN_METHODS: frozenset[str] = frozenset(
-    {
-        "/oms.inventory.v1.InventoryService/CreateProduct",
-        "/oms.inventory.v1.InventoryService/UpdateProduct",
-        "/oms.inventory.v1.InventoryService/DeleteProduct",
-        "/oms.inventory.v1.InventoryService/AddStock",
-        "/oms.inventory.v1.InventoryService/AuditStock",
-        "/oms.notify.v1.NotificationService/RetryNotification",
-        "/oms.order.v1.CustomerService/ListCustomers",
-    }
-)
-PUBLIC_METHOD_PREFIXES: tuple[str, ...] = ("/grpc.health.v1.", "/grpc.reflection.")
+# The only OMS_ENV value that allows the public development secret and OMS_AUTH_ENABLED=false.
+DEVELOPMENT = "development"
 
 _HMAC = ("HS256", "HS384", "HS512")
 _ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
@@ -63,6 +57,16 @@ class AuthSettings(BaseSettings):
     issuer: str = "oms-local"
     # Tolerated clock skew between the token minter and this process.
     leeway_s: float = Field(default=30.0, ge=0, le=600)
+    # JWKS URL only: a token with an unknown `kid` re-fetches the key set at most this often.
+    jwks_refresh_interval_s: float = Field(default=30.0, ge=1, le=3600)
+    # JWKS URL only: a fetch gives up after this long (the previous keys stay in use).
+    jwks_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    # JWKS URL only: known keys are re-fetched once they are this old (rotation, revocation).
+    jwks_max_age_s: float = Field(default=300.0, ge=10, le=86400)
+    # The token this process presents to other services (ACCESS_INTERNAL RPCs), e.g. one issued
+    # by the identity provider. Empty: a short-lived token with the `service` role is minted
+    # with OMS_AUTH_JWT_SECRET.
+    service_token: SecretStr | None = None
 
     @field_validator("algorithms", mode="before")
     @classmethod
@@ -108,6 +112,43 @@ class AuthSettings(BaseSettings):
         return tuple(a for a in self.algorithms if (a in _HMAC and hmac_ok) or (a in _ASYMMETRIC and self.jwks))
 
 
+class DeploymentSettings(BaseSettings):
+    """``OMS_ENV``: what kind of environment this process runs in."""
+
+    model_config = SettingsConfigDict(env_prefix="OMS_", frozen=True)
+
+    # `development` (make run, the tests) allows the public development JWT secret and
+    # OMS_AUTH_ENABLED=false; any other value is a real deployment, where both refuse to start.
+    env: str = "production"
+
+    @property
+    def is_development(self) -> bool:
+        return self.env.strip().lower() == DEVELOPMENT
+
+
+def deployment_problem(auth: AuthSettings, deployment: DeploymentSettings) -> str | None:
+    """Why ``auth`` must not be used in ``deployment``, or None."""
+    if deployment.is_development:
+        return None
+    if not auth.enabled:
+        return f"OMS_AUTH_ENABLED=false turns authentication off: allowed only with OMS_ENV={DEVELOPMENT}"
+    if auth.uses_dev_secret and any(a in _HMAC for a in auth.effective_algorithms()):
+        return (
+            "OMS_AUTH_JWT_SECRET is the public development secret, so anyone can mint tokens: set a secret "
+            f"of your own (32+ random bytes, e.g. `openssl rand -hex 32`), or OMS_ENV={DEVELOPMENT} for local use"
+        )
+    return None
+
+
+def load_auth() -> AuthSettings:
+    """``AuthSettings`` from the environment, refused (SettingsError) where they would be unsafe."""
+    auth = load(AuthSettings)
+    problem = deployment_problem(auth, load(DeploymentSettings))
+    if problem:
+        raise SettingsError(f"bad setting: {problem}")
+    return auth
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: ``id`` is the token's ``sub`` (a customer's customer_id)."""
@@ -122,6 +163,8 @@ class Principal:
 
 # Used when auth is disabled, so handlers never need a "no auth" branch of their own.
 SYNTHETIC_ADMIN = Principal(id="auth-disabled", roles=frozenset({ROLE_ADMIN}))
+# A caller without a token, on a public RPC: no id, no roles.
+ANONYMOUS = Principal(id="", roles=frozenset())
 
 
 class AuthError(Exception):
@@ -183,11 +226,16 @@ class TokenVerifier:
                 "OMS_AUTH_ALGORITHMS: no listed algorithm is usable with the configured keys "
                 "(HS* need OMS_AUTH_JWT_SECRET, RS* need OMS_AUTH_JWKS)"
             )
-        self._jwks_client: jwt.PyJWKClient | None = None
+        self._remote: RemoteKeySet | None = None
         self._jwks_set: jwt.PyJWKSet | None = None
         if settings.jwks:
             if settings.jwks.startswith(("http://", "https://")):
-                self._jwks_client = jwt.PyJWKClient(settings.jwks, cache_keys=True, lifespan=300)
+                self._remote = RemoteKeySet(
+                    settings.jwks,
+                    refresh_interval_s=settings.jwks_refresh_interval_s,
+                    timeout_s=settings.jwks_timeout_s,
+                    max_age_s=settings.jwks_max_age_s,
+                )
             else:
                 self._jwks_set = jwt.PyJWKSet.from_json(Path(settings.jwks).read_text())
         self._verified = VerifiedTokens(leeway_s=settings.leeway_s)
@@ -195,9 +243,9 @@ class TokenVerifier:
             log.warning("OMS_AUTH_JWT_SECRET is the built-in development secret: local use only")
 
     @property
-    def remote_keys(self) -> bool:
-        """True when verifying may fetch keys over the network (callers offload to a thread)."""
-        return self._jwks_client is not None
+    def remote_keys(self) -> RemoteKeySet | None:
+        """The JWKS fetched over the network, if one is configured (``verify_off_loop`` fetches it)."""
+        return self._remote
 
     def verify_authorization(self, header: str | None) -> Principal:
         """Checks an ``Authorization`` value (``Bearer <jwt>``)."""
@@ -263,17 +311,21 @@ class TokenVerifier:
         if algorithm in _HMAC:
             assert self.settings.jwt_secret is not None  # guaranteed by effective_algorithms
             return self.settings.jwt_secret.get_secret_value()
-        try:
-            if self._jwks_client is not None:
-                return self._jwks_client.get_signing_key_from_jwt(token).key
-            assert self._jwks_set is not None
-            kid = header.get("kid")
-            keys = [k for k in self._jwks_set.keys if kid is None or k.key_id == kid]
-            if len(keys) != 1:
-                raise AuthError("no unique signing key for the token's kid")
-            return keys[0].key
-        except jwt.PyJWTError:
-            raise AuthError("no signing key for the token") from None
+        kid = header.get("kid")
+        kid = kid if isinstance(kid, str) else None
+        if self._remote is not None:
+            # verify_off_loop has refreshed the set on its own thread when due, so this fetches
+            # only for synchronous callers; a refresh that failed leaves the previous keys.
+            self._remote.refresh_if_due(kid)
+            key = self._remote.key_for(kid)
+            if key is None:
+                raise AuthError("no signing key for the token's kid")
+            return key
+        assert self._jwks_set is not None
+        keys = [k for k in self._jwks_set.keys if kid is None or k.key_id == kid]
+        if len(keys) != 1:
+            raise AuthError("no unique signing key for the token's kid")
+        return keys[0].key
 
 
 def _bearer_token(header: str | None) -> str:
@@ -337,48 +389,65 @@ def current_principal() -> Principal | None:
 
 
 class AuthServerInterceptor(WrappingInterceptor):
-    """Verifies the bearer token of every non-public RPC and enforces ``admin_methods``.
+    """Enforces each RPC's declared rule (``mesh.authorization``) on the service's own port.
 
-    The check runs inside the RPC (wrapping the handler) so it can abort with a proper status
-    and set the principal in the handler's own context; grpc.aio runs each RPC in its own
-    task, so the contextvar never leaks between calls.
+    The rules are read from the descriptors once, when the interceptor is built; a method
+    without one is refused. The check runs inside the RPC (wrapping the handler) so it can abort
+    with a proper status, see the request (a customer's ``owner_field``) and set the principal
+    in the handler's own context; grpc.aio runs each RPC in its own task, so the contextvar
+    never leaks between calls.
     """
 
     def __init__(
         self,
         verifier: TokenVerifier,
-        admin_methods: frozenset[str] = ADMIN_METHODS,
+        method_rules: Mapping[str, Rule] | None = None,
         public_methods_prefixes: tuple[str, ...] = PUBLIC_METHOD_PREFIXES,
     ) -> None:
         self._verifier = verifier
-        self._admin_methods = admin_methods
+        self._rules = dict(rules() if method_rules is None else method_rules)
         self._public = public_methods_prefixes
 
     def wrap(self, handler: Handler, method: str) -> Handler:
         if method.startswith(self._public):
             return handler
-        return _wrap_handler(handler, lambda context: self._authorize(method, context))
+        rule = self._rules.get(method) or Rule(method, Access.UNSPECIFIED)
+        return _wrap_handler(handler, lambda request, context: self._authorize(rule, request, context))
 
-    async def _authorize(self, method: str, context: grpc.aio.ServicerContext) -> None:
+    async def _authorize(self, rule: Rule, request: Any, context: grpc.aio.ServicerContext) -> None:
         header = _metadata_value(context.invocation_metadata(), "authorization")
         try:
-            principal = await verify_off_loop(self._verifier, header)
+            if header is None and not rule.needs_token:
+                principal = ANONYMOUS if self._verifier.settings.enabled else SYNTHETIC_ADMIN
+            else:
+                principal = await verify_off_loop(self._verifier, header)
         except AuthError as exc:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
             raise  # abort raises; this only tells readers (and mypy) that we never go on
-        if method in self._admin_methods and not principal.is_admin:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{method} requires the {ROLE_ADMIN!r} role")
+        try:
+            rule.check(principal, request if isinstance(request, Message) else None)
+        except Denied as exc:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
         _current.set(principal)
 
 
 async def verify_off_loop(verifier: TokenVerifier, header: str | None) -> Principal:
-    """Verifies without blocking the event loop when keys may be fetched from a JWKS URL."""
-    if verifier.remote_keys:
+    """Verifies without blocking the event loop: a JWKS fetch runs on the key set's own thread."""
+    remote = verifier.remote_keys
+    if remote is not None:
         known = verifier.already_verified(header)
         if known is not None:
             return known
-        return await asyncio.to_thread(verifier.verify_authorization, header)
+        await remote.refresh_off_loop(_unverified_kid(header))
     return verifier.verify_authorization(header)
+
+
+def _unverified_kid(header: str | None) -> str | None:
+    try:
+        kid = jwt.get_unverified_header(_bearer_token(header)).get("kid")
+    except (AuthError, jwt.PyJWTError):
+        return None  # verify_authorization gives the reason
+    return kid if isinstance(kid, str) else None
 
 
 def _metadata_value(metadata: Any, key: str) -> str | None:
@@ -388,7 +457,7 @@ def _metadata_value(metadata: Any, key: str) -> str | None:
     return None
 
 
-_Check = Callable[[grpc.aio.ServicerContext], Awaitable[None]]
+_Check = Callable[[Any, grpc.aio.ServicerContext], Awaitable[None]]
 
 
 def _wrap_handler(handler: grpc.RpcMethodHandler[Any, Any], check: _Check) -> grpc.RpcMethodHandler[Any, Any]:
@@ -396,14 +465,14 @@ def _wrap_handler(handler: grpc.RpcMethodHandler[Any, Any], check: _Check) -> gr
 
     def unary(behavior: Unary) -> Unary:
         async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await check(context)
+            await check(request, context)
             return await behavior(request, context)
 
         return checked
 
     def streaming(behavior: Streaming) -> Streaming:
         async def checked(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            await check(context)
+            await check(request, context)
             async for response in behavior(request, context):
                 yield response
 

@@ -23,6 +23,7 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("mesh.settings", "KafkaSettings", "every service"),
     ("mesh.settings", "RedisSettings", "order, inventory"),
     ("mesh.auth", "AuthSettings", "gateway and every service"),
+    ("mesh.auth", "DeploymentSettings", "gateway and every service"),
     ("mesh.logs", "LogSettings", "every process"),
     ("order_svc.settings", "OrderSettings", "order_svc"),
     ("inventory_svc.settings", "InventorySettings", "inventory_svc"),

@@ -8,7 +8,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from mesh.auth import AuthSettings
+from mesh.auth import AuthSettings, load_auth
 from mesh.settings import KafkaSettings, ServiceSettings, load
 
 DEFAULT_CONSUMER_GROUP = "notify-svc"
@@ -83,4 +83,4 @@ class NotifyConfig:
 
 
 def load_config() -> NotifyConfig:
-    return NotifyConfig(service=load(NotifySettings), kafka=load(KafkaSettings), auth=load(AuthSettings))
+    return NotifyConfig(service=load(NotifySettings), kafka=load(KafkaSettings), auth=load_auth())

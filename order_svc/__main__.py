@@ -1,6 +1,6 @@
 """``python -m order_svc``: run the order service."""
 
-from mesh.auth import AuthSettings
+from mesh.auth import load_auth
 from mesh.entry import ServiceEntry, main
 from mesh.settings import KafkaSettings, RedisSettings, load
 from order_svc.bootstrap import SERVICE, OrderConfig, build
@@ -9,7 +9,7 @@ from order_svc.settings import OrderSettings
 
 def load_config() -> OrderConfig:
     return OrderConfig(
-        service=load(OrderSettings), kafka=load(KafkaSettings), redis=load(RedisSettings), auth=load(AuthSettings)
+        service=load(OrderSettings), kafka=load(KafkaSettings), redis=load(RedisSettings), auth=load_auth()
     )
 
 

@@ -18,6 +18,7 @@ from mesh.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
 from mesh.relay import OutboxRelay
 from mesh.retry import Backoff
 from mesh.server import ServiceProcess, Worker
+from mesh.service_identity import service_channel
 from mesh.settings import KafkaSettings, RedisSettings
 from mesh.telemetry import traced_channel
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc
@@ -55,7 +56,8 @@ def build(config: OrderConfig) -> ServiceProcess:
     sessions = session_factory(engine)
     topics = Topics(config.kafka.topic_prefix)
     producer = KafkaProducer(config.kafka, client_id=SERVICE)
-    inventory_channel = traced_channel(settings.inventory_addr)
+    # CheckStock is internal: order_svc calls inventory with a token of its own, not its caller's.
+    inventory_channel = service_channel(traced_channel(settings.inventory_addr), config.auth, SERVICE)
     cache = Cache.from_settings(config.redis, service=SERVICE, key_prefix="oms:order:")
     deps = OrderDeps(
         uow=lambda: OrderUnitOfWork(sessions),

@@ -62,6 +62,8 @@ class SqlNotificationRepository:
         stmt = sa.select(T)
         if query.order_id:
             stmt = stmt.where(T.c.order_id == query.order_id)
+        if query.customer_id:
+            stmt = stmt.where(T.c.customer_id == query.customer_id)
         if query.status is not None:
             stmt = stmt.where(T.c.status == query.status.value)
         if query.after is not None:

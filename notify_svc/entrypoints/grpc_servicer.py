@@ -7,7 +7,8 @@ from datetime import datetime
 import grpc
 from google.protobuf import timestamp_pb2
 
-from mesh.errors import FieldViolation, InvalidArgument
+from mesh.auth import SYNTHETIC_ADMIN, current_principal
+from mesh.errors import FieldViolation, InvalidArgument, PermissionDenied
 from mesh.paging import page_size
 from notify_svc.domain.model import Notification, Status
 from notify_svc.entrypoints import page_tokens
@@ -54,11 +55,25 @@ def _list_query(request: notify_pb2.ListNotificationsRequest) -> ListQuery:
         if status is None:
             raise InvalidArgument([FieldViolation("status", f"unknown status {request.status}")])
     after = page_tokens.decode(request.page_token, _filters(request))
-    return ListQuery(limit=limit, order_id=request.order_id, status=status, after=after)
+    return ListQuery(
+        limit=limit, order_id=request.order_id, status=status, after=after, customer_id=_visible_customer(request)
+    )
+
+
+def _visible_customer(request: notify_pb2.ListNotificationsRequest) -> str:
+    """Whose notifications the caller may list: a customer only their own, an admin anyone's."""
+    principal = current_principal() or SYNTHETIC_ADMIN
+    if principal.is_admin:
+        return request.customer_id
+    # The interceptor has refused another customer's id already (owner_field); this is the
+    # same rule where the data is read, so the filter can never be left off.
+    if request.customer_id and request.customer_id != principal.id:
+        raise PermissionDenied("a customer can list only their own notifications")
+    return principal.id
 
 
 def _filters(request: notify_pb2.ListNotificationsRequest) -> str:
-    return f"order_id={request.order_id}&status={request.status}"
+    return f"order_id={request.order_id}&status={request.status}&customer_id={request.customer_id}"
 
 
 def to_pb(n: Notification) -> notify_pb2.Notification:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ async def list_notifications(query: ListQuery, deps: Dependencies) -> Page:
     """One page, newest first; ``next`` is set when there may be more."""
     async with deps.uow() as uow:
         # One row more than asked tells whether another page exists without a COUNT.
-        rows = await uow.notifications.list(ListQuery(query.limit + 1, query.order_id, query.status, query.after))
+        rows = await uow.notifications.list(dataclasses.replace(query, limit=query.limit + 1))
     page, more = rows[: query.limit], len(rows) > query.limit
     last = page[-1] if page else None
     return Page(page, Cursor(last.create_time, last.notification_id) if more and last else None)

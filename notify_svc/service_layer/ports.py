@@ -66,6 +66,8 @@ class ListQuery:
     order_id: str = ""
     status: Status | None = None
     after: Cursor | None = None
+    # Only this customer's notifications, when set (always set for a customer's own list).
+    customer_id: str = ""
 
 
 class NotificationRepository(Protocol):

@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from mesh.auth import (
-    ADMIN_METHODS,
     SYNTHETIC_ADMIN,
     AuthError,
     AuthServerInterceptor,
@@ -206,7 +205,7 @@ class FakeOrders(order_pb2_grpc.OrderServiceServicer):
 @pytest.fixture
 async def channel(request: pytest.FixtureRequest) -> AsyncIterator[grpc.aio.Channel]:
     settings: AuthSettings = getattr(request, "param", SETTINGS)
-    server = grpc.aio.server(interceptors=[AuthServerInterceptor(TokenVerifier(settings), ADMIN_METHODS)])
+    server = grpc.aio.server(interceptors=[AuthServerInterceptor(TokenVerifier(settings))])
     inventory_pb2_grpc.add_InventoryServiceServicer_to_server(FakeInventory(), server)  # type: ignore[abstract]
     order_pb2_grpc.add_OrderServiceServicer_to_server(FakeOrders(), server)  # type: ignore[abstract]
     health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)

@@ -158,6 +158,7 @@ class ListNotificationsRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     ORDER_ID_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """At most this many (default 50, at most 500)."""
     page_token: _builtins.str
@@ -166,6 +167,10 @@ class ListNotificationsRequest(_message.Message):
     """Only notifications about this order, when set."""
     status: Global___NotificationStatus.ValueType
     """Only notifications in this status, when set."""
+    customer_id: _builtins.str
+    """Only notifications for this customer, when set. A customer's own list is always
+    restricted to them: another customer's id is PERMISSION_DENIED.
+    """
     def __init__(
         self,
         *,
@@ -173,10 +178,11 @@ class ListNotificationsRequest(_message.Message):
         page_token: _builtins.str = ...,
         order_id: _builtins.str = ...,
         status: Global___NotificationStatus.ValueType = ...,
+        customer_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id", "page_size", b"page_size", "page_token", b"page_token", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "order_id", b"order_id", "page_size", b"page_size", "page_token", b"page_token", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -56,6 +56,7 @@ class FakeRepository:
         rows = sorted(self.rows.values(), key=lambda n: (n.create_time, n.notification_id), reverse=True)
         rows = [n for n in rows if not query.order_id or n.order_id == query.order_id]
         rows = [n for n in rows if query.status is None or n.status is query.status]
+        rows = [n for n in rows if not query.customer_id or n.customer_id == query.customer_id]
         if query.after is not None:
             key = (query.after.create_time, query.after.notification_id)
             rows = [n for n in rows if (n.create_time, n.notification_id) < key]
