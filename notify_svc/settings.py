@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from mesh.auth import AuthSettings
+from mesh.paging import PageTokenSettings
 from mesh.settings import KafkaSettings, ServiceSettings, load
 
 DEFAULT_CONSUMER_GROUP = "notify-svc"
@@ -80,7 +81,10 @@ class NotifyConfig:
     service: NotifySettings
     kafka: KafkaSettings
     auth: AuthSettings = field(default_factory=AuthSettings)
+    paging: PageTokenSettings = field(default_factory=PageTokenSettings)
 
 
 def load_config() -> NotifyConfig:
-    return NotifyConfig(service=load(NotifySettings), kafka=load(KafkaSettings), auth=load(AuthSettings))
+    return NotifyConfig(
+        service=load(NotifySettings), kafka=load(KafkaSettings), auth=load(AuthSettings), paging=load(PageTokenSettings)
+    )

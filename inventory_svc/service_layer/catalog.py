@@ -20,6 +20,7 @@ from inventory_svc.service_layer.errors import product_not_found, raise_if_inval
 from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
 from mesh import paging
 from mesh.errors import AlreadyExists, FailedPrecondition, PreconditionViolation
+from mesh.paging import PageTokens
 
 UPDATABLE = ("name", "description", "price", "active")
 NOT_UPDATABLE = {
@@ -163,13 +164,18 @@ async def get_product(product_id: str, uow: InventoryUnitOfWork, cache: CatalogC
 
 
 async def list_products(
-    query: ProductQuery, page_token: str, page_size: int, uow: InventoryUnitOfWork, cache: CatalogCache
+    query: ProductQuery,
+    page_token: str,
+    page_size: int,
+    uow: InventoryUnitOfWork,
+    cache: CatalogCache,
+    tokens: PageTokens,
 ) -> ProductPage:
     size = paging.page_size(page_size)
     # Keyset position: the last product_id of the previous page; products added meanwhile
     # never shift or repeat a page.
-    position = paging.decode_token(query.token_kind(), page_token)
-    after = str(position[0]) if position else None
+    position = tokens.decode("products", page_token, (str,), filters=query.filters())
+    after: str | None = position[0] if position else None
     slot = await cache.page_slot(query, page_token, size)
     if slot is not None and (cached := await cache.get_page(slot)) is not None:
         return cached
@@ -177,7 +183,9 @@ async def list_products(
         # One extra row tells whether another page follows, without a count.
         rows = await uow.products.list(query, after, size + 1)
     page_rows = rows[:size]
-    next_token = paging.encode_token(query.token_kind(), [page_rows[-1].product_id]) if len(rows) > size else ""
+    next_token = ""
+    if len(rows) > size:
+        next_token = tokens.encode("products", [page_rows[-1].product_id], filters=query.filters())
     page = ProductPage(page_rows, next_token)
     if slot is not None:
         await cache.put_page(slot, page)
