@@ -56,6 +56,14 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
         product = await catalog.get_product(request.product_id, self._uow(), self._cache)
         return pb.GetProductResponse(product=product_to_pb(product))
 
+    async def BatchGetProducts(
+        self, request: pb.BatchGetProductsRequest, context: Context
+    ) -> pb.BatchGetProductsResponse:
+        batch = await catalog.batch_get_products(list(request.product_ids), self._uow())
+        return pb.BatchGetProductsResponse(
+            products=[product_to_pb(p) for p in batch.products], missing_product_ids=batch.missing_product_ids
+        )
+
     async def CreateProduct(self, request: pb.CreateProductRequest, context: Context) -> pb.CreateProductResponse:
         given = request.product
         command = catalog.CreateProduct(given.product_id, given.name, given.description, _price(given))

@@ -27,6 +27,7 @@ from order_svc.domain.placement import (
     check_lines,
     check_merged,
     merge_lines,
+    summarized,
 )
 from order_svc.service_layer.ports import Caller, OrderDeps
 
@@ -50,7 +51,7 @@ async def place_order(command: PlaceOrder, caller: Caller, deps: OrderDeps) -> O
         if earlier is not None:
             return earlier
     catalog = await _priced_catalog([line.product_id for line in lines], caller, deps)
-    _raise_for(check_catalog(lines, catalog))
+    _raise_for(check_catalog(command.lines, catalog))
     if deps.stock_precheck:
         await _precheck_stock(lines, caller, deps)
     return await _write(command, lines, catalog, request_hash, caller, deps)
@@ -70,7 +71,9 @@ def _validated_lines(command: PlaceOrder) -> list[RequestedLine]:
 
 def _raise_for(problems: list[LineProblem]) -> None:
     if problems:
-        raise InvalidArgument([FieldViolation(p.field, p.description) for p in problems])
+        shown = summarized(problems)
+        message = None if shown is problems else f"{len(problems)} problems with the order, the first listed"
+        raise InvalidArgument([FieldViolation(p.field, p.description) for p in shown], message)
 
 
 def _request_hash(customer_id: str, lines: Sequence[RequestedLine]) -> str:

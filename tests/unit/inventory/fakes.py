@@ -26,6 +26,8 @@ class Store:
     failures: dict[str, tuple[str, list[Shortfall]]] = field(default_factory=dict)
     inbox: set[str] = field(default_factory=set)
     published: list[Event] = field(default_factory=list)
+    # Calls of ProductRepository.get_many: batched reads must stay one query.
+    batch_reads: int = 0
 
 
 class FakeProducts(ProductRepository):
@@ -39,6 +41,10 @@ class FakeProducts(ProductRepository):
     async def get(self, product_id: str) -> Product | None:
         product = self.store.products.get(product_id)
         return self._with_stock(product) if product else None
+
+    async def get_many(self, product_ids: Sequence[str]) -> list[Product]:
+        self.store.batch_reads += 1
+        return [self._with_stock(self.store.products[p]) for p in product_ids if p in self.store.products]
 
     async def add(self, product: Product) -> Product | None:
         if product.product_id in self.store.products:

@@ -49,9 +49,9 @@ def test_catalog_rules_unknown_inactive_and_mixed_currency() -> None:
         "b": CatalogEntry("b", "B", 100, "EUR", False),
         "c": CatalogEntry("c", "C", 100, "USD", True),
     }
-    descriptions = [p.description for p in check_catalog([RequestedLine("x", 1)], catalog)]
-    assert descriptions == ["unknown product 'x'"]
-    assert "not for sale" in check_catalog([RequestedLine("b", 1)], catalog)[0].description
+    unknown = check_catalog([RequestedLine("a", 1), RequestedLine("x", 1)], catalog)
+    assert [(p.field, p.description) for p in unknown] == [("items[1].product_id", "no such product")]
+    assert check_catalog([RequestedLine("b", 1)], catalog)[0].description == "is not for sale"
     mixed = check_catalog([RequestedLine("a", 1), RequestedLine("c", 1)], catalog)
     assert "different currencies" in mixed[0].description
     assert check_catalog([RequestedLine("a", 1)], catalog) == []
