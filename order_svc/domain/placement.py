@@ -11,6 +11,9 @@ MAX_QUANTITY = 1000
 # Problems reported per refused order; a count stands for the rest (100 lines x 100 problems
 # would not fit gRPC's 8 KiB trailers).
 MAX_REPORTED = 10
+# The dearest unit price an order accepts (minor units; mesh.money.MAX_UNIT_PRICE_MINOR, kept
+# equal by a test): 10**13 x 1000 units x 100 lines = 10**18 keeps every total in a bigint.
+MAX_UNIT_PRICE_MINOR = 10**13
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,9 @@ def check_catalog(lines: list[RequestedLine], catalog: Mapping[str, CatalogEntry
             problems.append(LineProblem(f"items[{index}].product_id", "no such product"))
         elif not entry.active:
             problems.append(LineProblem(f"items[{index}].product_id", "is not for sale"))
+        elif not 0 <= entry.price_minor <= MAX_UNIT_PRICE_MINOR:
+            # Only a catalog entry from before the catalog's price cap can be this dear.
+            problems.append(LineProblem(f"items[{index}].product_id", "is priced beyond what an order can total"))
         else:
             currencies.add(entry.currency)
     if len(currencies) > 1:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mesh import money
 from mesh.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -159,6 +160,9 @@ async def _write(
             for line in lines
         ],
     )
+    if not money.fits(order.total_minor):
+        # Unreachable with the price and quantity caps; a bigint overflow must never be the check.
+        raise InvalidArgument([FieldViolation("items", "the order's total is larger than any amount the shop keeps")])
     async with deps.uow() as uow:
         if command.idempotency_key:
             earlier = await uow.idempotency.claim(

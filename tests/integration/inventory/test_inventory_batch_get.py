@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 from sqlalchemy import event
 
 from inventory_svc.bootstrap import Inventory
@@ -23,7 +24,9 @@ async def test_found_in_request_order_duplicates_collapsed_missing_listed(
 ) -> None:
     ids = [(await stub.CreateProduct(new_product(unique("p")))).product.product_id for _ in range(3)]
     await stub.UpdateProduct(
-        pb.UpdateProductRequest(product=pb.Product(product_id=ids[1], active=False), update_mask={"paths": ["active"]})
+        pb.UpdateProductRequest(
+            product=pb.Product(product_id=ids[1], active=False), update_mask=field_mask_pb2.FieldMask(paths=["active"])
+        )
     )
     await stub.AddStock(pb.AddStockRequest(product_id=ids[2], quantity=7))
     statements: list[str] = []

@@ -11,7 +11,15 @@ from typing import Self
 from inventory_svc.adapters.catalog_cache import CatalogCache, ProductPage, Slot
 from inventory_svc.adapters.repository import ProductRepository, ReservationRepository, StockRepository
 from inventory_svc.domain.events import Event
-from inventory_svc.domain.model import Product, ProductChanges, Reservation, ReservationStatus, Shortfall, StockLevel
+from inventory_svc.domain.model import (
+    MAX_STOCK,
+    Product,
+    ProductChanges,
+    Reservation,
+    ReservationStatus,
+    Shortfall,
+    StockLevel,
+)
 from inventory_svc.domain.paging import ProductQuery
 from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
 
@@ -115,7 +123,8 @@ class FakeStock(StockRepository):
         return self._change(product_id, lambda s: s.reserved >= quantity, reserved=-quantity, quantity=-quantity)
 
     async def add(self, product_id: str, quantity: int) -> StockLevel | None:
-        return self._change(product_id, lambda s: True, quantity=quantity)
+        # The SQL adapter's condition, as the database's CHECK would also insist.
+        return self._change(product_id, lambda s: s.quantity + quantity <= MAX_STOCK, quantity=quantity)
 
     async def audit(self, product_id: str, counted: int, expected_version: int) -> StockLevel | None:
         return self._change(
