@@ -8,7 +8,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from mesh.auth import AuthSettings
-from mesh.paging import PageTokenSettings
+from mesh.paging import PageTokenSettings, load_page_token_settings
 from mesh.settings import KafkaSettings, RedisSettings, ServiceSettings, load
 
 
@@ -41,5 +41,5 @@ def load_config() -> Config:
         kafka=load(KafkaSettings),
         redis=load(RedisSettings),
         auth=load(AuthSettings),
-        paging=load(PageTokenSettings),
+        paging=load_page_token_settings(),
     )

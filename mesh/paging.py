@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mesh.errors import FieldViolation, InvalidArgument
+from mesh.settings import SettingsError, load
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,8 @@ class PageTokenSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OMS_PAGE_TOKEN_", frozen=True)
 
-    # HMAC-SHA256 key of page tokens (at least 32 bytes), the same on every replica. The default
-    # is public (local use only): with it anyone can forge a position, though never a wrong type.
+    # HMAC-SHA256 key of page tokens (at least 32 bytes), the same on every replica. Required
+    # unless OMS_ENV=development: the default is public, anyone could sign positions with it.
     key: SecretStr = SecretStr(DEV_PAGE_TOKEN_KEY)
 
     @field_validator("key")
@@ -75,6 +77,30 @@ class PageTokenSettings(BaseSettings):
     @property
     def uses_dev_key(self) -> bool:
         return self.key.get_secret_value() == DEV_PAGE_TOKEN_KEY
+
+
+def key_problem(settings: PageTokenSettings, *, development: bool) -> str | None:
+    """Why ``settings`` must not be used outside development, or None."""
+    if settings.uses_dev_key and not development:
+        return (
+            "OMS_PAGE_TOKEN_KEY is the public development key, so anyone can sign page tokens: set a key "
+            "of your own (32+ random bytes, e.g. `openssl rand -hex 32`), or OMS_ENV=development for local use"
+        )
+    return None
+
+
+def load_page_token_settings() -> PageTokenSettings:
+    """``PageTokenSettings`` from the environment, refused (SettingsError) where they would be unsafe."""
+    settings = load(PageTokenSettings)
+    problem = key_problem(settings, development=_is_development())
+    if problem:
+        raise SettingsError(f"bad setting: {problem}")
+    return settings
+
+
+def _is_development() -> bool:
+    # OMS_ENV as mesh.auth reads it for the development JWT secret: only "development" is one.
+    return os.environ.get("OMS_ENV", "production").strip().lower() == "development"
 
 
 class PageTokens:

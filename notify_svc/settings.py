@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from mesh.auth import AuthSettings
-from mesh.paging import PageTokenSettings
+from mesh.paging import PageTokenSettings, load_page_token_settings
 from mesh.settings import KafkaSettings, ServiceSettings, load
 
 DEFAULT_CONSUMER_GROUP = "notify-svc"
@@ -86,5 +86,8 @@ class NotifyConfig:
 
 def load_config() -> NotifyConfig:
     return NotifyConfig(
-        service=load(NotifySettings), kafka=load(KafkaSettings), auth=load(AuthSettings), paging=load(PageTokenSettings)
+        service=load(NotifySettings),
+        kafka=load(KafkaSettings),
+        auth=load(AuthSettings),
+        paging=load_page_token_settings(),
     )

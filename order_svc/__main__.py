@@ -2,7 +2,7 @@
 
 from mesh.auth import AuthSettings
 from mesh.entry import ServiceEntry, main
-from mesh.paging import PageTokenSettings
+from mesh.paging import load_page_token_settings
 from mesh.settings import KafkaSettings, RedisSettings, load
 from order_svc.bootstrap import SERVICE, OrderConfig, build
 from order_svc.settings import OrderSettings
@@ -14,7 +14,7 @@ def load_config() -> OrderConfig:
         kafka=load(KafkaSettings),
         redis=load(RedisSettings),
         auth=load(AuthSettings),
-        paging=load(PageTokenSettings),
+        paging=load_page_token_settings(),
     )
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -11,6 +12,10 @@ from mesh.settings import KafkaSettings
 from tests.support.infra import Infra, create_database, drop_database, fresh_kafka
 from tests.support.processes import free_port
 from tests.support.redis_server import PrivateRedis
+
+# The tests sign tokens with the public development secret, which only a development
+# environment accepts (mesh.auth.load_auth); processes the tests start inherit it.
+os.environ.setdefault("OMS_ENV", "development")
 
 
 @pytest.fixture(scope="session")

@@ -131,6 +131,8 @@ class Mesh:
                 "OMS_KAFKA_PARTITIONS": str(self.kafka.partitions),
                 "OMS_REDIS_URL": self.infra.redis_url,
                 "OMS_LOG_FORMAT": "json",
+                # The tests sign tokens with the public development secret, allowed only here.
+                "OMS_ENV": "development",
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -34,6 +34,8 @@ def _free_port() -> int:
 def _env(**variables: str) -> dict[str, str]:
     # A developer's own OMS_* variables must not leak into the process under test.
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
+    # The public development JWT secret is refused anywhere else (mesh.auth.load_auth).
+    env["OMS_ENV"] = "development"
     env.update(variables)
     return env
 

@@ -28,6 +28,8 @@ CONCURRENCY = 4
 def service_env(**variables: str) -> dict[str, str]:
     # Inherited OMS_* variables (a developer's shell) must not leak into the process under test.
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
+    # The public development JWT secret is refused anywhere else (mesh.auth.load_auth).
+    env["OMS_ENV"] = "development"
     env.update(variables)
     return env
 

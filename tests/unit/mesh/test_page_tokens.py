@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from mesh.errors import InvalidArgument
-from mesh.paging import DEV_PAGE_TOKEN_KEY, PageTokens, PageTokenSettings
+from mesh.paging import DEV_PAGE_TOKEN_KEY, PageTokens, PageTokenSettings, load_page_token_settings
 from mesh.settings import SettingsError, load
 
 TOKENS = PageTokens(b"k" * 32)
@@ -131,3 +131,19 @@ def test_the_key_comes_from_settings_and_must_be_long(monkeypatch: pytest.Monkey
         load(PageTokenSettings)
     with pytest.raises(ValueError):
         PageTokens(b"short")
+
+
+def test_the_public_development_key_is_refused_outside_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMS_PAGE_TOKEN_KEY", raising=False)
+    for env in ("production", "staging", ""):
+        monkeypatch.setenv("OMS_ENV", env)
+        with pytest.raises(SettingsError, match="OMS_PAGE_TOKEN_KEY is the public development key"):
+            load_page_token_settings()
+    monkeypatch.delenv("OMS_ENV")
+    with pytest.raises(SettingsError):
+        load_page_token_settings()  # no OMS_ENV is not development
+    monkeypatch.setenv("OMS_ENV", " Development ")
+    assert load_page_token_settings().uses_dev_key
+    monkeypatch.setenv("OMS_ENV", "production")
+    monkeypatch.setenv("OMS_PAGE_TOKEN_KEY", "a-real-key-of-our-own-0123456789abcdef")
+    assert not load_page_token_settings().uses_dev_key
