@@ -222,3 +222,14 @@ async def test_one_deadline_covers_the_whole_lookup(placement: Placement) -> Non
             assert loop.time() - started < 1.5
     finally:
         await server.stop(None)
+
+
+@pytest.mark.parametrize(
+    "code", [grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.RESOURCE_EXHAUSTED]
+)
+async def test_other_refusals_fall_back_without_counting(placement: Placement, code: grpc.StatusCode) -> None:
+    placement.inventory.fail_with = code
+    for _ in range(THRESHOLD * 2):
+        assert await placement.deps.inventory.products(["p-1"]) is None  # priced from the replica
+    assert placement.breaker.state == "closed"
+    assert placement.inventory.count("BatchGetProducts") == THRESHOLD * 2
