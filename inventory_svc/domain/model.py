@@ -8,7 +8,7 @@ from datetime import datetime
 
 # Most units of one product the warehouse can hold (quantity, hence reserved too). Every stock
 # change stays within 0..MAX_STOCK, so no sum can come near the bigint columns' range; a CHECK
-# constraint in the database (migration 0002) holds it too.
+# constraint in the database (migration `stock_limits`) holds it too.
 MAX_STOCK = 1_000_000_000
 
 

@@ -1,6 +1,6 @@
 """Stock within 0..MAX_STOCK against the real PostgreSQL: the API refuses what would pass it
 (never "bigint out of range" as INTERNAL), writes nothing when it does, and the database's own
-CHECK constraints (migration 0002) refuse any other writer."""
+CHECK constraints (migration `stock_limits`) refuse any other writer."""
 
 from __future__ import annotations
 
