@@ -17,6 +17,7 @@ from mesh.auth import AuthServerInterceptor, TokenVerifier
 from mesh.cache import Cache
 from mesh.db import asyncpg_dsn, create_engine, session_factory
 from mesh.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
+from mesh.paging import PageTokens
 from mesh.relay import OutboxRelay
 from mesh.server import ServiceProcess, Worker
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
@@ -35,12 +36,13 @@ class Inventory:
     cache: Cache
     catalog_cache: CatalogCache
     producer: KafkaProducer
+    page_tokens: PageTokens
 
     def uow(self) -> InventoryUnitOfWork:
         return SqlUnitOfWork(self.sessions, self.topics)
 
     def servicer(self) -> InventoryServicer:
-        return InventoryServicer(self.uow, self.catalog_cache)
+        return InventoryServicer(self.uow, self.catalog_cache, self.page_tokens)
 
     def event_handlers(self) -> OrderEventHandlers:
         return OrderEventHandlers(self.uow, self.catalog_cache)
@@ -113,4 +115,5 @@ def bootstrap(config: Config) -> Inventory:
         cache=cache,
         catalog_cache=RedisCatalogCache(cache),
         producer=KafkaProducer(config.kafka, client_id=SERVICE),
+        page_tokens=PageTokens.from_settings(config.paging),
     )

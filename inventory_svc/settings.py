@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from mesh.auth import AuthSettings, load_auth
+from mesh.paging import PageTokenSettings, load_page_token_settings
 from mesh.settings import KafkaSettings, RedisSettings, ServiceSettings, load
 
 
@@ -31,9 +32,14 @@ class Config:
     kafka: KafkaSettings
     redis: RedisSettings
     auth: AuthSettings
+    paging: PageTokenSettings = field(default_factory=PageTokenSettings)
 
 
 def load_config() -> Config:
     return Config(
-        service=load(InventorySettings), kafka=load(KafkaSettings), redis=load(RedisSettings), auth=load_auth()
+        service=load(InventorySettings),
+        kafka=load(KafkaSettings),
+        redis=load(RedisSettings),
+        auth=load_auth(),
+        paging=load_page_token_settings(),
     )

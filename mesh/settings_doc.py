@@ -25,6 +25,7 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("mesh.auth", "AuthSettings", "gateway and every service"),
     ("mesh.auth", "DeploymentSettings", "gateway and every service"),
     ("mesh.logs", "LogSettings", "every process"),
+    ("mesh.paging", "PageTokenSettings", "order, inventory, notify"),
     ("order_svc.settings", "OrderSettings", "order_svc"),
     ("inventory_svc.settings", "InventorySettings", "inventory_svc"),
     ("notify_svc.settings", "NotifySettings", "notify_svc"),

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from mesh.auth import AuthServerInterceptor, AuthSettings, TokenVerifier
 from mesh.db import create_engine, session_factory
 from mesh.kafka import EventConsumer, KafkaProducer, Topics
+from mesh.paging import PageTokens
 from mesh.server import ServiceProcess
 from mesh.settings import KafkaSettings
 from notify_svc.adapters.email_channel import EmailChannel, SmtpConfig
@@ -65,6 +66,7 @@ def build(
     channels: Sequence[Channel] | None = None,
     metrics: DeliveryMetrics | None = None,
     auth: AuthSettings | None = None,
+    page_tokens: PageTokens | None = None,
 ) -> NotifyApp:
     engine = create_engine(
         settings.database_url,
@@ -108,7 +110,7 @@ def build(
         finally:
             await dlq.stop()
 
-    servicer = NotificationServicer(deps)
+    servicer = NotificationServicer(deps, page_tokens or PageTokens.development())
 
     def register(server: grpc.aio.Server) -> None:
         notify_pb2_grpc.add_NotificationServiceServicer_to_server(servicer, server)
@@ -130,4 +132,6 @@ def build(
 
 def build_process(config: NotifyConfig) -> ServiceProcess:
     """What ``mesh.entry`` serves."""
-    return build(config.service, config.kafka, auth=config.auth).process
+    return build(
+        config.service, config.kafka, auth=config.auth, page_tokens=PageTokens.from_settings(config.paging)
+    ).process

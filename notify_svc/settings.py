@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from mesh.auth import AuthSettings, load_auth
+from mesh.paging import PageTokenSettings, load_page_token_settings
 from mesh.settings import KafkaSettings, ServiceSettings, load
 
 DEFAULT_CONSUMER_GROUP = "notify-svc"
@@ -80,7 +81,13 @@ class NotifyConfig:
     service: NotifySettings
     kafka: KafkaSettings
     auth: AuthSettings = field(default_factory=AuthSettings)
+    paging: PageTokenSettings = field(default_factory=PageTokenSettings)
 
 
 def load_config() -> NotifyConfig:
-    return NotifyConfig(service=load(NotifySettings), kafka=load(KafkaSettings), auth=load_auth())
+    return NotifyConfig(
+        service=load(NotifySettings),
+        kafka=load(KafkaSettings),
+        auth=load_auth(),
+        paging=load_page_token_settings(),
+    )

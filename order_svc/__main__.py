@@ -2,6 +2,7 @@
 
 from mesh.auth import load_auth
 from mesh.entry import ServiceEntry, main
+from mesh.paging import load_page_token_settings
 from mesh.settings import KafkaSettings, RedisSettings, load
 from order_svc.bootstrap import SERVICE, OrderConfig, build
 from order_svc.settings import OrderSettings
@@ -9,7 +10,11 @@ from order_svc.settings import OrderSettings
 
 def load_config() -> OrderConfig:
     return OrderConfig(
-        service=load(OrderSettings), kafka=load(KafkaSettings), redis=load(RedisSettings), auth=load_auth()
+        service=load(OrderSettings),
+        kafka=load(KafkaSettings),
+        redis=load(RedisSettings),
+        auth=load_auth(),
+        paging=load_page_token_settings(),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -15,6 +15,7 @@ from mesh.breaker import CircuitBreaker
 from mesh.cache import Cache
 from mesh.db import asyncpg_dsn, create_engine, session_factory
 from mesh.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
+from mesh.paging import PageTokens, PageTokenSettings
 from mesh.relay import OutboxRelay
 from mesh.retry import Backoff
 from mesh.server import ServiceProcess, Worker
@@ -43,6 +44,7 @@ class OrderConfig:
     kafka: KafkaSettings
     redis: RedisSettings
     auth: AuthSettings
+    paging: PageTokenSettings = field(default_factory=PageTokenSettings)
 
 
 def build(config: OrderConfig) -> ServiceProcess:
@@ -71,10 +73,11 @@ def build(config: OrderConfig) -> ServiceProcess:
         stock_precheck=settings.stock_precheck,
     )
     hub = WatchHub(asyncpg_dsn(settings.database_url))
+    page_tokens = PageTokens.from_settings(config.paging)
 
     def register(server: grpc.aio.Server) -> None:
-        order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, hub), server)
-        customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(deps), server)
+        order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, hub, page_tokens), server)
+        customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(deps, page_tokens), server)
 
     workers: list[Worker] = [hub.run]
     if settings.run_relay:

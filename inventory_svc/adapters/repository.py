@@ -14,6 +14,10 @@ class ProductRepository(abc.ABC):
     async def get(self, product_id: str) -> Product | None: ...
 
     @abc.abstractmethod
+    async def get_many(self, product_ids: Sequence[str]) -> list[Product]:
+        """The products among ``product_ids`` that exist, in any order, in one query."""
+
+    @abc.abstractmethod
     async def add(self, product: Product) -> Product | None:
         """Inserts the product with an empty stock row; None when the id is taken."""
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +44,12 @@ class SqlProductRepository(ProductRepository):
     async def get(self, product_id: str) -> Product | None:
         row = (await self._session.execute(_SELECT.where(products.c.product_id == product_id))).first()
         return product_from_row(row) if row else None
+
+    async def get_many(self, product_ids: Sequence[str]) -> list[Product]:
+        # One array parameter (`= ANY($1)`): the statement is the same for 1 or 100 ids.
+        ids = sa.bindparam("product_ids", list(product_ids), type_=ARRAY(sa.Text))
+        rows = await self._session.execute(_SELECT.where(products.c.product_id == sa.any_(ids)))
+        return [product_from_row(row) for row in rows]
 
     async def add(self, product: Product) -> Product | None:
         inserted = await self._session.execute(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inventory_svc.adapters.repository import StockRepository
 from inventory_svc.adapters.tables import products, stock
-from inventory_svc.domain.model import StockLevel
+from inventory_svc.domain.model import MAX_STOCK, StockLevel
 
 _RETURNING = (stock.c.product_id, stock.c.quantity, stock.c.reserved, stock.c.version, stock.c.updated_at)
 
@@ -68,7 +68,10 @@ class SqlStockRepository(StockRepository):
         )
 
     async def add(self, product_id: str, quantity: int) -> StockLevel | None:
-        return await self._change(product_id, {"quantity": stock.c.quantity + quantity})
+        # Written as a bound on the old value, so the comparison itself cannot overflow.
+        return await self._change(
+            product_id, {"quantity": stock.c.quantity + quantity}, stock.c.quantity <= MAX_STOCK - quantity
+        )
 
     async def audit(self, product_id: str, counted: int, expected_version: int) -> StockLevel | None:
         return await self._change(

@@ -6,6 +6,11 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+# Most units of one product the warehouse can hold (quantity, hence reserved too). Every stock
+# change stays within 0..MAX_STOCK, so no sum can come near the bigint columns' range; a CHECK
+# constraint in the database (migration `stock_limits`) holds it too.
+MAX_STOCK = 1_000_000_000
+
 
 class DomainError(Exception):
     """A rule of the inventory was broken; the service layer maps it to an API error."""
@@ -112,6 +117,11 @@ class Reservation:
         if not self.is_open:
             raise ReservationClosed(f"reservation of order {self.order_id} is already {self.status.value}")
         self.status = status
+
+
+def can_add(level: StockLevel, units: int) -> bool:
+    """Receiving ``units`` more keeps the physical quantity within MAX_STOCK."""
+    return level.quantity + units <= MAX_STOCK
 
 
 def audit_allowed(level: StockLevel, counted: int) -> bool:

@@ -1,4 +1,4 @@
-"""What a product listing filters on; its fingerprint binds page tokens to one query."""
+"""What a product listing filters on: page tokens are bound to these filters, cache keys use the fingerprint."""
 
 from __future__ import annotations
 
@@ -16,6 +16,6 @@ class ProductQuery:
         raw = json.dumps([self.active, self.name_contains], separators=(",", ":"))
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
-    def token_kind(self) -> str:
-        """Page tokens carry this, so a token cannot be replayed against another query."""
-        return f"products/{self.fingerprint()}"
+    def filters(self) -> dict[str, str | bool | None]:
+        """What a page token is bound to, so a token cannot be replayed against another query."""
+        return {"active": self.active, "name_contains": self.name_contains}

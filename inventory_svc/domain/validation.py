@@ -6,15 +6,16 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from inventory_svc.domain.model import Money
+from inventory_svc.domain.model import MAX_STOCK, Money
 
 PRODUCT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_NAME = 200
 MAX_DESCRIPTION = 4000
 NANOS_PER_CENT = 10_000_000
-# price_minor is a bigint: keep units * 100 far from its limit.
-MAX_UNITS = 10**15
+# Orders multiply prices by up to 1000 units x 100 lines: the cap keeps every total in a bigint
+# (mesh.money.MAX_UNIT_PRICE_MINOR; a unit test keeps the two equal).
+MAX_UNITS = 10**11
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,9 @@ def parse_price(currency_code: str, units: int, nanos: int, field: str, out: Vio
         out.add(f"{field}.currency_code", "must be a three-letter ISO 4217 code")
     if units < 0:
         out.add(f"{field}.units", "must not be negative")
-    elif units > MAX_UNITS:
-        out.add(f"{field}.units", f"must be at most {MAX_UNITS}")
+    elif units >= MAX_UNITS:
+        # Below, not at most: with the cents the price stays within MAX_UNITS * 100 minor units.
+        out.add(f"{field}.units", f"must be less than {MAX_UNITS}")
     if nanos < 0 or nanos >= 1_000_000_000:
         out.add(f"{field}.nanos", "must be within 0..999999999")
     elif nanos % NANOS_PER_CENT:
@@ -84,3 +86,13 @@ def check_positive(value: int, field: str, out: Violations) -> None:
 def check_not_negative(value: int, field: str, out: Violations) -> None:
     if value < 0:
         out.add(field, "must not be negative")
+
+
+def check_units(value: int, field: str, out: Violations, *, positive: bool) -> None:
+    """A number of units: positive (or not negative) and at most MAX_STOCK, whatever the stock."""
+    if positive:
+        check_positive(value, field, out)
+    else:
+        check_not_negative(value, field, out)
+    if value > MAX_STOCK:
+        out.add(field, f"must be at most {MAX_STOCK}")

@@ -11,6 +11,7 @@ from inventory_svc.adapters.proto import product_to_pb, stock_to_pb
 from inventory_svc.domain.paging import ProductQuery
 from inventory_svc.service_layer import catalog, stock
 from inventory_svc.service_layer.unit_of_work import UnitOfWorkFactory
+from mesh.paging import PageTokens
 from oms.inventory.v1 import inventory_pb2 as pb
 from oms.inventory.v1 import inventory_pb2_grpc
 
@@ -35,15 +36,18 @@ def _present_fields(product: pb.Product) -> list[str]:
 
 
 class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
-    def __init__(self, uow_factory: UnitOfWorkFactory, cache: CatalogCache) -> None:
+    def __init__(self, uow_factory: UnitOfWorkFactory, cache: CatalogCache, page_tokens: PageTokens) -> None:
         self._uow = uow_factory
         self._cache = cache
+        self._tokens = page_tokens
 
     async def ListProducts(self, request: pb.ListProductsRequest, context: Context) -> pb.ListProductsResponse:
         query = ProductQuery(
             active=request.active if request.HasField("active") else None, name_contains=request.name_contains
         )
-        page = await catalog.list_products(query, request.page_token, request.page_size, self._uow(), self._cache)
+        page = await catalog.list_products(
+            query, request.page_token, request.page_size, self._uow(), self._cache, self._tokens
+        )
         return pb.ListProductsResponse(
             products=[product_to_pb(p) for p in page.products], next_page_token=page.next_page_token
         )
@@ -51,6 +55,14 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
     async def GetProduct(self, request: pb.GetProductRequest, context: Context) -> pb.GetProductResponse:
         product = await catalog.get_product(request.product_id, self._uow(), self._cache)
         return pb.GetProductResponse(product=product_to_pb(product))
+
+    async def BatchGetProducts(
+        self, request: pb.BatchGetProductsRequest, context: Context
+    ) -> pb.BatchGetProductsResponse:
+        batch = await catalog.batch_get_products(list(request.product_ids), self._uow())
+        return pb.BatchGetProductsResponse(
+            products=[product_to_pb(p) for p in batch.products], missing_product_ids=batch.missing_product_ids
+        )
 
     async def CreateProduct(self, request: pb.CreateProductRequest, context: Context) -> pb.CreateProductResponse:
         given = request.product

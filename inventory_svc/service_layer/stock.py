@@ -6,8 +6,8 @@ import logging
 
 from inventory_svc.adapters.catalog_cache import CatalogCache
 from inventory_svc.domain.events import StockChangeCause, StockLevelChanged
-from inventory_svc.domain.model import StockLevel, audit_allowed
-from inventory_svc.domain.validation import Violations, check_not_negative, check_positive
+from inventory_svc.domain.model import MAX_STOCK, StockLevel, audit_allowed, can_add
+from inventory_svc.domain.validation import Violations, check_not_negative, check_units
 from inventory_svc.service_layer.caching import evict_after_commit
 from inventory_svc.service_layer.errors import product_not_found, raise_if_invalid, require_id
 from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
@@ -57,12 +57,13 @@ async def add_stock(
     out = Violations()
     if not product_id:
         out.add("product_id", "must not be empty")
-    check_positive(quantity, "quantity", out)
+    check_units(quantity, "quantity", out, positive=True)
     raise_if_invalid(out)
     async with uow:
         level = await uow.stock.add(product_id, quantity)
         if level is None:
-            raise product_not_found(product_id)
+            # The conditional update decided; this read only explains why it refused.
+            raise _add_refusal(product_id, quantity, await uow.stock.get(product_id))
         uow.publish(StockLevelChanged(level, StockChangeCause.ADDED))
         evict_after_commit(uow, cache, [product_id])
         await uow.commit()
@@ -86,7 +87,7 @@ async def audit_stock(
     out = Violations()
     if not product_id:
         out.add("product_id", "must not be empty")
-    check_not_negative(counted, "quantity", out)
+    check_units(counted, "quantity", out, positive=False)
     check_not_negative(expected_version, "expected_version", out)
     raise_if_invalid(out)
     async with uow:
@@ -102,6 +103,25 @@ async def audit_stock(
         extra={"product_id": product_id, "quantity": counted, "version": level.version, "reason": reason},
     )
     return level
+
+
+def _add_refusal(product_id: str, units: int, current: StockLevel | None) -> MeshError:
+    if current is None:
+        return product_not_found(product_id)
+    if not can_add(current, units):
+        # Valid in form, impossible in this state (AIP-193): FAILED_PRECONDITION, not INVALID_ARGUMENT.
+        return FailedPrecondition(
+            f"adding {units} units to the {current.quantity} of {product_id!r} would exceed {MAX_STOCK}",
+            reason="STOCK_LIMIT",
+            violations=[
+                PreconditionViolation(
+                    "STOCK_LIMIT",
+                    f"products/{product_id}",
+                    f"quantity: at most {MAX_STOCK - current.quantity} more units fit (maximum {MAX_STOCK})",
+                )
+            ],
+        )
+    return Aborted(f"stock of {product_id!r} changed concurrently; re-read and retry")
 
 
 def _refusal(product_id: str, counted: int, expected_version: int, current: StockLevel | None) -> MeshError:

@@ -9,11 +9,10 @@ from google.protobuf import timestamp_pb2
 
 from mesh.auth import SYNTHETIC_ADMIN, current_principal
 from mesh.errors import FieldViolation, InvalidArgument, PermissionDenied
-from mesh.paging import page_size
+from mesh.paging import PageTokens, page_size
 from notify_svc.domain.model import Notification, Status
-from notify_svc.entrypoints import page_tokens
 from notify_svc.service_layer.handlers import Dependencies, list_notifications, retry_notification
-from notify_svc.service_layer.ports import ListQuery
+from notify_svc.service_layer.ports import Cursor, ListQuery
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc
 
 _STATUS_TO_PB = {
@@ -27,17 +26,22 @@ _CHANNEL_TO_PB = {"email": notify_pb2.CHANNEL_EMAIL}
 
 
 class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
-    def __init__(self, deps: Dependencies) -> None:
+    def __init__(self, deps: Dependencies, page_tokens: PageTokens) -> None:
         self._deps = deps
+        self._tokens = page_tokens
 
     async def ListNotifications(
         self, request: notify_pb2.ListNotificationsRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> notify_pb2.ListNotificationsResponse:
-        query = _list_query(request)
+        query = _list_query(request, self._tokens)
         page = await list_notifications(query, self._deps)
+        token = ""
+        if page.next:
+            token = self._tokens.encode(
+                "notifications", [page.next.create_time, page.next.notification_id], filters=_filters(request)
+            )
         return notify_pb2.ListNotificationsResponse(
-            notifications=[to_pb(n) for n in page.notifications],
-            next_page_token=page_tokens.encode(page.next, _filters(request)) if page.next else "",
+            notifications=[to_pb(n) for n in page.notifications], next_page_token=token
         )
 
     async def RetryNotification(
@@ -47,14 +51,16 @@ class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):
         return notify_pb2.RetryNotificationResponse(notification=to_pb(notification))
 
 
-def _list_query(request: notify_pb2.ListNotificationsRequest) -> ListQuery:
+def _list_query(request: notify_pb2.ListNotificationsRequest, tokens: PageTokens) -> ListQuery:
     limit = page_size(request.page_size)
     status = None
     if request.status != notify_pb2.NOTIFICATION_STATUS_UNSPECIFIED:
         status = _STATUS_FROM_PB.get(request.status)
         if status is None:
             raise InvalidArgument([FieldViolation("status", f"unknown status {request.status}")])
-    after = page_tokens.decode(request.page_token, _filters(request))
+    # Keyset position (time, id); a token continues only the listing with the filters it came from.
+    position = tokens.decode("notifications", request.page_token, (datetime, str), filters=_filters(request))
+    after = Cursor(*position) if position is not None else None
     return ListQuery(
         limit=limit, order_id=request.order_id, status=status, after=after, customer_id=_visible_customer(request)
     )
@@ -72,8 +78,8 @@ def _visible_customer(request: notify_pb2.ListNotificationsRequest) -> str:
     return principal.id
 
 
-def _filters(request: notify_pb2.ListNotificationsRequest) -> str:
-    return f"order_id={request.order_id}&status={request.status}&customer_id={request.customer_id}"
+def _filters(request: notify_pb2.ListNotificationsRequest) -> dict[str, str | int]:
+    return {"order_id": request.order_id, "status": request.status, "customer_id": request.customer_id}
 
 
 def to_pb(n: Notification) -> notify_pb2.Notification:

@@ -2,6 +2,11 @@
 
 Every call has a short deadline and goes through a circuit breaker. ``None`` means "inventory
 did not answer": callers fall back (accept the order as PENDING, price from the replica).
+
+Only inventory's own failures count towards the breaker (it is unreachable, too slow, or
+broke: UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, UNKNOWN). An answer that refuses the request
+(INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED, ...) proves inventory is up: it is the
+caller's problem and must never open the breaker every other customer depends on.
 """
 
 from __future__ import annotations
@@ -9,17 +14,33 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 import grpc
 
 from mesh.breaker import CircuitBreaker, CircuitOpen
+from mesh.errors import FieldViolation, InvalidArgument
 from mesh.money import from_proto
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from order_svc.domain.placement import CatalogEntry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# The codes that mean "inventory itself is in trouble"; any other answer is about the request.
+INVENTORY_FAULTS = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
+)
+# BatchGetProducts takes at most this many ids per call (its request bound).
+BATCH_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """Inventory answered, refusing the request: a healthy answer as far as the breaker goes."""
+
+    error: grpc.aio.AioRpcError
 
 
 class InventoryClient:
@@ -46,33 +67,63 @@ class InventoryClient:
     async def products(
         self, product_ids: Sequence[str], *, metadata: Sequence[tuple[str, str]] = ()
     ) -> dict[str, CatalogEntry] | None:
-        """Catalog entries of the products that exist, or None when inventory is away."""
+        """Catalog entries of the products that exist, or None when inventory is away.
 
-        async def fetch_one(product_id: str) -> CatalogEntry | None:
-            try:
-                response = await self._stub.GetProduct(
-                    inventory_pb2.GetProductRequest(product_id=product_id), timeout=self._deadline, metadata=metadata
-                )
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() == grpc.StatusCode.NOT_FOUND:
-                    return None
-                raise
-            product = response.product
-            return CatalogEntry(
-                product.product_id, product.name, from_proto(product.price), product.price.currency_code, product.active
+        One BatchGetProducts call (an order has at most 100 lines) under one deadline; unknown
+        ids are simply absent from the result.
+        """
+        wanted = list(dict.fromkeys(product_ids))
+        if not wanted:
+            return {}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._deadline
+
+        async def fetch(chunk: list[str]) -> inventory_pb2.BatchGetProductsResponse:
+            return await self._stub.BatchGetProducts(
+                inventory_pb2.BatchGetProductsRequest(product_ids=chunk),
+                timeout=max(deadline - loop.time(), 0.001),
+                metadata=metadata,
             )
 
-        async def call() -> dict[str, CatalogEntry]:
-            entries = await asyncio.gather(*(fetch_one(p) for p in product_ids))
-            return {entry.product_id: entry for entry in entries if entry is not None}
+        async def call() -> list[inventory_pb2.BatchGetProductsResponse]:
+            chunks = [wanted[i : i + BATCH_LIMIT] for i in range(0, len(wanted), BATCH_LIMIT)]
+            return list(await asyncio.gather(*(fetch(chunk) for chunk in chunks)))
 
-        return await self._guarded(call)
+        responses = await self._guarded(call)
+        if responses is None:
+            return None
+        return {
+            product.product_id: CatalogEntry(
+                product.product_id, product.name, from_proto(product.price), product.price.currency_code, product.active
+            )
+            for response in responses
+            for product in response.products
+        }
 
     async def _guarded(self, call: Callable[[], Awaitable[T]]) -> T | None:
+        async def attempt() -> T | _Refused:
+            try:
+                return await call()
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() in INVENTORY_FAULTS:
+                    raise  # counts towards the breaker
+                return _Refused(exc)
+
         try:
-            return await self._breaker.call(call)
+            outcome = await self._breaker.call(attempt)
         except CircuitOpen:
             return None
         except grpc.aio.AioRpcError as exc:
             log.warning("inventory call failed", extra={"code": exc.code().name, "details": exc.details()})
             return None
+        if isinstance(outcome, _Refused):
+            _raise_for_caller_input(outcome.error)
+            return None  # not the caller's input (e.g. their token): fall back as when away
+        return outcome
+
+
+def _raise_for_caller_input(error: grpc.aio.AioRpcError) -> None:
+    log.warning("inventory refused a call", extra={"code": error.code().name})
+    if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
+        # Inventory's own field names mean nothing to the order's caller; the lines are at fault.
+        raise InvalidArgument([FieldViolation("items", "the catalog refused these product ids")])

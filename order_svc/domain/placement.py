@@ -8,6 +8,12 @@ from dataclasses import dataclass
 MAX_LINES = 100
 MIN_QUANTITY = 1
 MAX_QUANTITY = 1000
+# Problems reported per refused order; a count stands for the rest (100 lines x 100 problems
+# would not fit gRPC's 8 KiB trailers).
+MAX_REPORTED = 10
+# The dearest unit price an order accepts (minor units; mesh.money.MAX_UNIT_PRICE_MINOR, kept
+# equal by a test): 10**13 x 1000 units x 100 lines = 10**18 keeps every total in a bigint.
+MAX_UNIT_PRICE_MINOR = 10**13
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,14 @@ class LineProblem:
 
     field: str
     description: str
+
+
+def summarized(problems: list[LineProblem], *, at_most: int = MAX_REPORTED) -> list[LineProblem]:
+    """The first ``at_most`` problems and a count of the rest: an error must fit the trailers."""
+    if len(problems) <= at_most:
+        return problems
+    rest = len(problems) - at_most
+    return [*problems[:at_most], LineProblem("items", f"{rest} more problems with the items not listed")]
 
 
 def check_lines(lines: list[RequestedLine]) -> list[LineProblem]:
@@ -66,14 +80,22 @@ def check_merged(lines: list[RequestedLine]) -> list[LineProblem]:
 
 
 def check_catalog(lines: list[RequestedLine], catalog: Mapping[str, CatalogEntry]) -> list[LineProblem]:
+    """Problems of the request's ``lines`` (as sent, so positions are the caller's) with the catalog.
+
+    A line is named by its position, not by its product id: ids come from the caller and are
+    not repeated back.
+    """
     problems = []
     currencies = set()
-    for line in lines:
+    for index, line in enumerate(lines):
         entry = catalog.get(line.product_id)
         if entry is None:
-            problems.append(LineProblem("items", f"unknown product {line.product_id!r}"))
+            problems.append(LineProblem(f"items[{index}].product_id", "no such product"))
         elif not entry.active:
-            problems.append(LineProblem("items", f"product {line.product_id!r} is not for sale"))
+            problems.append(LineProblem(f"items[{index}].product_id", "is not for sale"))
+        elif not 0 <= entry.price_minor <= MAX_UNIT_PRICE_MINOR:
+            # Only a catalog entry from before the catalog's price cap can be this dear.
+            problems.append(LineProblem(f"items[{index}].product_id", "is priced beyond what an order can total"))
         else:
             currencies.add(entry.currency)
     if len(currencies) > 1:

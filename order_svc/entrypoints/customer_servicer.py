@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from mesh.errors import FieldViolation, InvalidArgument
-from mesh.paging import decode_token, encode_token, page_size
+from mesh.paging import PageTokens, page_size
 from oms.order.v1 import customer_pb2, customer_pb2_grpc
 from order_svc.adapters.proto_mapping import customer_to_proto
 from order_svc.entrypoints.caller import caller_of
@@ -18,8 +18,9 @@ def _draft(message: customer_pb2.Customer) -> customers.CustomerDraft:
 
 
 class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
-    def __init__(self, deps: OrderDeps) -> None:
+    def __init__(self, deps: OrderDeps, page_tokens: PageTokens) -> None:
         self._deps = deps
+        self._tokens = page_tokens
 
     async def CreateCustomer(
         self, request: customer_pb2.CreateCustomerRequest, context: grpc.aio.ServicerContext
@@ -50,9 +51,9 @@ class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
     async def ListCustomers(
         self, request: customer_pb2.ListCustomersRequest, context: grpc.aio.ServicerContext
     ) -> customer_pb2.ListCustomersResponse:
-        position = decode_token("customers", request.page_token)
+        position = self._tokens.decode("customers", request.page_token, (str,))
         limit = page_size(request.page_size)
         found = await customers.list_customers(limit=limit + 1, after=position[0] if position else "", deps=self._deps)
         page = found[:limit]
-        token = encode_token("customers", [page[-1].customer_id]) if len(found) > limit else ""
+        token = self._tokens.encode("customers", [page[-1].customer_id]) if len(found) > limit else ""
         return customer_pb2.ListCustomersResponse(customers=[customer_to_proto(c) for c in page], next_page_token=token)

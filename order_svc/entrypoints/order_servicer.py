@@ -11,7 +11,7 @@ import grpc
 
 from mesh.errors import FieldViolation, InvalidArgument
 from mesh.logs import about_order
-from mesh.paging import decode_token, encode_token, page_size
+from mesh.paging import PageTokens, page_size
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from order_svc.adapters.proto_mapping import STATUS_FROM_PROTO, order_to_proto
 from order_svc.adapters.repository import OrderPageKey
@@ -28,9 +28,10 @@ WATCH_REFRESH_S = 5.0
 
 
 class OrderServicer(order_pb2_grpc.OrderServiceServicer):
-    def __init__(self, deps: OrderDeps, hub: WatchHub) -> None:
+    def __init__(self, deps: OrderDeps, hub: WatchHub, page_tokens: PageTokens) -> None:
         self._deps = deps
         self._hub = hub
+        self._tokens = page_tokens
 
     async def PlaceOrder(
         self, request: order_pb2.PlaceOrderRequest, context: grpc.aio.ServicerContext
@@ -54,10 +55,10 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     async def ListOrders(
         self, request: order_pb2.ListOrdersRequest, context: grpc.aio.ServicerContext
     ) -> order_pb2.ListOrdersResponse:
-        position = decode_token("orders", request.page_token)
-        after = None
-        if position is not None:
-            after = OrderPageKey(datetime.fromisoformat(position[0]), position[1])
+        # A token continues only the listing it came from: same customer, same status filter.
+        filters: dict[str, str | int] = {"customer_id": request.customer_id, "status": request.status}
+        position = self._tokens.decode("orders", request.page_token, (datetime, str), filters=filters)
+        after = OrderPageKey(*position) if position is not None else None
         page = await lifecycle.list_orders(
             caller=caller_of(context),
             deps=self._deps,
@@ -68,7 +69,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         )
         token = ""
         if page.next_key is not None:
-            token = encode_token("orders", [page.next_key.created_at.isoformat(), page.next_key.order_id])
+            token = self._tokens.encode("orders", [page.next_key.created_at, page.next_key.order_id], filters=filters)
         return order_pb2.ListOrdersResponse(orders=[order_to_proto(o) for o in page.orders], next_page_token=token)
 
     async def UpdateOrderStatus(

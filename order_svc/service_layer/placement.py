@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mesh import money
 from mesh.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -27,6 +28,7 @@ from order_svc.domain.placement import (
     check_lines,
     check_merged,
     merge_lines,
+    summarized,
 )
 from order_svc.service_layer.ports import Caller, OrderDeps
 
@@ -50,7 +52,7 @@ async def place_order(command: PlaceOrder, caller: Caller, deps: OrderDeps) -> O
         if earlier is not None:
             return earlier
     catalog = await _priced_catalog([line.product_id for line in lines], caller, deps)
-    _raise_for(check_catalog(lines, catalog))
+    _raise_for(check_catalog(command.lines, catalog))
     if deps.stock_precheck:
         await _precheck_stock(lines, caller, deps)
     return await _write(command, lines, catalog, request_hash, caller, deps)
@@ -70,7 +72,9 @@ def _validated_lines(command: PlaceOrder) -> list[RequestedLine]:
 
 def _raise_for(problems: list[LineProblem]) -> None:
     if problems:
-        raise InvalidArgument([FieldViolation(p.field, p.description) for p in problems])
+        shown = summarized(problems)
+        message = None if shown is problems else f"{len(problems)} problems with the order, the first listed"
+        raise InvalidArgument([FieldViolation(p.field, p.description) for p in shown], message)
 
 
 def _request_hash(customer_id: str, lines: Sequence[RequestedLine]) -> str:
@@ -156,6 +160,9 @@ async def _write(
             for line in lines
         ],
     )
+    if not money.fits(order.total_minor):
+        # Unreachable with the price and quantity caps; a bigint overflow must never be the check.
+        raise InvalidArgument([FieldViolation("items", "the order's total is larger than any amount the shop keeps")])
     async with deps.uow() as uow:
         if command.idempotency_key:
             earlier = await uow.idempotency.claim(

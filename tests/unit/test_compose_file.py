@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings
 from gateway.settings import GatewaySettings
 from inventory_svc.settings import InventorySettings
 from mesh.auth import AuthSettings
+from mesh.paging import PageTokenSettings
 from mesh.settings import KafkaSettings, RedisSettings
 from notify_svc.settings import NotifySettings
 from order_svc.settings import OrderSettings
@@ -34,6 +35,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     KafkaSettings,
     RedisSettings,
     AuthSettings,
+    PageTokenSettings,
 )
 # Read with os.environ by mesh.entry, not through a settings class.
 PLAIN_VARIABLES = {"OMS_LOG_FORMAT", "OMS_LOG_LEVEL"}

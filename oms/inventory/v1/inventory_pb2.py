@@ -30,7 +30,7 @@ from google.type import money_pb2 as google_dot_type_dot_money__pb2
 from oms.options.v1 import options_pb2 as oms_dot_options_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n oms/inventory/v1/inventory.proto\x12\x10oms.inventory.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\x1a\x1coms/options/v1/options.proto\"\x8f\x02\n\x07Product\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\'\n\x05price\x18\x04 \x01(\x0b\x32\x12.google.type.MoneyB\x04\xe2\x41\x01\x02\x12\x0e\n\x06\x61\x63tive\x18\x05 \x01(\x08\x12 \n\x12\x61vailable_quantity\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x94\x01\n\x05Stock\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\x12\x10\n\x08reserved\x18\x03 \x01(\x03\x12\x11\n\tavailable\x18\x04 \x01(\x03\x12\x0f\n\x07version\x18\x05 \x01(\x03\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"s\n\x13ListProductsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x13\n\x06\x61\x63tive\x18\x03 \x01(\x08H\x00\x88\x01\x01\x12\x15\n\rname_contains\x18\x04 \x01(\tB\t\n\x07_active\"\\\n\x14ListProductsResponse\x12+\n\x08products\x18\x01 \x03(\x0b\x32\x19.oms.inventory.v1.Product\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"-\n\x11GetProductRequest\x12\x18\n\nproduct_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x12GetProductResponse\x12*\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.Product\"H\n\x14\x43reateProductRequest\x12\x30\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.ProductB\x04\xe2\x41\x01\x02\"C\n\x15\x43reateProductResponse\x12*\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.Product\"y\n\x14UpdateProductRequest\x12\x30\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.ProductB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"C\n\x15UpdateProductResponse\x12*\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.Product\"0\n\x14\x44\x65leteProductRequest\x12\x18\n\nproduct_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x17\n\x15\x44\x65leteProductResponse\"+\n\x0fGetStockRequest\x12\x18\n\nproduct_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\":\n\x10GetStockResponse\x12&\n\x05stock\x18\x01 \x01(\x0b\x32\x17.oms.inventory.v1.Stock\".\n\x11\x43heckStockRequest\x12\x19\n\x0bproduct_ids\x18\x01 \x03(\tB\x04\xe2\x41\x01\x02\"\xab\x01\n\x12\x43heckStockResponse\x12\x46\n\tavailable\x18\x01 \x03(\x0b\x32\x33.oms.inventory.v1.CheckStockResponse.AvailableEntry\x12\x1b\n\x13unknown_product_ids\x18\x02 \x03(\t\x1a\x30\n\x0e\x41vailableEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"S\n\x0f\x41\x64\x64StockRequest\x12\x18\n\nproduct_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08quantity\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x02\x12\x0e\n\x06reason\x18\x03 \x01(\t\":\n\x10\x41\x64\x64StockResponse\x12&\n\x05stock\x18\x01 \x01(\x0b\x32\x17.oms.inventory.v1.Stock\"u\n\x11\x41uditStockRequest\x12\x18\n\nproduct_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08quantity\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x02\x12\x1e\n\x10\x65xpected_version\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x02\x12\x0e\n\x06reason\x18\x04 \x01(\t\"<\n\x12\x41uditStockResponse\x12&\n\x05stock\x18\x01 \x01(\x0b\x32\x17.oms.inventory.v1.Stock2\xeb\x0b\n\x10InventoryService\x12\x9e\x01\n\x0cListProducts\x12%.oms.inventory.v1.ListProductsRequest\x1a&.oms.inventory.v1.ListProductsResponse\"?\xca\xf3\x18*\x08\x01\x1a&Catalog read: anyone, no token needed.\x82\xd3\xe4\x93\x02\x0b\x12\t/products\x12\xa5\x01\n\nGetProduct\x12#.oms.inventory.v1.GetProductRequest\x1a$.oms.inventory.v1.GetProductResponse\"L\xca\xf3\x18*\x08\x01\x1a&Catalog read: anyone, no token needed.\x82\xd3\xe4\x93\x02\x18\x12\x16/products/{product_id}\x12\x98\x01\n\rCreateProduct\x12&.oms.inventory.v1.CreateProductRequest\x1a\'.oms.inventory.v1.CreateProductResponse\"6\xca\xf3\x18\x18\x08\x03\x1a\x14\x43hanges the catalog.\x82\xd3\xe4\x93\x02\x14\"\t/products:\x07product\x12\xad\x01\n\rUpdateProduct\x12&.oms.inventory.v1.UpdateProductRequest\x1a\'.oms.inventory.v1.UpdateProductResponse\"K\xca\xf3\x18\x18\x08\x03\x1a\x14\x43hanges the catalog.\x82\xd3\xe4\x93\x02)2\x1e/products/{product.product_id}:\x07product\x12\x9c\x01\n\rDeleteProduct\x12&.oms.inventory.v1.DeleteProductRequest\x1a\'.oms.inventory.v1.DeleteProductResponse\":\xca\xf3\x18\x18\x08\x03\x1a\x14\x43hanges the catalog.\x82\xd3\xe4\x93\x02\x18*\x16/products/{product_id}\x12\xc6\x01\n\x08GetStock\x12!.oms.inventory.v1.GetStockRequest\x1a\".oms.inventory.v1.GetStockResponse\"s\xca\xf3\x18,\x08\x01\x1a(Public stock read (what the shop shows).\x82\xd3\xe4\x93\x02=\x12\x1b/api/inventory/{product_id}Z\x1e\x12\x1c/products/{product_id}/stock\x12\xc0\x01\n\nCheckStock\x12#.oms.inventory.v1.CheckStockRequest\x1a$.oms.inventory.v1.CheckStockResponse\"g\xca\xf3\x18\x44\x08\x04\x1a@The order service\'s stock pre-check (service token); admins too.\x82\xd3\xe4\x93\x02\x19\"\x14/api/inventory/check:\x01*\x12\x86\x01\n\x08\x41\x64\x64Stock\x12!.oms.inventory.v1.AddStockRequest\x1a\".oms.inventory.v1.AddStockResponse\"3\xca\xf3\x18\x12\x08\x03\x1a\x0e\x43hanges stock.\x82\xd3\xe4\x93\x02\x17\"\x12/api/inventory/add:\x01*\x12\x8e\x01\n\nAuditStock\x12#.oms.inventory.v1.AuditStockRequest\x1a$.oms.inventory.v1.AuditStockResponse\"5\xca\xf3\x18\x12\x08\x03\x1a\x0e\x43hanges stock.\x82\xd3\xe4\x93\x02\x19\"\x14/api/inventory/audit:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n oms/inventory/v1/inventory.proto\x12\x10oms.inventory.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\x1a\x1coms/options/v1/options.proto\"\x8f\x02\n\x07Product\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\'\n\x05price\x18\x04 \x01(\x0b\x32\x12.google.type.MoneyB\x04\xe2\x41\x01\x02\x12\x0e\n\x06\x61\x63tive\x18\x05 \x01(\x08\x12 \n\x12\x61vailable_quantity\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x94\x01\n\x05Stock\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\x12\x10\n\x08reserved\x18\x03 \x01(\x03\x12\x11\n\tavailable\x18\x04 \x01(\x03\x12\x0f\n\x07version\x18\x05 \x01(\x03\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"s\n\x13ListProductsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x13\n\x06\x61\x63tive\x18\x03 \x01(\x08H\x00\x88\x01\x01\x12\x15\n\rname_contains\x18\x04 \x01(\tB\t\n\x07_active\"\\\n\x14ListProductsResponse\x12+\n\x08products\x18\x01 \x03(\x0b\x32\x19.oms.inventory.v1.Product\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"-\n\x11GetProductRequest\x12\x18\n\nproduct_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x12GetProductResponse\x12*\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.Product\"?\n\x17\x42\x61tchGetProductsRequest\x12$\n\x0bproduct_ids\x18\x01 \x03(\tB\x0f\xe2\x41\x01\x02\xd2\xf3\x18\x07\x08\x80\x01\x18\x64 \x01\"d\n\x18\x42\x61tchGetProductsResponse\x12+\n\x08products\x18\x01 \x03(\x0b\x32\x19.oms.inventory.v1.Product\x12\x1b\n\x13missing_product_ids\x18\x02 \x03(\t\"H\n\x14\x43reateProductRequest\x12\x30\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.ProductB\x04\xe2\x41\x01\x02\"C\n\x15\x43reateProductResponse\x12*\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.Product\"y\n\x14UpdateProductRequest\x12\x30\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.ProductB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"C\n\x15UpdateProductResponse\x12*\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.Product\"0\n\x14\x44\x65leteProductRequest\x12\x18\n\nproduct_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x17\n\x15\x44\x65leteProductResponse\"+\n\x0fGetStockRequest\x12\x18\n\nproduct_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\":\n\x10GetStockResponse\x12&\n\x05stock\x18\x01 \x01(\x0b\x32\x17.oms.inventory.v1.Stock\".\n\x11\x43heckStockRequest\x12\x19\n\x0bproduct_ids\x18\x01 \x03(\tB\x04\xe2\x41\x01\x02\"\xab\x01\n\x12\x43heckStockResponse\x12\x46\n\tavailable\x18\x01 \x03(\x0b\x32\x33.oms.inventory.v1.CheckStockResponse.AvailableEntry\x12\x1b\n\x13unknown_product_ids\x18\x02 \x03(\t\x1a\x30\n\x0e\x41vailableEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"S\n\x0f\x41\x64\x64StockRequest\x12\x18\n\nproduct_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08quantity\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x02\x12\x0e\n\x06reason\x18\x03 \x01(\t\":\n\x10\x41\x64\x64StockResponse\x12&\n\x05stock\x18\x01 \x01(\x0b\x32\x17.oms.inventory.v1.Stock\"u\n\x11\x41uditStockRequest\x12\x18\n\nproduct_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08quantity\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x02\x12\x1e\n\x10\x65xpected_version\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x02\x12\x0e\n\x06reason\x18\x04 \x01(\t\"<\n\x12\x41uditStockResponse\x12&\n\x05stock\x18\x01 \x01(\x0b\x32\x17.oms.inventory.v1.Stock2\x93\r\n\x10InventoryService\x12\x9e\x01\n\x0cListProducts\x12%.oms.inventory.v1.ListProductsRequest\x1a&.oms.inventory.v1.ListProductsResponse\"?\xca\xf3\x18*\x08\x01\x1a&Catalog read: anyone, no token needed.\x82\xd3\xe4\x93\x02\x0b\x12\t/products\x12\xa5\x01\n\nGetProduct\x12#.oms.inventory.v1.GetProductRequest\x1a$.oms.inventory.v1.GetProductResponse\"L\xca\xf3\x18*\x08\x01\x1a&Catalog read: anyone, no token needed.\x82\xd3\xe4\x93\x02\x18\x12\x16/products/{product_id}\x12\xa5\x01\n\x10\x42\x61tchGetProducts\x12).oms.inventory.v1.BatchGetProductsRequest\x1a*.oms.inventory.v1.BatchGetProductsResponse\":\xca\xf3\x18\x1c\x08\x01\x1a\x18\x63\x61talog reads are public\x82\xd3\xe4\x93\x02\x14\x12\x12/products:batchGet\x12\x98\x01\n\rCreateProduct\x12&.oms.inventory.v1.CreateProductRequest\x1a\'.oms.inventory.v1.CreateProductResponse\"6\xca\xf3\x18\x18\x08\x03\x1a\x14\x43hanges the catalog.\x82\xd3\xe4\x93\x02\x14\"\t/products:\x07product\x12\xad\x01\n\rUpdateProduct\x12&.oms.inventory.v1.UpdateProductRequest\x1a\'.oms.inventory.v1.UpdateProductResponse\"K\xca\xf3\x18\x18\x08\x03\x1a\x14\x43hanges the catalog.\x82\xd3\xe4\x93\x02)2\x1e/products/{product.product_id}:\x07product\x12\x9c\x01\n\rDeleteProduct\x12&.oms.inventory.v1.DeleteProductRequest\x1a\'.oms.inventory.v1.DeleteProductResponse\":\xca\xf3\x18\x18\x08\x03\x1a\x14\x43hanges the catalog.\x82\xd3\xe4\x93\x02\x18*\x16/products/{product_id}\x12\xc6\x01\n\x08GetStock\x12!.oms.inventory.v1.GetStockRequest\x1a\".oms.inventory.v1.GetStockResponse\"s\xca\xf3\x18,\x08\x01\x1a(Public stock read (what the shop shows).\x82\xd3\xe4\x93\x02=\x12\x1b/api/inventory/{product_id}Z\x1e\x12\x1c/products/{product_id}/stock\x12\xc0\x01\n\nCheckStock\x12#.oms.inventory.v1.CheckStockRequest\x1a$.oms.inventory.v1.CheckStockResponse\"g\xca\xf3\x18\x44\x08\x04\x1a@The order service\'s stock pre-check (service token); admins too.\x82\xd3\xe4\x93\x02\x19\"\x14/api/inventory/check:\x01*\x12\x86\x01\n\x08\x41\x64\x64Stock\x12!.oms.inventory.v1.AddStockRequest\x1a\".oms.inventory.v1.AddStockResponse\"3\xca\xf3\x18\x12\x08\x03\x1a\x0e\x43hanges stock.\x82\xd3\xe4\x93\x02\x17\"\x12/api/inventory/add:\x01*\x12\x8e\x01\n\nAuditStock\x12#.oms.inventory.v1.AuditStockRequest\x1a$.oms.inventory.v1.AuditStockResponse\"5\xca\xf3\x18\x12\x08\x03\x1a\x0e\x43hanges stock.\x82\xd3\xe4\x93\x02\x19\"\x14/api/inventory/audit:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,6 +49,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PRODUCT'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
   _globals['_GETPRODUCTREQUEST'].fields_by_name['product_id']._loaded_options = None
   _globals['_GETPRODUCTREQUEST'].fields_by_name['product_id']._serialized_options = b'\342A\001\002'
+  _globals['_BATCHGETPRODUCTSREQUEST'].fields_by_name['product_ids']._loaded_options = None
+  _globals['_BATCHGETPRODUCTSREQUEST'].fields_by_name['product_ids']._serialized_options = b'\342A\001\002\322\363\030\007\010\200\001\030d \001'
   _globals['_CREATEPRODUCTREQUEST'].fields_by_name['product']._loaded_options = None
   _globals['_CREATEPRODUCTREQUEST'].fields_by_name['product']._serialized_options = b'\342A\001\002'
   _globals['_UPDATEPRODUCTREQUEST'].fields_by_name['product']._loaded_options = None
@@ -75,6 +77,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INVENTORYSERVICE'].methods_by_name['ListProducts']._serialized_options = b'\312\363\030*\010\001\032&Catalog read: anyone, no token needed.\202\323\344\223\002\013\022\t/products'
   _globals['_INVENTORYSERVICE'].methods_by_name['GetProduct']._loaded_options = None
   _globals['_INVENTORYSERVICE'].methods_by_name['GetProduct']._serialized_options = b'\312\363\030*\010\001\032&Catalog read: anyone, no token needed.\202\323\344\223\002\030\022\026/products/{product_id}'
+  _globals['_INVENTORYSERVICE'].methods_by_name['BatchGetProducts']._loaded_options = None
+  _globals['_INVENTORYSERVICE'].methods_by_name['BatchGetProducts']._serialized_options = b'\312\363\030\034\010\001\032\030catalog reads are public\202\323\344\223\002\024\022\022/products:batchGet'
   _globals['_INVENTORYSERVICE'].methods_by_name['CreateProduct']._loaded_options = None
   _globals['_INVENTORYSERVICE'].methods_by_name['CreateProduct']._serialized_options = b'\312\363\030\030\010\003\032\024Changes the catalog.\202\323\344\223\002\024\"\t/products:\007product'
   _globals['_INVENTORYSERVICE'].methods_by_name['UpdateProduct']._loaded_options = None
@@ -101,36 +105,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETPRODUCTREQUEST']._serialized_end=920
   _globals['_GETPRODUCTRESPONSE']._serialized_start=922
   _globals['_GETPRODUCTRESPONSE']._serialized_end=986
-  _globals['_CREATEPRODUCTREQUEST']._serialized_start=988
-  _globals['_CREATEPRODUCTREQUEST']._serialized_end=1060
-  _globals['_CREATEPRODUCTRESPONSE']._serialized_start=1062
-  _globals['_CREATEPRODUCTRESPONSE']._serialized_end=1129
-  _globals['_UPDATEPRODUCTREQUEST']._serialized_start=1131
-  _globals['_UPDATEPRODUCTREQUEST']._serialized_end=1252
-  _globals['_UPDATEPRODUCTRESPONSE']._serialized_start=1254
-  _globals['_UPDATEPRODUCTRESPONSE']._serialized_end=1321
-  _globals['_DELETEPRODUCTREQUEST']._serialized_start=1323
-  _globals['_DELETEPRODUCTREQUEST']._serialized_end=1371
-  _globals['_DELETEPRODUCTRESPONSE']._serialized_start=1373
-  _globals['_DELETEPRODUCTRESPONSE']._serialized_end=1396
-  _globals['_GETSTOCKREQUEST']._serialized_start=1398
-  _globals['_GETSTOCKREQUEST']._serialized_end=1441
-  _globals['_GETSTOCKRESPONSE']._serialized_start=1443
-  _globals['_GETSTOCKRESPONSE']._serialized_end=1501
-  _globals['_CHECKSTOCKREQUEST']._serialized_start=1503
-  _globals['_CHECKSTOCKREQUEST']._serialized_end=1549
-  _globals['_CHECKSTOCKRESPONSE']._serialized_start=1552
-  _globals['_CHECKSTOCKRESPONSE']._serialized_end=1723
-  _globals['_CHECKSTOCKRESPONSE_AVAILABLEENTRY']._serialized_start=1675
-  _globals['_CHECKSTOCKRESPONSE_AVAILABLEENTRY']._serialized_end=1723
-  _globals['_ADDSTOCKREQUEST']._serialized_start=1725
-  _globals['_ADDSTOCKREQUEST']._serialized_end=1808
-  _globals['_ADDSTOCKRESPONSE']._serialized_start=1810
-  _globals['_ADDSTOCKRESPONSE']._serialized_end=1868
-  _globals['_AUDITSTOCKREQUEST']._serialized_start=1870
-  _globals['_AUDITSTOCKREQUEST']._serialized_end=1987
-  _globals['_AUDITSTOCKRESPONSE']._serialized_start=1989
-  _globals['_AUDITSTOCKRESPONSE']._serialized_end=2049
-  _globals['_INVENTORYSERVICE']._serialized_start=2052
-  _globals['_INVENTORYSERVICE']._serialized_end=3567
+  _globals['_BATCHGETPRODUCTSREQUEST']._serialized_start=988
+  _globals['_BATCHGETPRODUCTSREQUEST']._serialized_end=1051
+  _globals['_BATCHGETPRODUCTSRESPONSE']._serialized_start=1053
+  _globals['_BATCHGETPRODUCTSRESPONSE']._serialized_end=1153
+  _globals['_CREATEPRODUCTREQUEST']._serialized_start=1155
+  _globals['_CREATEPRODUCTREQUEST']._serialized_end=1227
+  _globals['_CREATEPRODUCTRESPONSE']._serialized_start=1229
+  _globals['_CREATEPRODUCTRESPONSE']._serialized_end=1296
+  _globals['_UPDATEPRODUCTREQUEST']._serialized_start=1298
+  _globals['_UPDATEPRODUCTREQUEST']._serialized_end=1419
+  _globals['_UPDATEPRODUCTRESPONSE']._serialized_start=1421
+  _globals['_UPDATEPRODUCTRESPONSE']._serialized_end=1488
+  _globals['_DELETEPRODUCTREQUEST']._serialized_start=1490
+  _globals['_DELETEPRODUCTREQUEST']._serialized_end=1538
+  _globals['_DELETEPRODUCTRESPONSE']._serialized_start=1540
+  _globals['_DELETEPRODUCTRESPONSE']._serialized_end=1563
+  _globals['_GETSTOCKREQUEST']._serialized_start=1565
+  _globals['_GETSTOCKREQUEST']._serialized_end=1608
+  _globals['_GETSTOCKRESPONSE']._serialized_start=1610
+  _globals['_GETSTOCKRESPONSE']._serialized_end=1668
+  _globals['_CHECKSTOCKREQUEST']._serialized_start=1670
+  _globals['_CHECKSTOCKREQUEST']._serialized_end=1716
+  _globals['_CHECKSTOCKRESPONSE']._serialized_start=1719
+  _globals['_CHECKSTOCKRESPONSE']._serialized_end=1890
+  _globals['_CHECKSTOCKRESPONSE_AVAILABLEENTRY']._serialized_start=1842
+  _globals['_CHECKSTOCKRESPONSE_AVAILABLEENTRY']._serialized_end=1890
+  _globals['_ADDSTOCKREQUEST']._serialized_start=1892
+  _globals['_ADDSTOCKREQUEST']._serialized_end=1975
+  _globals['_ADDSTOCKRESPONSE']._serialized_start=1977
+  _globals['_ADDSTOCKRESPONSE']._serialized_end=2035
+  _globals['_AUDITSTOCKREQUEST']._serialized_start=2037
+  _globals['_AUDITSTOCKREQUEST']._serialized_end=2154
+  _globals['_AUDITSTOCKRESPONSE']._serialized_start=2156
+  _globals['_AUDITSTOCKRESPONSE']._serialized_end=2216
+  _globals['_INVENTORYSERVICE']._serialized_start=2219
+  _globals['_INVENTORYSERVICE']._serialized_end=3902
 # @@protoc_insertion_point(module_scope)

@@ -232,6 +232,60 @@ class GetProductResponse(_message.Message):
 Global___GetProductResponse: _TypeAlias = GetProductResponse  # noqa: Y015
 
 @_typing.final
+class BatchGetProductsRequest(_message.Message):
+    """Request of BatchGetProducts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def product_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The products' ids: 1 to 100 ids of at most 128 characters each."""
+
+    def __init__(
+        self,
+        *,
+        product_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["product_ids", b"product_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetProductsRequest: _TypeAlias = BatchGetProductsRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetProductsResponse(_message.Message):
+    """Response of BatchGetProducts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCTS_FIELD_NUMBER: _builtins.int
+    MISSING_PRODUCT_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def products(self) -> _containers.RepeatedCompositeFieldContainer[Global___Product]:
+        """The products found (active or not), in the order of the request."""
+
+    @_builtins.property
+    def missing_product_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The requested ids that name no product, in the order of the request."""
+
+    def __init__(
+        self,
+        *,
+        products: _abc.Iterable[Global___Product] | None = ...,
+        missing_product_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["missing_product_ids", b"missing_product_ids", "products", b"products"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetProductsResponse: _TypeAlias = BatchGetProductsResponse  # noqa: Y015
+
+@_typing.final
 class CreateProductRequest(_message.Message):
     """Request of CreateProduct."""
 

@@ -46,6 +46,11 @@ class InventoryServiceStub:
                 request_serializer=oms_dot_inventory_dot_v1_dot_inventory__pb2.GetProductRequest.SerializeToString,
                 response_deserializer=oms_dot_inventory_dot_v1_dot_inventory__pb2.GetProductResponse.FromString,
                 _registered_method=True)
+        self.BatchGetProducts = channel.unary_unary(
+                '/oms.inventory.v1.InventoryService/BatchGetProducts',
+                request_serializer=oms_dot_inventory_dot_v1_dot_inventory__pb2.BatchGetProductsRequest.SerializeToString,
+                response_deserializer=oms_dot_inventory_dot_v1_dot_inventory__pb2.BatchGetProductsResponse.FromString,
+                _registered_method=True)
         self.CreateProduct = channel.unary_unary(
                 '/oms.inventory.v1.InventoryService/CreateProduct',
                 request_serializer=oms_dot_inventory_dot_v1_dot_inventory__pb2.CreateProductRequest.SerializeToString,
@@ -97,6 +102,16 @@ class InventoryServiceServicer:
 
     def GetProduct(self, request, context):
         """Returns one product.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetProducts(self, request, context):
+        """Returns many products in one call (AIP-231), in the order asked, duplicates collapsed.
+        Ids that name no product are listed in missing_product_ids rather than failing the call
+        with NOT_FOUND: a caller (the order placement) needs to know which ones, and up to 100
+        ids would not fit the error trailers.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -164,6 +179,11 @@ def add_InventoryServiceServicer_to_server(servicer, server):
                     servicer.GetProduct,
                     request_deserializer=oms_dot_inventory_dot_v1_dot_inventory__pb2.GetProductRequest.FromString,
                     response_serializer=oms_dot_inventory_dot_v1_dot_inventory__pb2.GetProductResponse.SerializeToString,
+            ),
+            'BatchGetProducts': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetProducts,
+                    request_deserializer=oms_dot_inventory_dot_v1_dot_inventory__pb2.BatchGetProductsRequest.FromString,
+                    response_serializer=oms_dot_inventory_dot_v1_dot_inventory__pb2.BatchGetProductsResponse.SerializeToString,
             ),
             'CreateProduct': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateProduct,
@@ -257,6 +277,33 @@ class InventoryService:
             '/oms.inventory.v1.InventoryService/GetProduct',
             oms_dot_inventory_dot_v1_dot_inventory__pb2.GetProductRequest.SerializeToString,
             oms_dot_inventory_dot_v1_dot_inventory__pb2.GetProductResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetProducts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oms.inventory.v1.InventoryService/BatchGetProducts',
+            oms_dot_inventory_dot_v1_dot_inventory__pb2.BatchGetProductsRequest.SerializeToString,
+            oms_dot_inventory_dot_v1_dot_inventory__pb2.BatchGetProductsResponse.FromString,
             options,
             channel_credentials,
             insecure,

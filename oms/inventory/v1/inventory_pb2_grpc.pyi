@@ -39,6 +39,12 @@ class InventoryServiceStub:
     """Lists products, one page at a time, ordered by product_id."""
     GetProduct: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.GetProductRequest, _inventory_pb2.GetProductResponse]
     """Returns one product."""
+    BatchGetProducts: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.BatchGetProductsRequest, _inventory_pb2.BatchGetProductsResponse]
+    """Returns many products in one call (AIP-231), in the order asked, duplicates collapsed.
+    Ids that name no product are listed in missing_product_ids rather than failing the call
+    with NOT_FOUND: a caller (the order placement) needs to know which ones, and up to 100
+    ids would not fit the error trailers.
+    """
     CreateProduct: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.CreateProductRequest, _inventory_pb2.CreateProductResponse]
     """Adds a product to the catalog, with no stock (admin)."""
     UpdateProduct: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.UpdateProductRequest, _inventory_pb2.UpdateProductResponse]
@@ -67,6 +73,12 @@ class InventoryServiceAsyncStub(InventoryServiceStub):
     """Lists products, one page at a time, ordered by product_id."""
     GetProduct: _aio.UnaryUnaryMultiCallable[_inventory_pb2.GetProductRequest, _inventory_pb2.GetProductResponse]  # type: ignore[assignment]
     """Returns one product."""
+    BatchGetProducts: _aio.UnaryUnaryMultiCallable[_inventory_pb2.BatchGetProductsRequest, _inventory_pb2.BatchGetProductsResponse]  # type: ignore[assignment]
+    """Returns many products in one call (AIP-231), in the order asked, duplicates collapsed.
+    Ids that name no product are listed in missing_product_ids rather than failing the call
+    with NOT_FOUND: a caller (the order placement) needs to know which ones, and up to 100
+    ids would not fit the error trailers.
+    """
     CreateProduct: _aio.UnaryUnaryMultiCallable[_inventory_pb2.CreateProductRequest, _inventory_pb2.CreateProductResponse]  # type: ignore[assignment]
     """Adds a product to the catalog, with no stock (admin)."""
     UpdateProduct: _aio.UnaryUnaryMultiCallable[_inventory_pb2.UpdateProductRequest, _inventory_pb2.UpdateProductResponse]  # type: ignore[assignment]
@@ -104,6 +116,18 @@ class InventoryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_inventory_pb2.GetProductResponse, _abc.Awaitable[_inventory_pb2.GetProductResponse]]:
         """Returns one product."""
+
+    @_abc_1.abstractmethod
+    def BatchGetProducts(
+        self,
+        request: _inventory_pb2.BatchGetProductsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_inventory_pb2.BatchGetProductsResponse, _abc.Awaitable[_inventory_pb2.BatchGetProductsResponse]]:
+        """Returns many products in one call (AIP-231), in the order asked, duplicates collapsed.
+        Ids that name no product are listed in missing_product_ids rather than failing the call
+        with NOT_FOUND: a caller (the order placement) needs to know which ones, and up to 100
+        ids would not fit the error trailers.
+        """
 
     @_abc_1.abstractmethod
     def CreateProduct(

@@ -113,6 +113,13 @@ async def test_query_parameters_fill_the_remaining_fields(client: httpx.AsyncCli
     assert recorder.last("ListOrders").request.status == 2
 
 
+async def test_batch_get_takes_repeated_query_parameters(client: httpx.AsyncClient, recorder: Recorder) -> None:
+    # The custom-verb path must not be taken for GET /products/{product_id}.
+    response = await client.get("/products:batchGet", params=[("product_ids", "a"), ("productIds", "b")])
+    assert response.status_code == 200, response.text
+    assert list(recorder.last("BatchGetProducts").request.product_ids) == ["a", "b"]
+
+
 async def test_optional_fields_keep_presence(client: httpx.AsyncClient, recorder: Recorder) -> None:
     await client.get("/products", params={"active": "false"})
     assert recorder.last("ListProducts").request.HasField("active")

@@ -11,7 +11,15 @@ from typing import Self
 from inventory_svc.adapters.catalog_cache import CatalogCache, ProductPage, Slot
 from inventory_svc.adapters.repository import ProductRepository, ReservationRepository, StockRepository
 from inventory_svc.domain.events import Event
-from inventory_svc.domain.model import Product, ProductChanges, Reservation, ReservationStatus, Shortfall, StockLevel
+from inventory_svc.domain.model import (
+    MAX_STOCK,
+    Product,
+    ProductChanges,
+    Reservation,
+    ReservationStatus,
+    Shortfall,
+    StockLevel,
+)
 from inventory_svc.domain.paging import ProductQuery
 from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
 
@@ -26,6 +34,8 @@ class Store:
     failures: dict[str, tuple[str, list[Shortfall]]] = field(default_factory=dict)
     inbox: set[str] = field(default_factory=set)
     published: list[Event] = field(default_factory=list)
+    # Calls of ProductRepository.get_many: batched reads must stay one query.
+    batch_reads: int = 0
 
 
 class FakeProducts(ProductRepository):
@@ -39,6 +49,10 @@ class FakeProducts(ProductRepository):
     async def get(self, product_id: str) -> Product | None:
         product = self.store.products.get(product_id)
         return self._with_stock(product) if product else None
+
+    async def get_many(self, product_ids: Sequence[str]) -> list[Product]:
+        self.store.batch_reads += 1
+        return [self._with_stock(self.store.products[p]) for p in product_ids if p in self.store.products]
 
     async def add(self, product: Product) -> Product | None:
         if product.product_id in self.store.products:
@@ -109,7 +123,8 @@ class FakeStock(StockRepository):
         return self._change(product_id, lambda s: s.reserved >= quantity, reserved=-quantity, quantity=-quantity)
 
     async def add(self, product_id: str, quantity: int) -> StockLevel | None:
-        return self._change(product_id, lambda s: True, quantity=quantity)
+        # The SQL adapter's condition, as the database's CHECK would also insist.
+        return self._change(product_id, lambda s: s.quantity + quantity <= MAX_STOCK, quantity=quantity)
 
     async def audit(self, product_id: str, counted: int, expected_version: int) -> StockLevel | None:
         return self._change(

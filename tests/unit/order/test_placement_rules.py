@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from order_svc.domain.placement import (
+    MAX_UNIT_PRICE_MINOR,
     CatalogEntry,
     RequestedLine,
     check_catalog,
@@ -49,9 +50,19 @@ def test_catalog_rules_unknown_inactive_and_mixed_currency() -> None:
         "b": CatalogEntry("b", "B", 100, "EUR", False),
         "c": CatalogEntry("c", "C", 100, "USD", True),
     }
-    descriptions = [p.description for p in check_catalog([RequestedLine("x", 1)], catalog)]
-    assert descriptions == ["unknown product 'x'"]
-    assert "not for sale" in check_catalog([RequestedLine("b", 1)], catalog)[0].description
+    unknown = check_catalog([RequestedLine("a", 1), RequestedLine("x", 1)], catalog)
+    assert [(p.field, p.description) for p in unknown] == [("items[1].product_id", "no such product")]
+    assert check_catalog([RequestedLine("b", 1)], catalog)[0].description == "is not for sale"
     mixed = check_catalog([RequestedLine("a", 1), RequestedLine("c", 1)], catalog)
     assert "different currencies" in mixed[0].description
     assert check_catalog([RequestedLine("a", 1)], catalog) == []
+
+
+def test_a_price_past_the_cap_is_refused_so_no_total_can_overflow() -> None:
+    catalog = {
+        "dear": CatalogEntry("dear", "Dear", MAX_UNIT_PRICE_MINOR, "EUR", True),
+        "too-dear": CatalogEntry("too-dear", "Too dear", MAX_UNIT_PRICE_MINOR + 1, "EUR", True),
+    }
+    assert check_catalog([RequestedLine("dear", 1000)], catalog) == []
+    [problem] = check_catalog([RequestedLine("dear", 1), RequestedLine("too-dear", 1)], catalog)
+    assert problem.field == "items[1].product_id"
