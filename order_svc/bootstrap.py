@@ -7,6 +7,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import grpc
 
@@ -19,6 +20,7 @@ from mesh.relay import OutboxRelay
 from mesh.retry import Backoff
 from mesh.server import ServiceProcess, Worker
 from mesh.settings import KafkaSettings, RedisSettings
+from mesh.stream_slots import StreamSlots
 from mesh.telemetry import traced_channel
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc
 from order_svc.adapters.inventory_client import InventoryClient
@@ -27,8 +29,10 @@ from order_svc.adapters.watch_hub import WatchHub
 from order_svc.entrypoints.customer_servicer import CustomerServicer
 from order_svc.entrypoints.event_handlers import event_handlers
 from order_svc.entrypoints.order_servicer import OrderServicer
+from order_svc.service_layer.lifecycle import read_order
 from order_svc.service_layer.ports import OrderDeps, OrderUnitOfWork
 from order_svc.service_layer.saga import cancel_unpaid
+from order_svc.service_layer.watching import OrderFeeds, Watching
 from order_svc.settings import OrderSettings
 
 log = logging.getLogger(__name__)
@@ -64,9 +68,18 @@ def build(config: OrderConfig) -> ServiceProcess:
         stock_precheck=settings.stock_precheck,
     )
     hub = WatchHub(asyncpg_dsn(settings.database_url))
+    watching = Watching(
+        feeds=OrderFeeds(partial(read_order, deps=deps), hub, refresh_s=settings.watch_refresh_s),
+        slots=StreamSlots(
+            max_total=settings.watch_max_streams,
+            max_per_key=settings.watch_max_per_principal,
+            what="WatchOrder streams",
+        ),
+        max_lifetime_s=settings.watch_max_lifetime_s,
+    )
 
     def register(server: grpc.aio.Server) -> None:
-        order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, hub), server)
+        order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, watching), server)
         customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(deps), server)
 
     workers: list[Worker] = [hub.run]
