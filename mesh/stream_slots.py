@@ -1,8 +1,9 @@
-"""Caps on long-lived streams: at most so many open in this process, and so many per caller.
+"""Bounds on long-lived streams: at most so many open in this process and per caller, and an end.
 
 A stream holds memory, a task and (at the gateway) an upstream call for as long as the client
 likes, so without a cap one caller could open enough of them to starve everyone else. Slots are
-counted in memory per process: each instance of a service enforces its own caps.
+counted in memory per process: each instance of a service enforces its own caps. A stream also
+ends at a maximum lifetime, or earlier when the caller's token expires (``stream_end``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from mesh.errors import QuotaViolation, ResourceExhausted
 
@@ -73,3 +75,22 @@ class StreamSlots:
             retry_after_s=self._retry_after_s,
             reason="TOO_MANY_STREAMS",
         )
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """When a stream must end (on the event loop's clock) and whether the token is the reason."""
+
+    at: float
+    token_expired: bool
+
+
+def stream_end(*, loop_now: float, wall_now: float, lifetime_s: float, token_expires_at: float | None) -> StreamEnd:
+    """The earlier of the stream's maximum lifetime and its token's expiry (a Unix time)."""
+    by_lifetime = loop_now + lifetime_s
+    if token_expires_at is None:
+        return StreamEnd(by_lifetime, token_expired=False)
+    by_token = loop_now + (token_expires_at - wall_now)
+    if by_token <= by_lifetime:
+        return StreamEnd(by_token, token_expired=True)
+    return StreamEnd(by_lifetime, token_expired=False)

@@ -13,6 +13,7 @@ from mesh.auth import SYNTHETIC_ADMIN, current_principal
 from mesh.errors import FieldViolation, InvalidArgument, Unauthenticated
 from mesh.logs import about_order
 from mesh.paging import decode_token, encode_token, page_size
+from mesh.stream_slots import stream_end
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from order_svc.adapters.proto_mapping import STATUS_FROM_PROTO, order_to_proto
 from order_svc.adapters.repository import OrderPageKey
@@ -23,7 +24,7 @@ from order_svc.entrypoints.caller import caller_of, metadata_value
 from order_svc.service_layer import lifecycle
 from order_svc.service_layer.placement import PlaceOrder, place_order
 from order_svc.service_layer.ports import OrderDeps
-from order_svc.service_layer.watching import Watching, follow, stream_end
+from order_svc.service_layer.watching import Watching, follow
 
 # Trailer of a WatchOrder stream ended by its maximum lifetime: the client watches again.
 STREAM_END_KEY = "oms-stream-end"

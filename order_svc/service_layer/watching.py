@@ -186,25 +186,6 @@ async def follow(order_id: str, caller: Caller, feeds: OrderFeeds, *, until: flo
 
 
 @dataclass(frozen=True)
-class StreamEnd:
-    """When a stream must end (on the event loop's clock) and whether the token is the reason."""
-
-    at: float
-    token_expired: bool
-
-
-def stream_end(*, loop_now: float, wall_now: float, lifetime_s: float, token_expires_at: float | None) -> StreamEnd:
-    """The earlier of the stream's maximum lifetime and its token's expiry (a Unix time)."""
-    by_lifetime = loop_now + lifetime_s
-    if token_expires_at is None:
-        return StreamEnd(by_lifetime, token_expired=False)
-    by_token = loop_now + (token_expires_at - wall_now)
-    if by_token <= by_lifetime:
-        return StreamEnd(by_token, token_expired=True)
-    return StreamEnd(by_lifetime, token_expired=False)
-
-
-@dataclass(frozen=True)
 class Watching:
     """What WatchOrder needs: the shared feeds, the stream caps and the lifetime."""
 

@@ -10,7 +10,7 @@ from google.rpc import code_pb2, error_details_pb2
 
 from mesh.errors import ResourceExhausted
 from mesh.grpc_errors import to_status
-from mesh.stream_slots import StreamSlots
+from mesh.stream_slots import StreamSlots, stream_end
 
 
 def test_a_caller_gets_at_most_its_share_and_others_keep_theirs() -> None:
@@ -69,3 +69,12 @@ def test_resource_exhausted_carries_quota_failure_and_retry_info() -> None:
     assert quota.violations[0].subject == "process"
     assert "WatchOrder streams" in quota.violations[0].description
     assert status.details[2].Unpack(retry) and retry.retry_delay.seconds == 7
+
+
+def test_the_stream_ends_at_the_earlier_of_lifetime_and_token_expiry() -> None:
+    by_token = stream_end(loop_now=100.0, wall_now=1_000.0, lifetime_s=900, token_expires_at=1_060.0)
+    assert (by_token.at, by_token.token_expired) == (160.0, True)
+    by_lifetime = stream_end(loop_now=100.0, wall_now=1_000.0, lifetime_s=30, token_expires_at=1_060.0)
+    assert (by_lifetime.at, by_lifetime.token_expired) == (130.0, False)
+    no_token = stream_end(loop_now=100.0, wall_now=1_000.0, lifetime_s=30, token_expires_at=None)
+    assert (no_token.at, no_token.token_expired) == (130.0, False)

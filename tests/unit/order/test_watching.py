@@ -14,7 +14,7 @@ from order_svc.adapters.watch_hub import WatchHub
 from order_svc.domain.model import Order
 from order_svc.domain.status import OrderStatus
 from order_svc.service_layer.ports import Caller
-from order_svc.service_layer.watching import OrderFeeds, follow, stream_end
+from order_svc.service_layer.watching import OrderFeeds, follow
 from tests.support.wait import eventually
 
 ADMIN = Caller(principal_id="admin-1", is_admin=True)
@@ -214,12 +214,3 @@ async def test_a_failed_read_ends_the_watchers_and_the_next_watcher_reads_afresh
     keeper = Watcher(feeds, order_id)
     watchers.append(keeper)
     await all_saw([keeper], 1)
-
-
-def test_the_stream_ends_at_the_earlier_of_lifetime_and_token_expiry() -> None:
-    by_token = stream_end(loop_now=100.0, wall_now=1_000.0, lifetime_s=900, token_expires_at=1_060.0)
-    assert (by_token.at, by_token.token_expired) == (160.0, True)
-    by_lifetime = stream_end(loop_now=100.0, wall_now=1_000.0, lifetime_s=30, token_expires_at=1_060.0)
-    assert (by_lifetime.at, by_lifetime.token_expired) == (130.0, False)
-    no_token = stream_end(loop_now=100.0, wall_now=1_000.0, lifetime_s=30, token_expires_at=None)
-    assert (no_token.at, no_token.token_expired) == (130.0, False)
