@@ -78,6 +78,8 @@ def create_app(settings: GatewaySettings | None = None, auth: AuthSettings | Non
         ),
     )
 
+    gateway.metrics.open_streams.set_function(lambda: gateway.streams.total)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         gateway.upstreams.start()

@@ -24,6 +24,7 @@ from mesh.stream_slots import StreamSlots
 from mesh.telemetry import traced_channel
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc
 from order_svc.adapters.inventory_client import InventoryClient
+from order_svc.adapters.metrics import WATCH_STREAMS, WATCHED_ORDERS
 from order_svc.adapters.order_cache import RedisOrderCache
 from order_svc.adapters.watch_hub import WatchHub
 from order_svc.entrypoints.customer_servicer import CustomerServicer
@@ -77,6 +78,8 @@ def build(config: OrderConfig) -> ServiceProcess:
         ),
         max_lifetime_s=settings.watch_max_lifetime_s,
     )
+    WATCH_STREAMS.set_function(lambda: watching.slots.total)
+    WATCHED_ORDERS.set_function(lambda: len(watching.feeds))
 
     def register(server: grpc.aio.Server) -> None:
         order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, watching), server)

@@ -75,6 +75,7 @@ async def test_streams_beyond_the_caps_are_429_with_retry_after(
             refused = await http.get("/orders/o-1:watch", headers=bearer("c-3"))
             assert refused.status_code == 429 and quota_subjects(refused.json()) == ["process"]
             assert gw.streams.total == 3
+            assert "oms_gateway_open_streams 3.0" in (await http.get("/metrics")).text
         # Disconnected clients give their slots back (and their upstream calls are cancelled).
         await slots_in_use(gw, 0)
         async with open_stream(http, "c-3"):
