@@ -35,6 +35,7 @@ from gateway.telemetry import TracingMiddleware, route_of
 from gateway.upstream import Upstreams
 from mesh.auth import AuthSettings, TokenVerifier, load_auth
 from mesh.settings import load
+from mesh.stream_slots import StreamSlots
 
 # Paths the gateway answers itself, ahead of the transcoded routes (and without a token).
 RESERVED_PATHS = ("/healthz", "/openapi.json", "/docs", "/docs/static", "/metrics")
@@ -72,7 +73,12 @@ def create_app(settings: GatewaySettings | None = None, auth: AuthSettings | Non
         bindings=bindings,
         router=Router(bindings),
         upstreams=Upstreams(settings.upstreams(), settings.connect_timeout_s),
+        streams=StreamSlots(
+            max_total=settings.max_streams, max_per_key=settings.max_streams_per_principal, what="streams"
+        ),
     )
+
+    gateway.metrics.open_streams.set_function(lambda: gateway.streams.total)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ from gateway.routing import Router
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstreams
 from mesh.auth import TokenVerifier
+from mesh.stream_slots import StreamSlots
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Gateway:
     bindings: list[Binding]
     router: Router
     upstreams: Upstreams
+    streams: StreamSlots
     metrics: Metrics = field(default_factory=Metrics)
     openapi: dict[str, Any] | None = None
 

@@ -2,12 +2,15 @@
 
 The mapping follows grpc-gateway's runtime/errors.go, including FAILED_PRECONDITION → 400
 (not 412): a precondition of the *system state* failed, which HTTP has no better code for.
+A status with a ``google.rpc.RetryInfo`` detail (RESOURCE_EXHAUSTED: too many open streams)
+also gets a ``Retry-After`` header.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -123,6 +126,15 @@ def _any_dict(detail: any_pb2.Any) -> dict[str, Any]:
         return {"@type": detail.type_url, "value": base64.b64encode(detail.value).decode()}
 
 
+def _retry_after(status: status_pb2.Status) -> str | None:
+    """Whole seconds of the status's RetryInfo detail (RFC 9110 Retry-After), if it has one."""
+    for detail in status.details:
+        info = error_details_pb2.RetryInfo()
+        if detail.Is(info.DESCRIPTOR) and detail.Unpack(info):
+            return str(max(0, math.ceil(info.retry_delay.ToTimedelta().total_seconds())))
+    return None
+
+
 def status_response(
     status: status_pb2.Status, http_status: int | None = None, headers: Mapping[str, str] | None = None
 ) -> Response:
@@ -130,6 +142,8 @@ def status_response(
     extra = dict(headers or {})
     if code == grpc.StatusCode.UNAUTHENTICATED:
         extra.setdefault("WWW-Authenticate", 'Bearer realm="oms"')
+    if (retry_after := _retry_after(status)) is not None:
+        extra.setdefault("Retry-After", retry_after)
     body = json.dumps(status_dict(status), separators=(",", ":"), ensure_ascii=False)
     return Response(
         body,

@@ -17,7 +17,7 @@ from gateway.headers import deadline_of, outgoing_metadata, request_id_of, respo
 from gateway.routing import MethodNotAllowed, RouteMatch
 from gateway.streaming import stream_response
 from gateway.transcoding import build_request, dumps, fill_update_mask, parse_json, read_body, to_json_dict
-from mesh.auth import AuthError, verify_off_loop
+from mesh.auth import ANONYMOUS, AuthError, Principal, verify_off_loop
 from mesh.grpc_errors import incident_error
 
 # Responses at least this large are gzipped for clients that accept it (streams never are: it
@@ -90,7 +90,7 @@ def _match(gateway: Gateway, request: Request) -> RouteMatch:
     return match
 
 
-async def _authenticate(gateway: Gateway, request: Request, match: RouteMatch) -> str | None:
+async def _authenticate(gateway: Gateway, request: Request, match: RouteMatch) -> tuple[str | None, Principal]:
     """Checks the token here for a fast 401; the service checks it again and decides roles.
 
     A public RPC (the method's declared rule) called without a token is forwarded without one.
@@ -101,18 +101,18 @@ async def _authenticate(gateway: Gateway, request: Request, match: RouteMatch) -
         # A browser EventSource cannot send headers (RFC 6750 2.3 query form, streams only).
         authorization = f"Bearer {token}"
     if not authorization and not match.binding.method.rule.needs_token:
-        return None
+        return None, ANONYMOUS
     try:
-        await verify_off_loop(gateway.verifier, authorization)
+        principal = await verify_off_loop(gateway.verifier, authorization)
     except AuthError as exc:
         raise HttpError(grpc.StatusCode.UNAUTHENTICATED, str(exc)) from None
-    return authorization
+    return authorization, principal
 
 
 async def _serve(gateway: Gateway, request: Request, match: RouteMatch, request_id: str) -> Response:
     settings = gateway.settings
     binding = match.binding
-    authorization = await _authenticate(gateway, request, match)
+    authorization, principal = await _authenticate(gateway, request, match)
     body_json = parse_json(await read_body(request, settings.max_body_bytes)) if binding.body else None
     query = request.query_params.multi_items()
     message = build_request(binding, match.path_params, query, body_json)
@@ -120,7 +120,7 @@ async def _serve(gateway: Gateway, request: Request, match: RouteMatch, request_
     metadata = outgoing_metadata(request, request_id, authorization)
     if binding.method.server_streaming:
         timeout = deadline_of(request, settings.stream_timeout_s)
-        return await stream_response(gateway, request, binding, message, metadata, timeout)
+        return await stream_response(gateway, request, binding, message, metadata, timeout, principal)
     timeout = deadline_of(request, settings.default_timeout_s)
     call = gateway.upstreams.unary(binding.method)(message, metadata=metadata, timeout=timeout, wait_for_ready=False)
     reply = await call

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,6 +30,9 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
+
+        # Set to read the live count when the app is built (gateway.app).
+        self.open_streams = Gauge("oms_gateway_open_streams", "Open SSE/NDJSON streams", registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

@@ -25,6 +25,13 @@ class GatewaySettings(BaseSettings):
     default_timeout_s: float = Field(default=10.0, gt=0, le=3600)
     # Deadline of a server stream when the client sends no Grpc-Timeout (EventSource reconnects).
     stream_timeout_s: float = Field(default=3600.0, gt=0, le=86400)
+    # A stream ends (cleanly) after this long whatever Grpc-Timeout asks; EventSource reconnects.
+    # It ends earlier, with an UNAUTHENTICATED error event, when its token expires.
+    stream_max_lifetime_s: float = Field(default=900.0, gt=0, le=86400)
+    # Open streams this gateway serves at once; more are answered 429 with Retry-After.
+    max_streams: int = Field(default=1000, ge=1)
+    # Open streams one caller may hold (token subject; the client address with auth disabled).
+    max_streams_per_principal: int = Field(default=8, ge=1)
     # A comment line is sent on idle event streams this often, so proxies keep them open.
     sse_keepalive_s: float = Field(default=15.0, gt=0, le=600)
     # How long one connection attempt to an upstream may take before calls fail UNAVAILABLE.

@@ -7,12 +7,18 @@ grpc-gateway's framing: one ``{"result": …}`` or ``{"error": Status}`` object 
 A reader task pumps the gRPC stream into a small queue, so waiting for the next message can time
 out for keepalives without cancelling the RPC. The RPC is cancelled whenever the response ends,
 including when the HTTP client goes away (Starlette cancels the body iterator).
+
+Streams are bounded: each holds one of ``OMS_GATEWAY_MAX_STREAMS`` slots (at most
+``OMS_GATEWAY_MAX_STREAMS_PER_PRINCIPAL`` per caller; beyond, 429 with Retry-After), ends cleanly
+after ``OMS_GATEWAY_STREAM_MAX_LIFETIME_S`` whatever Grpc-Timeout asks, and ends with an
+UNAUTHENTICATED error when the caller's token expires.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,12 +26,17 @@ import grpc
 from google.protobuf.message import Message
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from gateway.context import Gateway
 from gateway.descriptors import Binding
-from gateway.errors import status_dict, status_of
+from gateway.errors import HttpError, make_status, status_dict, status_of
 from gateway.headers import Metadata, response_headers
 from gateway.transcoding import dumps, to_json_dict
+from mesh.auth import SYNTHETIC_ADMIN, Principal
+from mesh.errors import ResourceExhausted
+from mesh.grpc_errors import details_of
+from mesh.stream_slots import StreamEnd, stream_end
 
 NDJSON = "application/x-ndjson"
 SSE = "text/event-stream"
@@ -68,39 +79,114 @@ async def _pump(call: Any, queue: asyncio.Queue[Any]) -> None:
 
 
 async def stream_response(
-    gateway: Gateway, request: Request, binding: Binding, message: Message, metadata: Metadata, deadline_s: float
+    gateway: Gateway,
+    request: Request,
+    binding: Binding,
+    message: Message,
+    metadata: Metadata,
+    deadline_s: float,
+    principal: Principal,
 ) -> Response:
     framing = _NdjsonFraming() if NDJSON in request.headers.get("accept", "") else _Framing()
-    call = gateway.upstreams.server_stream(binding.method)(
-        message, metadata=metadata, timeout=deadline_s, wait_for_ready=False
+    settings = gateway.settings
+    loop = asyncio.get_running_loop()
+    end = stream_end(
+        loop_now=loop.time(),
+        wall_now=time.time(),
+        lifetime_s=settings.stream_max_lifetime_s,
+        token_expires_at=principal.expires_at,
     )
-    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=16)
-    pump = asyncio.create_task(_pump(call, queue))
+    upstream = _UpstreamStream()
     try:
+        upstream.held.enter_context(gateway.streams.claim(_caller_key(request, principal)))
+    except ResourceExhausted as exc:
+        raise _too_many_streams(exc) from None
+    try:
+        # The upstream call never outlives the stream by much, even if this client stops reading.
+        timeout = min(deadline_s, end.at - loop.time() + UPSTREAM_GRACE_S)
+        upstream.call = gateway.upstreams.server_stream(binding.method)(
+            message, metadata=metadata, timeout=max(timeout, 0.001), wait_for_ready=False
+        )
+        upstream.pump = asyncio.create_task(_pump(upstream.call, upstream.queue))
         # Wait for the first item so an upstream error before any message is a real HTTP error.
-        first = await queue.get()
+        first = await upstream.queue.get()
+        if isinstance(first, grpc.aio.AioRpcError):
+            raise first
+        headers = response_headers(await upstream.call.initial_metadata())
     except BaseException:
-        call.cancel()
-        pump.cancel()
+        await upstream.close()
         raise
-    if isinstance(first, grpc.aio.AioRpcError):
-        raise first
-    headers = response_headers(await call.initial_metadata())
     headers.update({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    body = _frames(gateway, binding, framing, call, pump, queue, first)
-    return StreamingResponse(body, media_type=framing.media_type, headers=headers)
+    body = _frames(gateway, binding, framing, upstream, first, end)
+    return _StreamingResponse(body, upstream, media_type=framing.media_type, headers=headers)
+
+
+# How much longer than the stream itself its upstream call may last (see stream_response).
+UPSTREAM_GRACE_S = 5.0
+
+
+class _UpstreamStream:
+    """The upstream call behind one HTTP stream, its pump task and queue, and the stream's slot."""
+
+    def __init__(self) -> None:
+        self.call: Any = None
+        self.pump: asyncio.Task[None] | None = None
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=16)
+        self.held = contextlib.ExitStack()
+
+    async def close(self) -> None:
+        """Cancels the call and gives the slot back; safe to call more than once."""
+        if self.call is not None:
+            self.call.cancel()
+        if self.pump is not None:
+            self.pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.pump
+        self.held.close()
+
+
+class _StreamingResponse(StreamingResponse):
+    """Closes the upstream whatever happens, also if the body is never iterated."""
+
+    def __init__(self, body: AsyncIterator[bytes], upstream: _UpstreamStream, **kwargs: Any) -> None:
+        super().__init__(body, **kwargs)
+        self._upstream = upstream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._upstream.close()
+
+
+def _caller_key(request: Request, principal: Principal) -> str:
+    # With auth disabled every caller is the same synthetic admin, and anonymous callers have no
+    # subject: tell them apart by address.
+    if principal is SYNTHETIC_ADMIN or not principal.id:
+        return "addr:" + (request.client.host if request.client else "unknown")
+    return "sub:" + principal.id
+
+
+def _too_many_streams(exc: ResourceExhausted) -> HttpError:
+    # 429; its RetryInfo detail becomes the Retry-After header (gateway.errors.status_response).
+    return HttpError(exc.code, exc.message, details_of(exc))
+
+
+def _token_expired() -> dict[str, Any]:
+    status = make_status(grpc.StatusCode.UNAUTHENTICATED, "token expired: reconnect with a fresh token")
+    return status_dict(status)
 
 
 async def _frames(
     gateway: Gateway,
     binding: Binding,
     framing: _Framing,
-    call: Any,
-    pump: asyncio.Task[None],
-    queue: asyncio.Queue[Any],
+    upstream: _UpstreamStream,
     item: Any,
+    end: StreamEnd,
 ) -> AsyncIterator[bytes]:
     emit = gateway.settings.emit_unpopulated
+    loop = asyncio.get_running_loop()
     try:
         while item is not _END:
             if isinstance(item, grpc.aio.AioRpcError):
@@ -109,13 +195,18 @@ async def _frames(
             yield framing.message(to_json_dict(item, binding, emit))
             item = None
             while item is None:
+                remaining = end.at - loop.time()
+                if remaining <= 0:
+                    # Lifetime: a clean end (EventSource reconnects). Token: say why, then end.
+                    if end.token_expired:
+                        yield framing.error(_token_expired())
+                    return
                 try:
-                    item = await asyncio.wait_for(queue.get(), gateway.settings.sse_keepalive_s)
+                    item = await asyncio.wait_for(
+                        upstream.queue.get(), min(gateway.settings.sse_keepalive_s, remaining)
+                    )
                 except TimeoutError:
-                    if (beat := framing.keepalive()) is not None:
+                    if end.at - loop.time() > 0 and (beat := framing.keepalive()) is not None:
                         yield beat
     finally:
-        call.cancel()
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
+        await upstream.close()

@@ -155,6 +155,9 @@ class Principal:
 
     id: str
     roles: frozenset[str] = field(default_factory=frozenset)
+    # Unix time after which the token is refused (its ``exp`` plus the leeway); long-lived streams
+    # end then. None: no token (auth disabled). Not part of equality: it describes the token.
+    expires_at: float | None = field(default=None, compare=False)
 
     @property
     def is_admin(self) -> bool:
@@ -305,7 +308,7 @@ class TokenVerifier:
             raise AuthError(f"token lacks the {exc.claim!r} claim") from None
         except jwt.PyJWTError:
             raise AuthError("malformed token") from None
-        return _principal_from(claims), claims
+        return _principal_from(claims, self.settings.leeway_s), claims
 
     def _key_for(self, algorithm: str, header: Mapping[str, Any], token: str) -> Any:
         if algorithm in _HMAC:
@@ -337,14 +340,14 @@ def _bearer_token(header: str | None) -> str:
     return token.strip()
 
 
-def _principal_from(claims: Mapping[str, Any]) -> Principal:
+def _principal_from(claims: Mapping[str, Any], leeway_s: float = 0.0) -> Principal:
     roles = claims.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise AuthError("token 'roles' claim must be a list of strings")
     subject = claims["sub"]
     if not isinstance(subject, str) or not subject:
         raise AuthError("token 'sub' claim must be a non-empty string")
-    return Principal(id=subject, roles=frozenset(roles))
+    return Principal(id=subject, roles=frozenset(roles), expires_at=float(claims["exp"]) + leeway_s)
 
 
 def mint_token(

@@ -1,7 +1,8 @@
 """One root error type for the mesh, with subclasses that carry structured details.
 
 Handlers raise these; the gRPC error interceptor turns them into a ``google.rpc.Status``
-with the matching code and details (BadRequest, ErrorInfo, PreconditionFailure), in one place.
+with the matching code and details (BadRequest, ErrorInfo, PreconditionFailure, QuotaFailure,
+RetryInfo), in one place.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ class PreconditionViolation:
     """One unmet precondition: its type (``STOCK``, ``STATE``), subject and description."""
 
     type: str
+    subject: str
+    description: str
+
+
+@dataclass(frozen=True)
+class QuotaViolation:
+    """One exhausted quota: whose (``principal:c-1``, ``process``) and which limit."""
+
     subject: str
     description: str
 
@@ -92,6 +101,34 @@ class Aborted(MeshError):
 class PermissionDenied(MeshError):
     code = grpc.StatusCode.PERMISSION_DENIED
     reason = "PERMISSION_DENIED"
+
+
+class Unauthenticated(MeshError):
+    """The caller's credentials are missing, invalid or no longer valid (an expired token)."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "UNAUTHENTICATED"
+
+
+class ResourceExhausted(MeshError):
+    """A quota is used up (too many open streams); the caller may retry after ``retry_after_s``."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "RESOURCE_EXHAUSTED"
+    retriable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        violations: list[QuotaViolation] | None = None,
+        retry_after_s: float | None = None,
+        reason: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, metadata=metadata)
+        self.violations = list(violations or [])
+        self.retry_after_s = retry_after_s
 
 
 class Internal(MeshError):

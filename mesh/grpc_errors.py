@@ -5,15 +5,24 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from mesh.errors import ERROR_DOMAIN, FailedPrecondition, Internal, InvalidArgument, MeshError, Unavailable
+from mesh.errors import (
+    ERROR_DOMAIN,
+    FailedPrecondition,
+    Internal,
+    InvalidArgument,
+    MeshError,
+    ResourceExhausted,
+    Unavailable,
+)
 from mesh.grpc_wrap import Handler, WrappingInterceptor, rewrap
 from mesh.request_checks import nul_violations
 from mesh.retry import is_transient
@@ -22,7 +31,17 @@ log = logging.getLogger(__name__)
 
 
 def to_status(error: MeshError) -> status_pb2.Status:
-    details: list[Any] = [
+    packed = []
+    for detail in details_of(error):
+        holder = any_pb2.Any()
+        holder.Pack(detail)
+        packed.append(holder)
+    return status_pb2.Status(code=_CODE[error.code], message=error.message, details=packed)
+
+
+def details_of(error: MeshError) -> list[Message]:
+    """The ``google.rpc`` detail messages of ``error``: ErrorInfo first, then its own kind's."""
+    details: list[Message] = [
         error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata)
     ]
     if isinstance(error, InvalidArgument):
@@ -45,12 +64,21 @@ def to_status(error: MeshError) -> status_pb2.Status:
                 ]
             )
         )
-    packed = []
-    for detail in details:
-        holder = any_pb2.Any()
-        holder.Pack(detail)
-        packed.append(holder)
-    return status_pb2.Status(code=_CODE[error.code], message=error.message, details=packed)
+    if isinstance(error, ResourceExhausted):
+        if error.violations:
+            details.append(
+                error_details_pb2.QuotaFailure(
+                    violations=[
+                        error_details_pb2.QuotaFailure.Violation(subject=v.subject, description=v.description)
+                        for v in error.violations
+                    ]
+                )
+            )
+        if error.retry_after_s is not None:
+            delay = duration_pb2.Duration()
+            delay.FromTimedelta(timedelta(seconds=error.retry_after_s))
+            details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    return details
 
 
 _CODE = {code: getattr(code_pb2, code.name) for code in grpc.StatusCode}

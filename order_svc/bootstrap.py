@@ -7,6 +7,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import grpc
 
@@ -21,16 +22,20 @@ from mesh.retry import Backoff
 from mesh.server import ServiceProcess, Worker
 from mesh.service_identity import service_channel
 from mesh.settings import KafkaSettings, RedisSettings
+from mesh.stream_slots import StreamSlots
 from mesh.telemetry import traced_channel
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc
 from order_svc.adapters.inventory_client import InventoryClient
+from order_svc.adapters.metrics import WATCH_STREAMS, WATCHED_ORDERS
 from order_svc.adapters.order_cache import RedisOrderCache
 from order_svc.adapters.watch_hub import WatchHub
 from order_svc.entrypoints.customer_servicer import CustomerServicer
 from order_svc.entrypoints.event_handlers import event_handlers
 from order_svc.entrypoints.order_servicer import OrderServicer
+from order_svc.service_layer.lifecycle import read_order
 from order_svc.service_layer.ports import OrderDeps, OrderUnitOfWork
 from order_svc.service_layer.saga import cancel_unpaid
+from order_svc.service_layer.watching import OrderFeeds, Watching
 from order_svc.settings import OrderSettings
 
 log = logging.getLogger(__name__)
@@ -74,9 +79,20 @@ def build(config: OrderConfig) -> ServiceProcess:
     )
     hub = WatchHub(asyncpg_dsn(settings.database_url))
     page_tokens = PageTokens.from_settings(config.paging)
+    watching = Watching(
+        feeds=OrderFeeds(partial(read_order, deps=deps), hub, refresh_s=settings.watch_refresh_s),
+        slots=StreamSlots(
+            max_total=settings.watch_max_streams,
+            max_per_key=settings.watch_max_per_principal,
+            what="WatchOrder streams",
+        ),
+        max_lifetime_s=settings.watch_max_lifetime_s,
+    )
+    WATCH_STREAMS.set_function(lambda: watching.slots.total)
+    WATCHED_ORDERS.set_function(lambda: len(watching.feeds))
 
     def register(server: grpc.aio.Server) -> None:
-        order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, hub, page_tokens), server)
+        order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, watching, page_tokens), server)
         customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(deps, page_tokens), server)
 
     workers: list[Worker] = [hub.run]

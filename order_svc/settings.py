@@ -28,3 +28,12 @@ class OrderSettings(ServiceSettings):
     payment_timeout_s: float = Field(default=1800.0, gt=0)
     # How often the unpaid-order sweeper looks for expired reservations.
     sweep_interval_s: float = Field(default=30.0, gt=0)
+    # Open WatchOrder streams this process serves at once; more are refused RESOURCE_EXHAUSTED.
+    watch_max_streams: int = Field(default=1000, ge=1)
+    # Open WatchOrder streams one caller (token subject) may hold in this process.
+    watch_max_per_principal: int = Field(default=8, ge=1)
+    # A WatchOrder stream ends (status OK, order not final) after this long, whatever deadline the
+    # client set; the client resubscribes. It also ends, UNAUTHENTICATED, when its token expires.
+    watch_max_lifetime_s: float = Field(default=900.0, gt=0, le=86400)
+    # A watched order is re-read at least this often even without a change notification.
+    watch_refresh_s: float = Field(default=5.0, gt=0, le=3600)

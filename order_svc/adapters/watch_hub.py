@@ -1,9 +1,10 @@
-"""Tells WatchOrder streams in this process that their order changed.
+"""Tells the watched orders' feeds in this process that their order changed.
 
 A trigger on ``orders`` NOTIFYs ``oms_order_changed`` with the order id at commit, whichever
-instance made the change; one LISTEN connection per process fans that out to the watchers.
-Watchers also re-read on a timer, so a notification lost while reconnecting delays an update
-but never loses it.
+instance made the change; one LISTEN connection per process fans that out to the subscribers:
+one feed per watched order (``order_svc.service_layer.watching``), which reads it once for all
+its WatchOrder streams. Feeds also re-read on a timer, so a notification lost while
+reconnecting delays an update but never loses it.
 """
 
 from __future__ import annotations

@@ -3,34 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 
 import grpc
 
-from mesh.errors import FieldViolation, InvalidArgument
+from mesh.auth import SYNTHETIC_ADMIN, current_principal
+from mesh.errors import FieldViolation, InvalidArgument, Unauthenticated
 from mesh.logs import about_order
 from mesh.paging import PageTokens, page_size
+from mesh.stream_slots import stream_end
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from order_svc.adapters.proto_mapping import STATUS_FROM_PROTO, order_to_proto
 from order_svc.adapters.repository import OrderPageKey
-from order_svc.adapters.watch_hub import WatchHub
+from order_svc.domain.model import Order
 from order_svc.domain.placement import RequestedLine
 from order_svc.domain.status import FINAL_STATUSES
 from order_svc.entrypoints.caller import caller_of, metadata_value
 from order_svc.service_layer import lifecycle
 from order_svc.service_layer.placement import PlaceOrder, place_order
 from order_svc.service_layer.ports import OrderDeps
+from order_svc.service_layer.watching import Watching, follow
 
-# A watcher re-reads at least this often even without a notification.
-WATCH_REFRESH_S = 5.0
+# Trailer of a WatchOrder stream ended by its maximum lifetime: the client watches again.
+STREAM_END_KEY = "oms-stream-end"
 
 
 class OrderServicer(order_pb2_grpc.OrderServiceServicer):
-    def __init__(self, deps: OrderDeps, hub: WatchHub, page_tokens: PageTokens) -> None:
+    def __init__(self, deps: OrderDeps, watching: Watching, page_tokens: PageTokens) -> None:
         self._deps = deps
-        self._hub = hub
+        self._watching = watching
         self._tokens = page_tokens
 
     async def PlaceOrder(
@@ -92,25 +95,30 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
     async def WatchOrder(
         self, request: order_pb2.WatchOrderRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[order_pb2.WatchOrderResponse]:
+        """Streams the order until it is final (OK), its lifetime is over (OK, last order not
+        final, trailer ``oms-stream-end: max-lifetime``) or the token expires (UNAUTHENTICATED)."""
         _require_order_id(request.order_id)
+        principal = current_principal() or SYNTHETIC_ADMIN
         caller = caller_of(context)
-        # Subscribe before the first read so no change can slip between the two.
-        async with self._hub.subscribe(request.order_id) as changed:
-            order = await lifecycle.get_order(request.order_id, caller, self._deps, fresh=True)
-            yield order_pb2.WatchOrderResponse(order=order_to_proto(order))
-            seen = order.version
-            while order.status not in FINAL_STATUSES:
-                with contextlib.suppress(TimeoutError):
-                    await _wait(changed, WATCH_REFRESH_S)
-                changed.clear()
-                order = await lifecycle.get_order(request.order_id, caller, self._deps, fresh=True)
-                if order.version > seen:
-                    seen = order.version
-                    yield order_pb2.WatchOrderResponse(order=order_to_proto(order))
-
-
-async def _wait(event: asyncio.Event, timeout_s: float) -> None:
-    await asyncio.wait_for(event.wait(), timeout=timeout_s)
+        loop = asyncio.get_running_loop()
+        end = stream_end(
+            loop_now=loop.time(),
+            wall_now=time.time(),
+            lifetime_s=self._watching.max_lifetime_s,
+            token_expires_at=principal.expires_at,
+        )
+        # With auth disabled everyone is the same synthetic admin: only the process cap applies.
+        slot_key = None if principal is SYNTHETIC_ADMIN else principal.id
+        with self._watching.slots.claim(slot_key):
+            last: Order | None = None
+            async for order in follow(request.order_id, caller, self._watching.feeds, until=end.at):
+                last = order
+                yield order_pb2.WatchOrderResponse(order=order_to_proto(order))
+            if last is None or last.status in FINAL_STATUSES:
+                return
+            if end.token_expired:
+                raise Unauthenticated("token expired: watch again with a fresh token")
+            context.set_trailing_metadata(((STREAM_END_KEY, "max-lifetime"),))
 
 
 def _require(value: str, field: str) -> None:

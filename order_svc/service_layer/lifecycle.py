@@ -23,14 +23,23 @@ from order_svc.service_layer.ports import Caller, OrderDeps, OrderUnitOfWork
 ADMIN_TARGETS = frozenset({OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED})
 
 
-async def get_order(order_id: str, caller: Caller, deps: OrderDeps, *, fresh: bool = False) -> Order:
-    """The order; ``fresh`` skips the cache (watchers must see every committed change)."""
+async def get_order(order_id: str, caller: Caller, deps: OrderDeps) -> Order:
+    """The order, through the cache (WatchOrder reads with ``read_order``: it must see every commit)."""
 
     async def load() -> Order | None:
-        async with deps.uow() as uow:
-            return await uow.orders.get(order_id)
+        return await read_order(order_id, deps)
 
-    order = await load() if fresh else await deps.cache.read_through(order_id, load)
+    return visible_to(caller, order_id, await deps.cache.read_through(order_id, load))
+
+
+async def read_order(order_id: str, deps: OrderDeps) -> Order | None:
+    """The order as committed in the database (no cache, no access check)."""
+    async with deps.uow() as uow:
+        return await uow.orders.get(order_id)
+
+
+def visible_to(caller: Caller, order_id: str, order: Order | None) -> Order:
+    """``order`` if ``caller`` may see it; else NotFound, as for a missing one."""
     # Another customer's order is reported as missing: its existence is not theirs to know.
     if order is None or not caller.may_act_for(order.customer_id):
         raise NotFound(f"order {order_id!r} not found")

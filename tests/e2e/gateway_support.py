@@ -89,7 +89,13 @@ class Stack:
         return order
 
 
-async def start_services(mesh: Mesh, smtp: SmtpServer, *, order_env: Mapping[str, str] | None = None) -> GatewayProcess:
+async def start_services(
+    mesh: Mesh,
+    smtp: SmtpServer,
+    *,
+    order_env: Mapping[str, str] | None = None,
+    gateway_env: Mapping[str, str] | None = None,
+) -> GatewayProcess:
     """inventory → orders and notify → gateway (started and healthy), on ``mesh``'s databases and topics."""
     inventory = await mesh.add("inventory")
     order = await mesh.add("order", extra_env={"OMS_ORDER_INVENTORY_ADDR": inventory.address} | dict(order_env or {}))
@@ -108,27 +114,33 @@ async def start_services(mesh: Mesh, smtp: SmtpServer, *, order_env: Mapping[str
     await inventory.start()
     await asyncio.gather(order.start(), notify.start())
     port = free_port()
-    env = mesh.base_env() | {
-        "OMS_GATEWAY_PORT": str(port),
-        "OMS_GATEWAY_ORDER_ADDR": order.address,
-        "OMS_GATEWAY_INVENTORY_ADDR": inventory.address,
-        "OMS_GATEWAY_NOTIFY_ADDR": notify.address,
-        "OMS_GATEWAY_LOG_LEVEL": "warning",
-    }
+    env = (
+        mesh.base_env()
+        | {
+            "OMS_GATEWAY_PORT": str(port),
+            "OMS_GATEWAY_ORDER_ADDR": order.address,
+            "OMS_GATEWAY_INVENTORY_ADDR": inventory.address,
+            "OMS_GATEWAY_NOTIFY_ADDR": notify.address,
+            "OMS_GATEWAY_LOG_LEVEL": "warning",
+        }
+        | dict(gateway_env or {})
+    )
     gateway = GatewayProcess(port, env, mesh.workdir / "gateway.log")
     await gateway.start()
     return gateway
 
 
 @contextlib.asynccontextmanager
-async def running_stack(mesh: Mesh, *, order_env: Mapping[str, str] | None = None) -> AsyncIterator[Stack]:
+async def running_stack(
+    mesh: Mesh, *, order_env: Mapping[str, str] | None = None, gateway_env: Mapping[str, str] | None = None
+) -> AsyncIterator[Stack]:
     """The stack on ``mesh``; the gateway, the SMTP server and the client are stopped at the end
     (the services are stopped with ``mesh``)."""
     smtp = SmtpServer()
     smtp.start()
     gateway: GatewayProcess | None = None
     try:
-        gateway = await start_services(mesh, smtp, order_env=order_env)
+        gateway = await start_services(mesh, smtp, order_env=order_env, gateway_env=gateway_env)
         async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30.0) as http:
             yield Stack(mesh, gateway, smtp, http)
     finally:
