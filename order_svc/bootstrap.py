@@ -14,13 +14,16 @@ from mesh.auth import AuthServerInterceptor, AuthSettings, TokenVerifier
 from mesh.breaker import CircuitBreaker
 from mesh.cache import Cache
 from mesh.db import asyncpg_dsn, create_engine, session_factory
+from mesh.dead_letters import DeadLetters, EventTypes
 from mesh.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
+from mesh.operations import operations_servicer
+from mesh.parked import SqlParkedEvents
 from mesh.relay import OutboxRelay
 from mesh.retry import Backoff
 from mesh.server import ServiceProcess, Worker
 from mesh.settings import KafkaSettings, RedisSettings
 from mesh.telemetry import traced_channel
-from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc
+from oms.order.v1 import customer_pb2, customer_pb2_grpc, operations_pb2, operations_pb2_grpc, order_pb2, order_pb2_grpc
 from order_svc.adapters.inventory_client import InventoryClient
 from order_svc.adapters.order_cache import RedisOrderCache
 from order_svc.adapters.watch_hub import WatchHub
@@ -64,10 +67,18 @@ def build(config: OrderConfig) -> ServiceProcess:
         stock_precheck=settings.stock_precheck,
     )
     hub = WatchHub(asyncpg_dsn(settings.database_url))
+    handlers = event_handlers(deps)
+    consumed = [topics.inventory, topics.payments]
+    operations = operations_servicer(
+        operations_pb2_grpc.OrderOperationsServiceServicer,
+        DeadLetters(config.kafka, consumed, EventTypes.of(handlers), producer),
+        SqlParkedEvents(engine),
+    )
 
     def register(server: grpc.aio.Server) -> None:
         order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, hub), server)
         customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(deps), server)
+        operations_pb2_grpc.add_OrderOperationsServiceServicer_to_server(operations, server)
 
     workers: list[Worker] = [hub.run]
     if settings.run_relay:
@@ -78,8 +89,8 @@ def build(config: OrderConfig) -> ServiceProcess:
             config.kafka,
             ConsumerSpec(
                 group_id=settings.group_id(CONSUMER_GROUP),
-                topics=[topics.inventory, topics.payments],
-                handlers=event_handlers(deps),
+                topics=consumed,
+                handlers=handlers,
             ),
             dlq_producer=producer,
         )
@@ -98,6 +109,7 @@ def build(config: OrderConfig) -> ServiceProcess:
         service_names=[
             order_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
             customer_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name,
+            operations_pb2.DESCRIPTOR.services_by_name["OrderOperationsService"].full_name,
         ],
         register=register,
         workers=workers,

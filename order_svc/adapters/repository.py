@@ -41,7 +41,8 @@ class OrderRepository:
 
     async def add(self, order: Order) -> None:
         stamps = await self._session.execute(
-            sa.insert(t.orders).values(
+            sa.insert(t.orders)
+            .values(
                 order_id=order.order_id,
                 customer_id=order.customer_id,
                 status=order.status.value,
