@@ -30,6 +30,7 @@ from order_svc.adapters.watch_hub import WatchHub
 from order_svc.entrypoints.customer_servicer import CustomerServicer
 from order_svc.entrypoints.event_handlers import event_handlers
 from order_svc.entrypoints.order_servicer import OrderServicer
+from order_svc.service_layer.pending import PendingWatch
 from order_svc.service_layer.ports import OrderDeps, OrderUnitOfWork
 from order_svc.service_layer.saga import cancel_unpaid
 from order_svc.settings import OrderSettings
@@ -94,7 +95,7 @@ def build(config: OrderConfig) -> ServiceProcess:
             ),
             dlq_producer=producer,
         )
-        workers += [consumer.run, _sweeper(deps, settings)]
+        workers += [consumer.run, _sweeper(deps, settings), _pending_watch(deps, settings)]
 
     async def close() -> None:
         await producer.stop()
@@ -138,3 +139,19 @@ def _sweeper(deps: OrderDeps, settings: OrderSettings) -> Worker:
                 await asyncio.wait_for(stop.wait(), timeout=settings.sweep_interval_s)
 
     return sweep
+
+
+def _pending_watch(deps: OrderDeps, settings: OrderSettings) -> Worker:
+    watch = PendingWatch(deps, incident_after_s=settings.pending_incident_after_s)
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await watch.check(datetime.now(UTC))
+            except Exception:
+                # A database outage must not end the process: the next tick tries again.
+                log.exception("pending-order check failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.pending_check_interval_s)
+
+    return run

@@ -28,3 +28,7 @@ class OrderSettings(ServiceSettings):
     payment_timeout_s: float = Field(default=1800.0, gt=0)
     # How often the unpaid-order sweeper looks for expired reservations.
     sweep_interval_s: float = Field(default=30.0, gt=0)
+    # An order still PENDING this long after it was placed is logged as an incident (once).
+    pending_incident_after_s: float = Field(default=300.0, gt=0)
+    # How often the oldest PENDING order's age is measured (the metric) and overdue ones logged.
+    pending_check_interval_s: float = Field(default=10.0, gt=0)
