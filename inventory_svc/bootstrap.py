@@ -56,7 +56,11 @@ class Inventory:
 
     def operations(self) -> Any:
         dead_letters = DeadLetters(
-            self.config.kafka, self.consumed_topics, EventTypes.of(self.event_handlers().handlers()), self.producer
+            self.config.kafka,
+            self.consumed_topics,
+            EventTypes.of(self.event_handlers().handlers()),
+            self.producer,
+            consumer_group=self.consumer_group,
         )
         return operations_servicer(
             operations_pb2_grpc.InventoryOperationsServiceServicer, dead_letters, SqlParkedEvents(self.engine)

@@ -119,9 +119,18 @@ class DeadLetters:
     """The dead letters of one service: read (a page, one) and replayed."""
 
     def __init__(
-        self, settings: KafkaSettings, consumed_topics: Sequence[str], types: EventTypes, producer: KafkaProducer
+        self,
+        settings: KafkaSettings,
+        consumed_topics: Sequence[str],
+        types: EventTypes,
+        producer: KafkaProducer,
+        *,
+        consumer_group: str = "",
     ) -> None:
         self._settings = settings
+        # Several groups read one topic (inventory and notify both read orders) and so share its
+        # DLQ: each service sees only what its own group dead-lettered. Empty: every group's.
+        self._group = consumer_group
         self.topics = dead_letter_topics(consumed_topics)
         self._originals = {Topics.dead_letter(topic): topic for topic in consumed_topics}
         self._types = types
@@ -149,7 +158,7 @@ class DeadLetters:
                         scan_budget -= 1
                         start[tp] = (message.offset() or 0) + 1
                         record = self._record(message)
-                        if not original_topic or record.original_topic == original_topic:
+                        if self._mine(record) and original_topic in ("", record.original_topic):
                             records.append(record)
         more = any(start[tp] < high for tp, (_low, high) in bounds.items())
         return Page(records, start if more else None)
@@ -169,8 +178,13 @@ class DeadLetters:
                     continue
                 batch = _read_from(consumer, ref, ref.offset + 1, 1, deadline)
                 if batch and batch[0].offset() == ref.offset:
-                    found[ref] = self._record(batch[0])
+                    record = self._record(batch[0])
+                    if self._mine(record):
+                        found[ref] = record
         return found
+
+    def _mine(self, record: DeadLetterRecord) -> bool:
+        return not self._group or record.headers.get("dlq_consumer_group") == self._group
 
     def _bounds(self, consumer: Consumer, deadline: float) -> dict[tuple[str, int], tuple[int, int]]:
         """(low, high) watermarks of every partition of our DLQ topics."""

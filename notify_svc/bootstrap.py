@@ -101,7 +101,7 @@ def build(
     # Replays are produced with the same producer, started with the process (start is idempotent).
     operations = operations_servicer(
         operations_pb2_grpc.NotifyOperationsServiceServicer,
-        DeadLetters(kafka, spec.topics, EventTypes.of(spec.handlers), dlq),
+        DeadLetters(kafka, spec.topics, EventTypes.of(spec.handlers), dlq, consumer_group=spec.group_id),
         SqlParkedEvents(engine),
     )
 

@@ -72,7 +72,13 @@ def build(config: OrderConfig) -> ServiceProcess:
     consumed = [topics.inventory, topics.payments]
     operations = operations_servicer(
         operations_pb2_grpc.OrderOperationsServiceServicer,
-        DeadLetters(config.kafka, consumed, EventTypes.of(handlers), producer),
+        DeadLetters(
+            config.kafka,
+            consumed,
+            EventTypes.of(handlers),
+            producer,
+            consumer_group=settings.group_id(CONSUMER_GROUP),
+        ),
         SqlParkedEvents(engine),
     )
 
