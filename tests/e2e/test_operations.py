@@ -62,7 +62,8 @@ def ce_headers(event_type: str, event_id: str | None = None) -> list[tuple[str, 
 
 def dead_letter(stack: Stack, *, topic: str, group: str, key: str, message: Any, event_id: str) -> None:
     """Writes a dead letter exactly as the consumer does: the original headers, then its own."""
-    headers = ce_headers(message.DESCRIPTOR.full_name, event_id) + [
+    headers = [
+        *ce_headers(message.DESCRIPTOR.full_name, event_id),
         ("dlq_error", b"handler failed 5 times: simulated"),
         ("dlq_error_type", b"RuntimeError"),
         ("dlq_original_topic", topic.encode()),
