@@ -126,7 +126,12 @@ class Inventory:
 
 def bootstrap(config: Config) -> Inventory:
     settings = config.service
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        lock_timeout_s=settings.db_lock_timeout_s,
+        statement_timeout_s=settings.db_statement_timeout_s,
+    )
     cache = Cache.from_settings(
         config.redis, service=SERVICE, key_prefix=settings.cache_key_prefix, breaker_s=settings.cache_breaker_s
     )

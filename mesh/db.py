@@ -14,7 +14,16 @@ class DatabaseUnreachable(Exception):
     """The database did not answer at start; the message says where and why."""
 
 
-def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 20, lock_timeout_s: float = 2.0, statement_timeout_s: float = 10.0
+) -> AsyncEngine:
+    """The pool of one service's database.
+
+    Every session waits at most ``lock_timeout_s`` for a row lock and runs a statement for at
+    most ``statement_timeout_s`` (0: no limit): a lock held elsewhere, or a runaway query,
+    fails fast with 55P03 / 57014, which callers treat as transient (consumers retry the event
+    with backoff, RPC callers get UNAVAILABLE), instead of hanging a consumer or a request.
+    """
     # No pool_pre_ping: it costs a round trip on every checkout. A connection that died with a
     # PostgreSQL restart fails its first use with a transient error instead (retried by
     # consumers, UNAVAILABLE to RPC callers) and the pool replaces it.
@@ -29,8 +38,17 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
         max_overflow=0,
         pool_recycle=1800,
         pool_timeout=10,
+        connect_args={"server_settings": session_timeouts(lock_timeout_s, statement_timeout_s)},
     )
     return engine
+
+
+def session_timeouts(lock_timeout_s: float, statement_timeout_s: float) -> dict[str, str]:
+    """PostgreSQL settings of every connection (milliseconds), sent by asyncpg at connect."""
+    return {
+        "lock_timeout": str(round(lock_timeout_s * 1000)),
+        "statement_timeout": str(round(statement_timeout_s * 1000)),
+    }
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

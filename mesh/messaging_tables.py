@@ -1,7 +1,8 @@
 """The outbox and inbox tables every service database has (DESIGN.md §3).
 
-``create_messaging_tables_v1`` is called by each service's first migration. It is frozen:
-a later change to these tables is a new function and a new migration, never an edit here.
+``create_messaging_tables_v1`` is called by each service's first migration, and
+``add_outbox_parking_v2`` by each service's second. Both are frozen: a later change to these
+tables is a new function and a new migration, never an edit of one of them.
 """
 
 from __future__ import annotations
@@ -12,17 +13,20 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 OUTBOX_CHANNEL = "oms_outbox"
+# Longest error text kept with a parked outbox row (a broker's message can be long).
+PARK_ERROR_MAX_CHARS = 2000
 
 
 def outbox_table(metadata: sa.MetaData) -> sa.Table:
-    return sa.Table("outbox", metadata, *_outbox_columns())
+    """The outbox as it is now (every migration applied)."""
+    return sa.Table("outbox", metadata, *_outbox_columns_v1(), *_outbox_parking_columns())
 
 
 def inbox_table(metadata: sa.MetaData) -> sa.Table:
     return sa.Table("inbox", metadata, *_inbox_columns())
 
 
-def _outbox_columns() -> list[sa.Column[Any]]:
+def _outbox_columns_v1() -> list[sa.Column[Any]]:
     return [
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
         sa.Column("event_id", sa.Text, nullable=False, unique=True),
@@ -38,6 +42,15 @@ def _outbox_columns() -> list[sa.Column[Any]]:
     ]
 
 
+def _outbox_parking_columns() -> list[sa.Column[Any]]:
+    return [
+        # Set when the broker refused the row for good (too large, unknown topic, ...): the
+        # relay skips it from then on. An operator's republish sets both back to NULL.
+        sa.Column("parked_at", sa.DateTime(timezone=True)),
+        sa.Column("park_error", sa.Text),
+    ]
+
+
 def _inbox_columns() -> list[sa.Column[Any]]:
     return [
         sa.Column("consumer", sa.Text, primary_key=True),
@@ -49,7 +62,7 @@ def _inbox_columns() -> list[sa.Column[Any]]:
 def create_messaging_tables_v1(op: Any) -> None:
     """Creates outbox and inbox (``op`` is alembic's operations object)."""
     metadata = sa.MetaData()
-    outbox = outbox_table(metadata)
+    outbox = sa.Table("outbox", metadata, *_outbox_columns_v1())
     inbox = inbox_table(metadata)
     # Column.copy() is deprecated (a warning, an error under the test suite's filterwarnings);
     # _copy() is the same copy without the warning, and the emitted DDL is unchanged.
@@ -71,3 +84,31 @@ def create_messaging_tables_v1(op: Any) -> None:
     op.execute(
         "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION oms_notify_outbox()"
     )
+
+
+def add_outbox_parking_v2(op: Any) -> None:
+    """Adds the parked state to the outbox (``op`` is alembic's operations object).
+
+    Pending: ``published_at IS NULL AND parked_at IS NULL`` (what the relay publishes);
+    parked: ``parked_at IS NOT NULL AND published_at IS NULL`` (what an operator republishes).
+    """
+    for column in _outbox_parking_columns():
+        op.add_column("outbox", column)
+    # The relay's query reads pending rows in id order; parked rows must not be scanned past
+    # on every batch, so the pending index leaves them out (and replaces the v1 index).
+    op.create_index(
+        "outbox_pending", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL AND parked_at IS NULL")
+    )
+    op.drop_index("outbox_unpublished", table_name="outbox")
+    op.create_index(
+        "outbox_parked", "outbox", ["id"], postgresql_where=sa.text("parked_at IS NOT NULL AND published_at IS NULL")
+    )
+
+
+def drop_outbox_parking_v2(op: Any) -> None:
+    """Undoes ``add_outbox_parking_v2``; parked rows become pending again."""
+    op.drop_index("outbox_parked", table_name="outbox")
+    op.create_index("outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL"))
+    op.drop_index("outbox_pending", table_name="outbox")
+    op.drop_column("outbox", "park_error")
+    op.drop_column("outbox", "parked_at")

@@ -25,8 +25,12 @@ EVENTS_DEAD_LETTERED = Counter("oms_events_dead_lettered", "Events sent to a dea
 EVENTS_SKIPPED = Counter("oms_events_skipped", "Events of unknown type skipped", ["group", "topic"])
 CONSUMER_LAG = Gauge("oms_consumer_lag", "Messages not yet consumed", ["group", "topic", "partition"])
 EVENTS_PUBLISHED = Counter("oms_events_published", "Events the outbox relay published", ["source", "topic"])
-OUTBOX_BACKLOG = Gauge("oms_outbox_backlog", "Outbox rows not yet published", ["source"])
+OUTBOX_BACKLOG = Gauge("oms_outbox_backlog", "Outbox rows waiting to be published (not parked)", ["source"])
 OUTBOX_OLDEST_AGE = Gauge("oms_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row", ["source"])
+OUTBOX_PARKED = Gauge("oms_outbox_parked", "Outbox rows parked (refused by the broker)", ["source"])
+EVENTS_PARKED = Counter(
+    "oms_outbox_events_parked", "Outbox events parked because the broker refused them for good", ["source", "topic"]
+)
 
 
 def order_id_of(message: Message) -> str:

@@ -61,6 +61,10 @@ class ServiceSettings(BaseSettings):
     database_url: str
     # Most connections open to the database at once; callers beyond that wait (up to 10 s).
     db_pool_size: int = Field(default=20, ge=1, le=200)
+    # Longest wait for a row lock (seconds, 0: no limit); past it the transaction fails and is retried.
+    db_lock_timeout_s: float = Field(default=2.0, ge=0, le=600)
+    # Longest run of one SQL statement (seconds, 0: no limit); past it the statement is cancelled.
+    db_statement_timeout_s: float = Field(default=10.0, ge=0, le=3600)
     # In-flight RPCs get this long to finish after SIGTERM.
     shutdown_grace_s: float = Field(default=10.0, ge=0, le=300)
     # Apply the service's migrations at start (safe with several instances: advisory lock).

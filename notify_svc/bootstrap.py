@@ -70,7 +70,12 @@ def build(
     metrics: DeliveryMetrics | None = None,
     auth: AuthSettings | None = None,
 ) -> NotifyApp:
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        lock_timeout_s=settings.db_lock_timeout_s,
+        statement_timeout_s=settings.db_statement_timeout_s,
+    )
     sessions = session_factory(engine)
 
     def unit_of_work() -> UnitOfWork:

@@ -50,7 +50,12 @@ class OrderConfig:
 
 def build(config: OrderConfig) -> ServiceProcess:
     settings = config.service
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        lock_timeout_s=settings.db_lock_timeout_s,
+        statement_timeout_s=settings.db_statement_timeout_s,
+    )
     sessions = session_factory(engine)
     topics = Topics(config.kafka.topic_prefix)
     producer = KafkaProducer(config.kafka, client_id=SERVICE)

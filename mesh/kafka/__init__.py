@@ -2,7 +2,7 @@
 
 from mesh.kafka._admin import ensure_topics, topic_specs
 from mesh.kafka._consumer import ConsumerSpec, EventConsumer, EventHandler
-from mesh.kafka._producer import DeliveryError, KafkaProducer
+from mesh.kafka._producer import DeliveryError, KafkaProducer, is_permanent
 from mesh.kafka._topics import Topics
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "KafkaProducer",
     "Topics",
     "ensure_topics",
+    "is_permanent",
     "topic_specs",
 ]

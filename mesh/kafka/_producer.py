@@ -12,18 +12,51 @@ import asyncio
 import threading
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from mesh.events import Headers
 from mesh.settings import KafkaSettings
 
+# Refusals of one message that no retry can change: the message itself is wrong for the
+# broker (too large, corrupt, rejected record) or names a topic that does not exist (topics are
+# created at start by ensure_topics with auto-create off, and librdkafka already waits
+# topic.metadata.propagation.max.ms for a new topic to show up before it reports one unknown).
+# Everything else (timeouts, brokers down, leader changes, a full local queue) is transient.
+PERMANENT_ERRORS = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.INVALID_MSG,
+        KafkaError.INVALID_MSG_SIZE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._UNKNOWN_TOPIC,
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError.TOPIC_EXCEPTION,
+        KafkaError._BAD_MSG,
+        KafkaError._INVALID_ARG,
+    }
+)
+
+
+def is_permanent(error: KafkaError) -> bool:
+    """True when the broker (or the client, before sending) refuses this one message for good."""
+    return error.code() in PERMANENT_ERRORS
+
 
 class DeliveryError(Exception):
-    """The broker did not take a message; ``retriable`` says whether trying again may help."""
+    """The broker did not take a message.
+
+    ``permanent``: this message can never be delivered as it is (see ``PERMANENT_ERRORS``);
+    ``retriable``: trying again may help (the opposite, kept for existing callers).
+    """
 
     def __init__(self, error: KafkaError) -> None:
         super().__init__(error.str())
-        self.retriable = error.retriable() or not error.fatal()
+        self.error = error
+        self.code = error.code()
+        self.permanent = is_permanent(error)
+        self.retriable = not self.permanent
 
 
 class KafkaProducer:
@@ -74,7 +107,12 @@ class KafkaProducer:
         await self.stop()
 
     def produce(self, topic: str, *, key: str, value: bytes, headers: Headers) -> asyncio.Future[Message]:
-        """Queues one message; the returned future resolves once the broker acknowledged it."""
+        """Queues one message; the returned future resolves once the broker acknowledged it.
+
+        Every refusal of the message, also one the client makes at once (a message larger than
+        ``message.max.bytes`` is refused by ``produce`` itself), fails the future with a
+        ``DeliveryError``: callers see one kind of failure, whenever it happens.
+        """
         if self._producer is None:
             raise RuntimeError("producer is not started")
         loop = asyncio.get_running_loop()
@@ -86,6 +124,9 @@ class KafkaProducer:
         while True:
             try:
                 self._producer.produce(topic, key=key.encode(), value=value, headers=headers, on_delivery=on_delivery)
+                return future
+            except KafkaException as exc:
+                future.set_exception(DeliveryError(exc.args[0]))
                 return future
             except BufferError:
                 # Local queue full: let the poller drain delivery reports, then queue again.

@@ -75,6 +75,15 @@ def test_the_mesh_services_are_all_there(apps: dict[str, dict[str, Any]]) -> Non
     assert {"order", "inventory", "notify", "gateway"} <= set(apps)
 
 
+def test_every_long_running_service_is_restarted_when_it_dies(compose: dict[str, Any]) -> None:
+    # One-shot jobs (the demo seed) run once; everything else comes back like under `make run`.
+    for name, spec in compose["services"].items():
+        if name == "seed":
+            assert spec.get("restart") == "no"
+            continue
+        assert spec.get("restart") in {"unless-stopped", "always", "on-failure"}, name
+
+
 def test_every_oms_variable_is_a_real_setting(apps: dict[str, dict[str, Any]]) -> None:
     known = _known_variables()
     for name, spec in apps.items():

@@ -29,14 +29,16 @@ AppFactory = Callable[..., Awaitable[Inventory]]
 async def make_inventory(
     database_factory: Callable[[str], Awaitable[str]], kafka: KafkaSettings, infra: Infra
 ) -> AsyncIterator[AppFactory]:
-    """``await make_inventory(redis_url=..., breaker_s=..., auth=...)`` → a composed Inventory.
+    """``await make_inventory(redis_url=..., breaker_s=..., auth=..., lock_timeout_s=...)`` → an Inventory.
 
     Authentication is off unless asked for: these tests are about inventory, not tokens."""
     apps: list[Inventory] = []
     url = await database_factory("inventory_svc")
     run_id = uuid.uuid4().hex[:10]
 
-    async def make(*, redis_url: str | None = None, breaker_s: float = 1.0, auth: bool = False) -> Inventory:
+    async def make(
+        *, redis_url: str | None = None, breaker_s: float = 1.0, auth: bool = False, lock_timeout_s: float = 2.0
+    ) -> Inventory:
         settings = InventorySettings(
             database_url=url,
             grpc_port=0,
@@ -46,6 +48,7 @@ async def make_inventory(
             consumer_group_suffix=f"-{run_id}",
             cache_key_prefix=f"test:{run_id}:",
             cache_breaker_s=breaker_s,
+            db_lock_timeout_s=lock_timeout_s,
         )
         redis = RedisSettings(url=redis_url or infra.redis_url)
         app = bootstrap(Config(settings, kafka, redis, AuthSettings(enabled=auth)))
