@@ -1,9 +1,8 @@
-"""Parked outbox rows, as the operator's tools see them: listed, and handed back to the relay.
+"""Parked outbox rows, as the operator's RPCs see them (over ``mesh.outbox_parking``).
 
-The relay parks a row the broker refuses for good (``parked_at`` and ``park_error`` set,
-``published_at`` still NULL) and goes on with later rows. Republishing clears both columns in
-one statement, so the relay publishes the row again on its next pass; only rows still parked
-change, so a repeated or concurrent republish does nothing twice.
+The relay parks a row the broker refuses for good and goes on with later rows; republishing
+puts it back to pending and wakes the relay. Only rows still parked change, so a repeated or
+concurrent republish does nothing twice.
 """
 
 from __future__ import annotations
@@ -16,7 +15,8 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mesh.messaging_tables import OUTBOX_CHANNEL
+from mesh.outbox import OUTBOX
+from mesh.outbox_parking import list_parked, republish
 
 
 @dataclass(frozen=True)
@@ -40,25 +40,6 @@ class ParkedEvents(Protocol):
         """Un-parks those of ``outbox_ids`` that are parked; returns them."""
 
 
-_LIST = sa.text(
-    """
-    SELECT id, event_id, event_type, topic, message_key, park_error, parked_at, created_at,
-           octet_length(payload) AS size_bytes
-      FROM outbox
-     WHERE parked_at IS NOT NULL AND published_at IS NULL AND id > :after
-     ORDER BY id
-     LIMIT :limit
-    """
-)
-_REPUBLISH = sa.text(
-    """
-    UPDATE outbox SET parked_at = NULL, park_error = NULL
-     WHERE id = ANY(:ids) AND parked_at IS NOT NULL AND published_at IS NULL
-    RETURNING id
-    """
-)
-
-
 class SqlParkedEvents:
     """Parked rows of one service's own database."""
 
@@ -66,28 +47,35 @@ class SqlParkedEvents:
         self._engine = engine
 
     async def list_parked(self, *, after_id: int, limit: int) -> list[ParkedRow]:
-        async with self._engine.connect() as conn:
-            result = await conn.execute(_LIST, {"after": after_id, "limit": limit})
-            return [
-                ParkedRow(
-                    outbox_id=row.id,
-                    event_id=row.event_id,
-                    event_type=row.event_type,
-                    topic=row.topic,
-                    key=row.message_key,
-                    error=row.park_error or "",
-                    parked_at=row.parked_at,
-                    created_at=row.created_at,
-                    size_bytes=row.size_bytes,
-                )
-                for row in result
-            ]
+        # Without payloads: a parked row is often a huge one, and the operator needs its size.
+        rows = await list_parked(self._engine, limit=limit, after_id=after_id, with_payload=False)
+        return [
+            ParkedRow(
+                outbox_id=row.id,
+                event_id=row.event_id,
+                event_type=row.event_type,
+                topic=row.topic,
+                key=row.message_key,
+                error=row.park_error,
+                parked_at=row.parked_at,
+                created_at=row.created_at,
+                size_bytes=row.payload_size,
+            )
+            for row in rows
+        ]
 
     async def republish(self, outbox_ids: Sequence[int]) -> list[int]:
+        """Which ids were parked is read under a row lock in the same transaction as the
+        republish, so the ids returned are exactly the rows that changed."""
+        wanted = sorted(set(outbox_ids))
+        parked = (
+            sa.select(OUTBOX.c.id)
+            .where(OUTBOX.c.id.in_(wanted), OUTBOX.c.parked_at.is_not(None), OUTBOX.c.published_at.is_(None))
+            .order_by(OUTBOX.c.id)
+            .with_for_update()
+        )
         async with self._engine.begin() as conn:
-            result = await conn.execute(_REPUBLISH, {"ids": list(outbox_ids)})
-            republished = sorted(int(row.id) for row in result)
-            if republished:
-                # Wake the relays now rather than at their next idle poll (delivered at commit).
-                await conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
-        return republished
+            ids = [int(i) for i in (await conn.execute(parked)).scalars()]
+            if ids:
+                await republish(conn, ids)
+        return ids

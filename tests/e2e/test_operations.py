@@ -17,9 +17,10 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from mesh.db import asyncpg_dsn
-from mesh.events import cloudevent_headers
+from mesh.db import asyncpg_dsn, create_engine, session_factory
+from mesh.events import OutgoingEvent, cloudevent_headers
 from mesh.kafka import Topics
+from mesh.outbox import add_events
 from oms.inventory.v1 import events_pb2 as inventory_events
 from oms.order.v1 import events_pb2 as order_events
 from oms.order.v1 import order_pb2
@@ -124,6 +125,11 @@ async def test_the_admin_routes_answer_admins_only(stack: Stack, service: str) -
     body = {"deadLetters": [{"topic": "orders.dlq", "partition": 0, "offset": "0"}]}
     await stack.call("POST", f"/admin/{service}/dead-letters:replay", body=body, headers=customer, expect=403)
     await stack.call("GET", f"/admin/{service}/dead-letters", params={"pageToken": "forged"}, expect=400)
+    parked = await stack.call("GET", f"/admin/{service}/parked-events")
+    assert isinstance(parked.json()["parkedEvents"], list)
+    await stack.call("GET", f"/admin/{service}/parked-events", headers=customer, expect=403)
+    republish = {"outboxIds": ["1"]}
+    await stack.call("POST", f"/admin/{service}/parked-events:republish", body=republish, headers=customer, expect=403)
 
 
 async def test_an_order_placed_replayed_after_its_cancellation_reserves_nothing(stack: Stack) -> None:
@@ -224,3 +230,46 @@ async def test_a_reservation_replayed_to_a_cancelled_order_is_released(stack: St
     # arrangement bypassed the service, so read the row).
     [row] = await query(stack, "order_svc", "SELECT status FROM orders WHERE order_id = $1", order_id)
     assert row["status"] == "CANCELLED"
+
+
+async def test_a_parked_event_is_listed_and_republished_with_the_cli(stack: Stack) -> None:
+    """An event the broker refuses for good (larger than its message size limit) is parked by
+    the order service's relay; the operator sees it with the CLI and hands it back."""
+    orders = topics(stack).orders
+    order_id = unique("o")
+    oversized = OutgoingEvent(
+        topic=orders,
+        key=order_id,
+        message=order_events.OrderCancelled(order=order_pb2.Order(order_id=order_id), reason="x" * 2_000_000),
+    )
+    engine = create_engine(stack.mesh.databases["order_svc"], pool_size=1)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await add_events(session, [oversized])
+    finally:
+        await engine.dispose()
+    target = ["--service", "order", "--target", stack.service("order").address]
+
+    async def parked_ids() -> list[int]:
+        code, out, err = await oms(stack, "outbox", "parked", *target, "--json")
+        assert code == 0, err
+        return [int(p["outbox_id"]) for p in json.loads(out)["parked_events"] if p["event_id"] == oversized.event_id]
+
+    [outbox_id] = await eventually(parked_ids, what="the oversized event to be parked", timeout_s=60)
+    code, out, err = await oms(stack, "outbox", "parked", *target)
+    assert code == 0 and "MSG_SIZE_TOO_LARGE" in out and "oms.order.v1.OrderCancelled" in out, (out, err)
+
+    [first] = await query(stack, "order_svc", "SELECT parked_at FROM outbox WHERE id = $1", outbox_id)
+    first_parked_at = first["parked_at"]
+    code, out, err = await oms(stack, "outbox", "republish", str(outbox_id), str(outbox_id + 10_000), *target)
+    assert code == 1, "one of the two was not parked"
+    assert f"republished 1 of 2: {outbox_id}" in out and f"not parked (left alone): {outbox_id + 10_000}" in out
+    # Still too large: the relay tries it again and parks it again, later than the first time.
+    sql = "SELECT parked_at FROM outbox WHERE id = $1"
+    rows = await eventually(
+        lambda: query(stack, "order_svc", sql, outbox_id),
+        until=lambda r: r[0]["parked_at"] is not None and r[0]["parked_at"] > first_parked_at,
+        what="the republished row tried and parked again",
+        timeout_s=60,
+    )
+    assert len(rows) == 1
