@@ -183,6 +183,13 @@ async def test_an_order_placed_replayed_after_its_cancellation_reserves_nothing(
     assert await reserved(stack, product) == 0
     assert await query(stack, "inventory_svc", "SELECT 1 FROM reservation_items WHERE order_id = $1", order_id) == []
 
+    # Replaying it again (everything from orders, as an operator in a hurry would) is harmless.
+    code, out, err = await oms(stack, "dlq", "replay", "--all", "--original-topic", orders, *target)
+    assert code == 0 and "1 of 1 replayed" in out, (out, err)
+    code, _, err = await oms(stack, "dlq", "replay", ref, "--all", *target)
+    assert code == 2 and "not both" in err
+    assert await reserved(stack, product) == 0
+
 
 async def test_a_reservation_replayed_to_a_cancelled_order_is_released(stack: Stack) -> None:
     """Inventory holds stock for an order the order service has cancelled without inventory
