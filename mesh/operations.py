@@ -9,16 +9,18 @@ checked here again, so a port without the auth interceptor's rule table still re
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf import any_pb2, timestamp_pb2
 
+from mesh import paging
 from mesh.auth import current_principal
 from mesh.dead_letters import DeadLetterRecord, DeadLetters, DeadLetterUnavailable, Ref
 from mesh.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unavailable
-from mesh.paging import decode_token, encode_token, page_size
+from mesh.paging import page_size
 from mesh.parked import ParkedEvents, ParkedRow
 from oms.ops.v1 import ops_pb2
 
@@ -26,23 +28,63 @@ _TOKEN_KIND = "dead-letters"
 _PARKED_TOKEN_KIND = "parked-events"
 
 
+class PageTokenCodec(Protocol):
+    """How page tokens are made and checked (the shape of the signed ``mesh.paging.PageTokens``)."""
+
+    def encode(self, kind: str, position: Sequence[Any], *, filters: Mapping[str, Any] | None = None) -> str: ...
+
+    def decode(
+        self, kind: str, token: str, shape: Sequence[type], *, filters: Mapping[str, Any] | None = None
+    ) -> tuple[Any, ...] | None: ...
+
+
+class UnsignedPageTokens:
+    """Today's ``mesh.paging`` tokens behind the codec interface, until the signed codec is passed
+    as ``page_tokens``. The filters are part of the position, so a token of one filtered listing
+    is refused by another."""
+
+    def encode(self, kind: str, position: Sequence[Any], *, filters: Mapping[str, Any] | None = None) -> str:
+        return paging.encode_token(kind, [*position, [list(item) for item in sorted((filters or {}).items())]])
+
+    def decode(
+        self, kind: str, token: str, shape: Sequence[type], *, filters: Mapping[str, Any] | None = None
+    ) -> tuple[Any, ...] | None:
+        position = paging.decode_token(kind, token)
+        if position is None:
+            return None
+        expected = [list(item) for item in sorted((filters or {}).items())]
+        if len(position) != len(shape) + 1 or position[-1] != expected:
+            raise _bad_token()
+        values = position[:-1]
+        if not all(isinstance(v, t) and not isinstance(v, bool) for v, t in zip(values, shape, strict=True)):
+            raise _bad_token()
+        return tuple(values)
+
+
 class OperationsServicer:
     """The five RPCs, for any service's generated ``...OperationsServiceServicer`` base."""
 
-    def __init__(self, dead_letters: DeadLetters, parked: ParkedEvents) -> None:
+    def __init__(
+        self, dead_letters: DeadLetters, parked: ParkedEvents, page_tokens: PageTokenCodec | None = None
+    ) -> None:
         self._dead_letters = dead_letters
         self._parked = parked
+        self._tokens = page_tokens or UnsignedPageTokens()
 
     async def ListDeadLetters(
         self, request: ops_pb2.ListDeadLettersRequest, context: grpc.aio.ServicerContext
     ) -> ops_pb2.ListDeadLettersResponse:
         _require_admin()
         limit = page_size(request.page_size)
-        positions = _positions(decode_token(_TOKEN_KIND, request.page_token))
+        filters = {"original_topic": request.original_topic}
+        position = self._tokens.decode(_TOKEN_KIND, request.page_token, (str,), filters=filters)
+        positions = _positions(position[0] if position else None)
         page = await _off_loop(self._dead_letters.read_page, positions, limit, original_topic=request.original_topic)
         token = ""
         if page.next_positions is not None:
-            token = encode_token(_TOKEN_KIND, [[t, p, o] for (t, p), o in sorted(page.next_positions.items())])
+            # One text position (the next offset of each DLQ partition) fits a fixed token shape.
+            text = json.dumps([[t, p, o] for (t, p), o in sorted(page.next_positions.items())], separators=(",", ":"))
+            token = self._tokens.encode(_TOKEN_KIND, [text], filters=filters)
         return ops_pb2.ListDeadLettersResponse(
             dead_letters=[dead_letter_to_proto(r) for r in page.records], next_page_token=token
         )
@@ -86,14 +128,10 @@ class OperationsServicer:
     ) -> ops_pb2.ListParkedEventsResponse:
         _require_admin()
         limit = page_size(request.page_size)
-        position = decode_token(_PARKED_TOKEN_KIND, request.page_token)
-        after = 0
-        if position is not None:
-            if len(position) != 1 or not isinstance(position[0], int) or isinstance(position[0], bool):
-                raise _bad_token()
-            after = position[0]
+        position = self._tokens.decode(_PARKED_TOKEN_KIND, request.page_token, (int,))
+        after = position[0] if position else 0
         rows = await self._parked.list_parked(after_id=after, limit=limit + 1)
-        token = encode_token(_PARKED_TOKEN_KIND, [rows[limit - 1].outbox_id]) if len(rows) > limit else ""
+        token = self._tokens.encode(_PARKED_TOKEN_KIND, [rows[limit - 1].outbox_id]) if len(rows) > limit else ""
         return ops_pb2.ListParkedEventsResponse(
             parked_events=[parked_to_proto(r) for r in rows[:limit]], next_page_token=token
         )
@@ -112,11 +150,13 @@ class OperationsServicer:
         return ops_pb2.RepublishParkedEventsResponse(outbox_ids=republished)
 
 
-def operations_servicer(base: type[Any], dead_letters: DeadLetters, parked: ParkedEvents) -> Any:
+def operations_servicer(
+    base: type[Any], dead_letters: DeadLetters, parked: ParkedEvents, page_tokens: PageTokenCodec | None = None
+) -> Any:
     """An instance of the generated (abstract) servicer ``base`` whose RPCs are ours, for its
     ``add_…_to_server``."""
     cls: type[Any] = type(f"{base.__name__}Impl", (OperationsServicer, base), {})
-    return cls(dead_letters, parked)
+    return cls(dead_letters, parked, page_tokens)
 
 
 def dead_letter_to_proto(record: DeadLetterRecord) -> ops_pb2.DeadLetter:
@@ -203,12 +243,16 @@ def _ref_to_proto(ref: Ref) -> ops_pb2.DeadLetterRef:
     return ops_pb2.DeadLetterRef(topic=ref.topic, partition=ref.partition, offset=ref.offset)
 
 
-def _positions(position: Sequence[Any] | None) -> dict[tuple[str, int], int]:
-    """A page token's positions: ``[[topic, partition, next_offset], ...]``."""
-    if position is None:
+def _positions(text: str | None) -> dict[tuple[str, int], int]:
+    """A page token's positions: JSON ``[[topic, partition, next_offset], ...]``."""
+    if text is None:
         return {}
+    try:
+        items = json.loads(text)
+    except ValueError:
+        raise _bad_token() from None
     positions: dict[tuple[str, int], int] = {}
-    for item in position:
+    for item in items if isinstance(items, list) else [None]:
         if (
             not isinstance(item, list)
             or len(item) != 3

@@ -126,6 +126,13 @@ async def test_a_filter_a_missing_dead_letter_and_a_forged_token(setup: Any) -> 
         await servicer.GetDeadLetter(ops_pb2.GetDeadLetterRequest(topic=f"{orders}.dlq", offset=5), None)
     with pytest.raises(InvalidArgument):
         await servicer.ListDeadLetters(ops_pb2.ListDeadLettersRequest(page_token="forged"), None)
+    # A token continues only the listing it came from, with the same filter.
+    page = await servicer.ListDeadLetters(ops_pb2.ListDeadLettersRequest(page_size=1), None)
+    assert page.next_page_token
+    with pytest.raises(InvalidArgument):
+        await servicer.ListDeadLetters(
+            ops_pb2.ListDeadLettersRequest(page_token=page.next_page_token, original_topic=orders), None
+        )
 
 
 async def test_only_an_admin_may_read_them(setup: Any) -> None:
