@@ -127,7 +127,9 @@ class _Client:
             "notify": notify_ops.NotifyOperationsServiceStub,
         }
         self.target = args.target or DEFAULT_TARGETS[args.service]
-        self._channel = grpc.insecure_channel(self.target)
+        # A page is kept near 2 MiB by the service; one dead letter can be as large as the broker
+        # allows. Room for both, far below anything a service sends.
+        self._channel = grpc.insecure_channel(self.target, options=[("grpc.max_receive_message_length", 32 << 20)])
         self._stub = stubs[args.service](self._channel)
         self._metadata = (("authorization", f"Bearer {_bearer(args)}"),)
         self._timeout = args.timeout

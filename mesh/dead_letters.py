@@ -31,6 +31,9 @@ REPLAYED_AT = "oms_replayed_at"
 # One read of a page or of a few dead letters; a DLQ is small, a broker that does not answer
 # within this is down (the caller gets UNAVAILABLE rather than a hung RPC).
 READ_TIMEOUT_S = 10.0
+# A page stops before it holds more than this many bytes of dead letters (at least one is always
+# returned), so a page of large events still fits a client's default 4 MiB receive limit.
+PAGE_BYTES = 2 * 1024 * 1024
 # A filtered listing reads at most this many dead letters per page it returns, so a filter
 # that matches nothing cannot make one call read a whole large topic.
 SCAN_FACTOR = 20
@@ -62,6 +65,11 @@ class DeadLetterRecord:
     timestamp: datetime | None
     event: ProtoMessage | None
     decode_error: str
+
+    @property
+    def size(self) -> int:
+        """About what the record costs in a response: its value and its headers."""
+        return len(self.value) + sum(len(k) + len(v) for k, v in self.headers.items())
 
     @property
     def original_topic(self) -> str:
@@ -148,18 +156,25 @@ class DeadLetters:
             start = {tp: max(positions.get(tp, low), low) for tp, (low, _high) in bounds.items()}
             records: list[DeadLetterRecord] = []
             scan_budget = limit * SCAN_FACTOR
+            size = 0
+            full = False
             for tp in sorted(bounds):
                 high = bounds[tp][1]
-                while start[tp] < high and len(records) < limit and scan_budget > 0:
+                while not full and start[tp] < high and len(records) < limit and scan_budget > 0:
                     batch = _read_from(consumer, Ref(tp[0], tp[1], start[tp]), high, limit - len(records), deadline)
                     if not batch:
                         break
                     for message in batch:
+                        record = self._record(message)
+                        wanted = self._mine(record) and original_topic in ("", record.original_topic)
+                        if wanted and records and size + record.size > PAGE_BYTES:
+                            full = True  # the rest goes on the next page, from this message
+                            break
                         scan_budget -= 1
                         start[tp] = (message.offset() or 0) + 1
-                        record = self._record(message)
-                        if self._mine(record) and original_topic in ("", record.original_topic):
+                        if wanted:
                             records.append(record)
+                            size += record.size
         more = any(start[tp] < high for tp, (_low, high) in bounds.items())
         return Page(records, start if more else None)
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from mesh import auth
+from mesh import dead_letters as dead_letters_module
 from mesh.dead_letters import DeadLetters, EventTypes
 from mesh.errors import InvalidArgument, NotFound, PermissionDenied
 from mesh.events import cloudevent_headers
@@ -166,3 +167,22 @@ async def test_a_replay_publishes_the_original_on_its_topic(setup: Any) -> None:
     assert replayed.headers["oms_replayed_from"] == f"{orders}.dlq/0/0"
     assert not [name for name in replayed.headers if name.startswith("dlq_")]
     assert events_pb2.OrderPlaced.FromString(replayed.value).order.order_id == replayed.key
+
+
+async def test_a_page_stops_at_its_byte_budget_and_the_next_one_goes_on(
+    setup: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, servicer, event_ids = setup
+    monkeypatch.setattr(dead_letters_module, "PAGE_BYTES", 1)  # every dead letter is over it
+    seen: list[str] = []
+    token, pages = "", 0
+    while True:
+        page = await servicer.ListDeadLetters(ops_pb2.ListDeadLettersRequest(page_size=50, page_token=token), None)
+        assert len(page.dead_letters) <= 1
+        seen += [d.event_id for d in page.dead_letters]
+        pages += 1
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == event_ids
+    assert pages == 5
