@@ -10,6 +10,7 @@ already applied it (same event id) finds it in its inbox and skips it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -22,7 +23,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
 from mesh.events import Headers, headers_dict
-from mesh.kafka import KafkaProducer, Topics
+from mesh.kafka import DeliveryError, KafkaProducer, Topics
 from mesh.settings import KafkaSettings
 
 DLQ_HEADER_PREFIX = "dlq_"
@@ -250,8 +251,13 @@ class DeadLetters:
     # -- replay -------------------------------------------------------------------------------
 
     async def replay(self, records: dict[Ref, DeadLetterRecord], refs: Sequence[Ref]) -> list[ReplayOutcome]:
-        """Publishes each found dead letter on its original topic; one outcome per ref, in order."""
-        outcomes = []
+        """Publishes each found dead letter on its original topic; one outcome per ref, in order.
+
+        All are queued at once and then awaited, so a hundred replays cost one round trip, not a
+        hundred; one the broker does not take is reported as not replayed, with the error.
+        """
+        outcomes: list[ReplayOutcome | None] = []
+        sending: dict[int, tuple[Ref, str, str, asyncio.Future[Message]]] = {}
         for ref in refs:
             record = records.get(ref)
             if not self.owns(ref.topic):
@@ -265,9 +271,16 @@ class DeadLetters:
             if record.original_topic and record.original_topic != target:
                 outcomes.append(ReplayOutcome(ref, False, event_id=event_id, error="original topic does not match"))
                 continue
-            await self._producer.send(target, key=record.key, value=record.value, headers=replay_headers(record))
-            outcomes.append(ReplayOutcome(ref, True, original_topic=target, event_id=event_id))
-        return outcomes
+            future = self._producer.produce(target, key=record.key, value=record.value, headers=replay_headers(record))
+            sending[len(outcomes)] = (ref, target, event_id, future)
+            outcomes.append(None)
+        for index, (ref, target, event_id, future) in sending.items():
+            try:
+                await future
+                outcomes[index] = ReplayOutcome(ref, True, original_topic=target, event_id=event_id)
+            except DeliveryError as exc:
+                outcomes[index] = ReplayOutcome(ref, False, event_id=event_id, error=f"not published: {str(exc)[:200]}")
+        return [outcome for outcome in outcomes if outcome is not None]
 
 
 def replay_headers(record: DeadLetterRecord) -> Headers:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import grpc
+from confluent_kafka import KafkaException
 from google.protobuf import any_pb2, timestamp_pb2
 
 from mesh import paging
@@ -220,7 +221,7 @@ async def _off_loop(func: Any, *args: Any, **kwargs: Any) -> Any:
     UNAVAILABLE, not INTERNAL."""
     try:
         return await asyncio.to_thread(func, *args, **kwargs)
-    except DeadLetterUnavailable as exc:
+    except (DeadLetterUnavailable, KafkaException) as exc:
         raise Unavailable(f"Kafka could not be read: {str(exc)[:200]}") from exc
 
 
