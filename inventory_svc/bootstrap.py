@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
+import grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inventory_svc.adapters.catalog_cache import CatalogCache, RedisCatalogCache
@@ -16,11 +18,14 @@ from inventory_svc.settings import Config
 from mesh.auth import AuthServerInterceptor, TokenVerifier
 from mesh.cache import Cache
 from mesh.db import asyncpg_dsn, create_engine, session_factory
+from mesh.dead_letters import DeadLetters, EventTypes
 from mesh.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
+from mesh.operations import operations_servicer
 from mesh.paging import PageTokens
+from mesh.parked import SqlParkedEvents
 from mesh.relay import OutboxRelay
 from mesh.server import ServiceProcess, Worker
-from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc, operations_pb2, operations_pb2_grpc
 
 # Package name: the migrations' home (mesh.migrate), the logs' and metrics' service name.
 SERVICE = "inventory_svc"
@@ -48,12 +53,31 @@ class Inventory:
         return OrderEventHandlers(self.uow, self.catalog_cache)
 
     @property
+    def consumed_topics(self) -> list[str]:
+        return [self.topics.orders]
+
+    def operations(self) -> Any:
+        dead_letters = DeadLetters(
+            self.config.kafka,
+            self.consumed_topics,
+            EventTypes.of(self.event_handlers().handlers()),
+            self.producer,
+            consumer_group=self.consumer_group,
+        )
+        return operations_servicer(
+            operations_pb2_grpc.InventoryOperationsServiceServicer,
+            dead_letters,
+            SqlParkedEvents(self.engine),
+            self.page_tokens,
+        )
+
+    @property
     def consumer_group(self) -> str:
         return self.config.service.group_id(CONSUMER_GROUP)
 
     def consumer(self) -> EventConsumer:
         spec = ConsumerSpec(
-            group_id=self.consumer_group, topics=[self.topics.orders], handlers=self.event_handlers().handlers()
+            group_id=self.consumer_group, topics=self.consumed_topics, handlers=self.event_handlers().handlers()
         )
         return EventConsumer(self.config.kafka, spec, dlq_producer=self.producer)
 
@@ -72,6 +96,12 @@ class Inventory:
     def process(self) -> ServiceProcess:
         settings = self.config.service
         servicer = self.servicer()
+        operations = self.operations()
+
+        def register(server: grpc.aio.Server) -> None:
+            inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server)
+            operations_pb2_grpc.add_InventoryOperationsServiceServicer_to_server(operations, server)
+
         workers: list[Worker] = []
         if settings.run_relay:
             workers.append(self.run_relay)
@@ -81,8 +111,11 @@ class Inventory:
             name=SERVICE,
             host=settings.grpc_host,
             port=settings.grpc_port,
-            service_names=[inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name],
-            register=lambda server: inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server),
+            service_names=[
+                inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name,
+                operations_pb2.DESCRIPTOR.services_by_name["InventoryOperationsService"].full_name,
+            ],
+            register=register,
             workers=workers,
             interceptors=[AuthServerInterceptor(TokenVerifier(self.config.auth))],
             on_start=[self.producer.start],

@@ -13,8 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh.auth import AuthServerInterceptor, AuthSettings, TokenVerifier
 from mesh.db import create_engine, session_factory
+from mesh.dead_letters import DeadLetters, EventTypes
 from mesh.kafka import EventConsumer, KafkaProducer, Topics
+from mesh.operations import operations_servicer
 from mesh.paging import PageTokens
+from mesh.parked import SqlParkedEvents
 from mesh.server import ServiceProcess
 from mesh.settings import KafkaSettings
 from notify_svc.adapters.email_channel import EmailChannel, SmtpConfig
@@ -28,9 +31,10 @@ from notify_svc.service_layer.delivery import DeliverySettings, Dispatcher
 from notify_svc.service_layer.handlers import Dependencies
 from notify_svc.service_layer.ports import Channel, DeliveryMetrics, UnitOfWork
 from notify_svc.settings import NotifyConfig, NotifySettings
-from oms.notify.v1 import notify_pb2, notify_pb2_grpc
+from oms.notify.v1 import notify_pb2, notify_pb2_grpc, operations_pb2, operations_pb2_grpc
 
 SERVICE_NAME = notify_pb2.DESCRIPTOR.services_by_name["NotificationService"].full_name
+OPERATIONS_SERVICE_NAME = operations_pb2.DESCRIPTOR.services_by_name["NotifyOperationsService"].full_name
 
 
 @dataclass
@@ -99,8 +103,15 @@ def build(
     )
     dispatcher = DispatchWorker(Dispatcher(deps, delivery), poll_interval_s=settings.dispatch_poll_s, woken=wake)
     dlq = KafkaProducer(kafka, client_id="notify-svc-dlq")
-    consumer = EventConsumer(
-        kafka, consumer_spec(Topics(kafka.topic_prefix), settings.kafka_group_id, deps), dlq_producer=dlq
+    spec = consumer_spec(Topics(kafka.topic_prefix), settings.kafka_group_id, deps)
+    consumer = EventConsumer(kafka, spec, dlq_producer=dlq)
+    # Replays are produced with the same producer, started with the process (start is idempotent).
+    tokens = page_tokens or PageTokens.development()
+    operations = operations_servicer(
+        operations_pb2_grpc.NotifyOperationsServiceServicer,
+        DeadLetters(kafka, spec.topics, EventTypes.of(spec.handlers), dlq, consumer_group=spec.group_id),
+        SqlParkedEvents(engine),
+        tokens,
     )
 
     async def consume(stop: asyncio.Event) -> None:
@@ -110,21 +121,23 @@ def build(
         finally:
             await dlq.stop()
 
-    servicer = NotificationServicer(deps, page_tokens or PageTokens.development())
+    servicer = NotificationServicer(deps, tokens)
 
     def register(server: grpc.aio.Server) -> None:
         notify_pb2_grpc.add_NotificationServiceServicer_to_server(servicer, server)
+        operations_pb2_grpc.add_NotifyOperationsServiceServicer_to_server(operations, server)
 
     process = ServiceProcess(
         name="notify-svc",
         host=settings.grpc_host,
         port=settings.grpc_port,
-        service_names=[SERVICE_NAME],
+        service_names=[SERVICE_NAME, OPERATIONS_SERVICE_NAME],
         register=register,
         workers=[consume, dispatcher.run] if settings.run_workers else [],
         # Calling the service's port directly must not skip authentication.
         interceptors=[AuthServerInterceptor(TokenVerifier(auth))] if auth is not None else [],
-        on_close=[engine.dispose],
+        on_start=[dlq.start],
+        on_close=[dlq.stop, engine.dispose],
         grace_s=settings.shutdown_grace_s,
     )
     return NotifyApp(process=process, deps=deps, dispatcher=dispatcher, consumer=consumer, engine=engine)

@@ -15,8 +15,11 @@ from mesh.auth import AuthServerInterceptor, AuthSettings, TokenVerifier
 from mesh.breaker import CircuitBreaker
 from mesh.cache import Cache
 from mesh.db import asyncpg_dsn, create_engine, session_factory
+from mesh.dead_letters import DeadLetters, EventTypes
 from mesh.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
+from mesh.operations import operations_servicer
 from mesh.paging import PageTokens, PageTokenSettings
+from mesh.parked import SqlParkedEvents
 from mesh.relay import OutboxRelay
 from mesh.retry import Backoff
 from mesh.server import ServiceProcess, Worker
@@ -24,7 +27,7 @@ from mesh.service_identity import service_channel
 from mesh.settings import KafkaSettings, RedisSettings
 from mesh.stream_slots import StreamSlots
 from mesh.telemetry import traced_channel
-from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc
+from oms.order.v1 import customer_pb2, customer_pb2_grpc, operations_pb2, operations_pb2_grpc, order_pb2, order_pb2_grpc
 from order_svc.adapters.inventory_client import InventoryClient
 from order_svc.adapters.metrics import WATCH_STREAMS, WATCHED_ORDERS
 from order_svc.adapters.order_cache import RedisOrderCache
@@ -33,6 +36,7 @@ from order_svc.entrypoints.customer_servicer import CustomerServicer
 from order_svc.entrypoints.event_handlers import event_handlers
 from order_svc.entrypoints.order_servicer import OrderServicer
 from order_svc.service_layer.lifecycle import read_order
+from order_svc.service_layer.pending import PendingWatch
 from order_svc.service_layer.ports import OrderDeps, OrderUnitOfWork
 from order_svc.service_layer.saga import cancel_unpaid
 from order_svc.service_layer.watching import OrderFeeds, Watching
@@ -91,9 +95,25 @@ def build(config: OrderConfig) -> ServiceProcess:
     WATCH_STREAMS.set_function(lambda: watching.slots.total)
     WATCHED_ORDERS.set_function(lambda: len(watching.feeds))
 
+    handlers = event_handlers(deps)
+    consumed = [topics.inventory, topics.payments]
+    operations = operations_servicer(
+        operations_pb2_grpc.OrderOperationsServiceServicer,
+        DeadLetters(
+            config.kafka,
+            consumed,
+            EventTypes.of(handlers),
+            producer,
+            consumer_group=settings.group_id(CONSUMER_GROUP),
+        ),
+        SqlParkedEvents(engine),
+        page_tokens,
+    )
+
     def register(server: grpc.aio.Server) -> None:
         order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, watching, page_tokens), server)
         customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(deps, page_tokens), server)
+        operations_pb2_grpc.add_OrderOperationsServiceServicer_to_server(operations, server)
 
     workers: list[Worker] = [hub.run]
     if settings.run_relay:
@@ -104,12 +124,12 @@ def build(config: OrderConfig) -> ServiceProcess:
             config.kafka,
             ConsumerSpec(
                 group_id=settings.group_id(CONSUMER_GROUP),
-                topics=[topics.inventory, topics.payments],
-                handlers=event_handlers(deps),
+                topics=consumed,
+                handlers=handlers,
             ),
             dlq_producer=producer,
         )
-        workers += [consumer.run, _sweeper(deps, settings)]
+        workers += [consumer.run, _sweeper(deps, settings), _pending_watch(deps, settings)]
 
     async def close() -> None:
         await producer.stop()
@@ -124,6 +144,7 @@ def build(config: OrderConfig) -> ServiceProcess:
         service_names=[
             order_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
             customer_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name,
+            operations_pb2.DESCRIPTOR.services_by_name["OrderOperationsService"].full_name,
         ],
         register=register,
         workers=workers,
@@ -152,3 +173,19 @@ def _sweeper(deps: OrderDeps, settings: OrderSettings) -> Worker:
                 await asyncio.wait_for(stop.wait(), timeout=settings.sweep_interval_s)
 
     return sweep
+
+
+def _pending_watch(deps: OrderDeps, settings: OrderSettings) -> Worker:
+    watch = PendingWatch(deps, incident_after_s=settings.pending_incident_after_s)
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await watch.check(datetime.now(UTC))
+            except Exception:
+                # A database outage must not end the process: the next tick tries again.
+                log.exception("pending-order check failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.pending_check_interval_s)
+
+    return run

@@ -37,3 +37,7 @@ class OrderSettings(ServiceSettings):
     watch_max_lifetime_s: float = Field(default=900.0, gt=0, le=86400)
     # A watched order is re-read at least this often even without a change notification.
     watch_refresh_s: float = Field(default=5.0, gt=0, le=3600)
+    # An order still PENDING this long after it was placed is logged as an incident (once).
+    pending_incident_after_s: float = Field(default=300.0, gt=0)
+    # How often the oldest PENDING order's age is measured (the metric) and overdue ones logged.
+    pending_check_interval_s: float = Field(default=10.0, gt=0)

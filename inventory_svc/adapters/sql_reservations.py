@@ -37,6 +37,8 @@ class SqlReservationRepository(ReservationRepository):
         await self._session.execute(
             sa.insert(reservations).values(order_id=reservation.order_id, status=reservation.status.value)
         )
+        if not reservation.lines:
+            return  # a tombstone: the order was released before anything was reserved for it
         await self._session.execute(
             sa.insert(reservation_items),
             [

@@ -28,6 +28,7 @@ class OrderEventHandlers:
             order_events.OrderPlaced: self.order_placed,
             order_events.OrderCancelled: self.order_cancelled,
             order_events.OrderStatusChanged: self.order_status_changed,
+            order_events.OrderReservationUnwanted: self.reservation_unwanted,
         }
 
     async def order_placed(self, envelope: EventEnvelope) -> None:
@@ -50,6 +51,17 @@ class OrderEventHandlers:
             envelope.event_id, event.order.order_id, event.reason, self._uow(), self._cache
         )
         metrics.STOCK_EVENTS.labels("OrderCancelled", outcome.value).inc()
+
+    async def reservation_unwanted(self, envelope: EventEnvelope) -> None:
+        """The order no longer waits for its reservation (a late or replayed one): give it back."""
+        event = envelope.message
+        assert isinstance(event, order_events.OrderReservationUnwanted)
+        known = order_pb2.OrderStatus.DESCRIPTOR.values_by_number.get(event.status)
+        status = known.name.removeprefix("ORDER_STATUS_").lower() if known else "moved on"
+        outcome = await reservations.release_order(
+            envelope.event_id, event.order_id, f"order {status}: reservation not wanted", self._uow(), self._cache
+        )
+        metrics.STOCK_EVENTS.labels("OrderReservationUnwanted", outcome.value).inc()
 
     async def order_status_changed(self, envelope: EventEnvelope) -> None:
         event = envelope.message

@@ -18,7 +18,7 @@ from inventory_svc.domain.events import (
     StockLevelChanged,
     StockReservationFailed,
 )
-from inventory_svc.domain.model import Line, Reservation, Shortfall, StockLevel
+from inventory_svc.domain.model import Line, Reservation, ReservationStatus, Shortfall, StockLevel
 from inventory_svc.domain.reservation import UnreservableOrder, describe_failure, normalize_lines, shortfalls
 from inventory_svc.service_layer.caching import evict_after_commit
 from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
@@ -104,12 +104,22 @@ async def _refuse(cmd: ReserveOrder, uow: InventoryUnitOfWork, reason: str, shor
 async def release_order(
     event_id: str, order_id: str, reason: str, uow: InventoryUnitOfWork, cache: CatalogCache
 ) -> Outcome:
-    """Gives back what an open reservation holds; nothing to do when there is none (rejected order)."""
+    """Gives back what an open reservation holds.
+
+    With no reservation at all (the order was cancelled before its OrderPlaced was handled, e.g.
+    while that sat in a dead-letter topic), a released reservation of no lines is kept as the
+    order's tombstone: a later or replayed OrderPlaced finds the outcome recorded and reserves
+    nothing.
+    """
     async with uow:
         if not await uow.claim(event_id):
             return Outcome.UNCHANGED
         reservation = await uow.reservations.get_for_update(order_id)
-        if reservation is None or not reservation.is_open:
+        if reservation is None:
+            await uow.reservations.add(Reservation(order_id, [], ReservationStatus.RELEASED))
+            await uow.commit()
+            return Outcome.UNCHANGED
+        if not reservation.is_open:
             await uow.commit()
             return Outcome.UNCHANGED
         reservation.release()

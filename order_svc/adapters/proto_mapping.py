@@ -106,3 +106,13 @@ def outgoing_events(order: Order, customer: Customer | None, topics: Topics) -> 
             )
     order.events.clear()
     return [OutgoingEvent(topic=topics.orders, key=order.order_id, message=m) for m in messages]
+
+
+def reservation_unwanted(
+    order_id: str, status: OrderStatus, reservation_event_id: str, topics: Topics
+) -> OutgoingEvent:
+    """Asks inventory to give back a reservation the order no longer waits for."""
+    message = events_pb2.OrderReservationUnwanted(
+        order_id=order_id, status=STATUS_TO_PROTO[status], reservation_event_id=reservation_event_id
+    )
+    return OutgoingEvent(topic=topics.orders, key=order_id, message=message)

@@ -125,6 +125,16 @@ class OrderRepository:
         )
         return list((await self._session.execute(query)).scalars())
 
+    async def oldest_pending(self, *, limit: int) -> list[tuple[str, datetime]]:
+        """(order_id, created_at) of the oldest PENDING orders, oldest first."""
+        query = (
+            sa.select(t.orders.c.order_id, t.orders.c.created_at)
+            .where(t.orders.c.status == OrderStatus.PENDING.value)
+            .order_by(t.orders.c.created_at, t.orders.c.order_id)
+            .limit(limit)
+        )
+        return [(row.order_id, row.created_at) for row in await self._session.execute(query)]
+
     async def _hydrate(self, rows: Sequence[Any]) -> list[Order]:
         ids = [row["order_id"] for row in rows]
         lines: dict[str, list[OrderLine]] = {order_id: [] for order_id in ids}

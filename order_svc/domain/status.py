@@ -29,6 +29,12 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 
 FINAL_STATUSES = frozenset(status for status, targets in ALLOWED_TRANSITIONS.items() if not targets)
 
+# An order in one of these holds no stock: a reservation that arrives for it (late, or from a
+# replayed OrderPlaced) is not wanted and must be given back. Any other status after PENDING
+# already holds the order's one reservation (inventory keeps one per order id), so a second
+# InventoryReserved for it is the same reservation again and changes nothing.
+HOLDS_NO_STOCK = frozenset({S.REJECTED, S.CANCELLED})
+
 # Set only by the stock reservation outcome, never by a caller of UpdateOrderStatus.
 SAGA_OUTCOMES = frozenset({S.CONFIRMED, S.REJECTED})
 

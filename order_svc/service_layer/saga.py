@@ -1,8 +1,10 @@
 """The order service's part of the saga: react to the reservation outcome and to payments.
 
 Each handler runs in one transaction that also records the event in the inbox, so a
-redelivered event changes nothing. An outcome for an order that already moved on (e.g. it was
-cancelled while PENDING) is ignored: the cancellation already released the stock.
+redelivered event changes nothing. An outcome for an order that already moved on is ignored,
+except a reservation that reaches an order holding no stock (cancelled or rejected, e.g. from
+a replayed OrderPlaced): that one is handed back to inventory (OrderReservationUnwanted), so a
+late reservation never leaks stock.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mesh.events import EventEnvelope
+from order_svc.adapters.proto_mapping import reservation_unwanted
 from order_svc.domain.model import Shortfall
-from order_svc.domain.status import OrderStatus, can_transition
+from order_svc.domain.status import HOLDS_NO_STOCK, OrderStatus, can_transition
 from order_svc.service_layer.lifecycle import save
 from order_svc.service_layer.ports import OrderDeps
 
@@ -37,6 +40,14 @@ async def apply_reservation_outcome(outcome: ReservationOutcome, envelope: Event
         order = await uow.orders.get(outcome.order_id, for_update=True)
         if order is None:
             log.warning("reservation outcome for an unknown order", extra={"order_id": outcome.order_id})
+        elif outcome.reserved and order.status in HOLDS_NO_STOCK:
+            # Stock was reserved for an order that no longer wants it (cancelled or rejected
+            # before the reservation arrived, e.g. a replayed OrderPlaced): hand it back.
+            uow.publish(reservation_unwanted(order.order_id, order.status, envelope.event_id, deps.topics))
+            log.warning(
+                "reservation for an order that no longer waits for it: releasing",
+                extra={"order_id": order.order_id, "status": order.status.value},
+            )
         elif not can_transition(order.status, target):
             log.info(
                 "reservation outcome ignored: order moved on",

@@ -165,3 +165,37 @@ class OrderCancelled(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OrderCancelled: _TypeAlias = OrderCancelled  # noqa: Y015
+
+@_typing.final
+class OrderReservationUnwanted(_message.Message):
+    """Inventory reserved stock for an order that no longer waits for it (it was cancelled or
+    rejected before the reservation arrived, e.g. a replayed OrderPlaced); inventory should
+    release that reservation. Only the reservation is affected: the order itself does not change,
+    so nobody is told anything.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    RESERVATION_EVENT_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The order the reservation was made for."""
+    status: _order_pb2.OrderStatus.ValueType
+    """The order's status when the reservation arrived."""
+    reservation_event_id: _builtins.str
+    """The id of the InventoryReserved event that arrived."""
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        status: _order_pb2.OrderStatus.ValueType = ...,
+        reservation_event_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id", "reservation_event_id", b"reservation_event_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OrderReservationUnwanted: _TypeAlias = OrderReservationUnwanted  # noqa: Y015

@@ -8,9 +8,11 @@ import pytest
 
 from inventory_svc.bootstrap import Inventory
 from oms.inventory.v1 import events_pb2 as ev
+from oms.order.v1 import events_pb2 as order_events
 from oms.order.v1 import order_pb2
 from tests.integration.inventory.helpers import (
     cancelled,
+    envelope,
     level,
     outbox,
     placed,
@@ -111,3 +113,42 @@ async def test_redelivered_event_changes_nothing(inventory: Inventory) -> None:
     after_cancel = await level(inventory, product)
     await handlers.order_cancelled(cancel)
     assert await level(inventory, product) == after_cancel
+
+
+async def test_an_order_placed_replayed_after_its_cancellation_reserves_nothing(inventory: Inventory) -> None:
+    """OrderCancelled handled before any reservation (its OrderPlaced sat in the DLQ): the order
+    is remembered as released, and the OrderPlaced replayed later (same or new event id) is a no-op."""
+    product, order_id = await product_with_stock(inventory, 5), unique("o")
+    handlers = inventory.event_handlers()
+    await handlers.order_cancelled(cancelled(order_id))
+    before = await level(inventory, product)
+    await handlers.order_placed(placed(order_id, (product, 2)))
+    await handlers.order_placed(placed(order_id, (product, 2), event_id=unique("replay")))
+    assert await level(inventory, product) == before
+    assert await outbox(inventory, ev.InventoryReserved) == []
+    assert await outbox(inventory, ev.StockReservationFailed) == []
+
+
+async def test_an_order_placed_replayed_with_a_new_event_id_reserves_once(inventory: Inventory) -> None:
+    product, order_id = await product_with_stock(inventory, 5), unique("o")
+    handlers = inventory.event_handlers()
+    await handlers.order_placed(placed(order_id, (product, 2)))
+    await handlers.order_placed(placed(order_id, (product, 2), event_id=unique("replay")))
+    assert (await level(inventory, product)).reserved == 2
+    assert len(await outbox(inventory, ev.InventoryReserved)) == 1
+
+
+async def test_an_unwanted_reservation_is_released(inventory: Inventory) -> None:
+    product, order_id = await product_with_stock(inventory, 5), unique("o")
+    handlers = inventory.event_handlers()
+    await handlers.order_placed(placed(order_id, (product, 3)))
+    unwanted = order_events.OrderReservationUnwanted(order_id=order_id, status=order_pb2.ORDER_STATUS_CANCELLED)
+    await handlers.reservation_unwanted(envelope(unwanted, order_id))
+    after = await level(inventory, product)
+    assert (after.quantity, after.reserved) == (5, 0)
+    [(_, released)] = await outbox(inventory, ev.InventoryReleased)
+    assert released.order_id == order_id
+    # Again (a redelivery with a new id, or an order cancelled meanwhile): nothing more.
+    await handlers.reservation_unwanted(envelope(unwanted, order_id))
+    await handlers.order_cancelled(cancelled(order_id))
+    assert await level(inventory, product) == after

@@ -68,3 +68,45 @@ async def test_the_order_and_its_event_are_written_together(deps: OrderDeps) -> 
         count = (await uow.session.execute(sa.text("SELECT count(*) FROM orders"))).scalar_one()
     assert count == 0
     assert await outbox_types(deps) == []
+
+
+async def test_a_reservation_for_a_cancelled_order_is_handed_back(deps: OrderDeps) -> None:
+    from oms.order.v1 import events_pb2 as order_events
+    from order_svc.service_layer.lifecycle import cancel_order
+
+    async with deps.uow() as uow:
+        await uow.customers.add(Customer("c-3", "Cy", "cy@example.com", ""))
+        await uow.commit()
+    order = await place_order(PlaceOrder("c-3", [RequestedLine("p-1", 1)]), ADMIN, deps)
+    await cancel_order(order.order_id, "", ADMIN, deps)
+    late = envelope("evt-3", inventory_events.InventoryReserved(order_id=order.order_id))
+    await apply_reservation_outcome(ReservationOutcome(order.order_id, reserved=True), late, deps)
+    await apply_reservation_outcome(ReservationOutcome(order.order_id, reserved=True), late, deps)  # redelivery
+
+    assert (await get_order(order.order_id, ADMIN, deps)).status is OrderStatus.CANCELLED
+    assert await outbox_types(deps) == [
+        "oms.order.v1.OrderPlaced",
+        "oms.order.v1.OrderCancelled",
+        "oms.order.v1.OrderReservationUnwanted",
+    ]
+    async with deps.uow() as uow:
+        payload = (
+            await uow.session.execute(
+                sa.text("SELECT payload FROM outbox WHERE event_type = 'oms.order.v1.OrderReservationUnwanted'")
+            )
+        ).scalar_one()
+    unwanted = order_events.OrderReservationUnwanted.FromString(payload)
+    assert (unwanted.order_id, unwanted.reservation_event_id) == (order.order_id, "evt-3")
+
+
+async def test_a_second_reservation_for_a_confirmed_order_releases_nothing(deps: OrderDeps) -> None:
+    """Inventory keeps one reservation per order: a repeat is the confirmed order's own stock."""
+    async with deps.uow() as uow:
+        await uow.customers.add(Customer("c-4", "Di", "di@example.com", ""))
+        await uow.commit()
+    order = await place_order(PlaceOrder("c-4", [RequestedLine("p-1", 1)]), ADMIN, deps)
+    for event_id in ("evt-4", "evt-4-replayed"):
+        reserved = envelope(event_id, inventory_events.InventoryReserved(order_id=order.order_id))
+        await apply_reservation_outcome(ReservationOutcome(order.order_id, reserved=True), reserved, deps)
+    assert (await get_order(order.order_id, ADMIN, deps)).status is OrderStatus.CONFIRMED
+    assert await outbox_types(deps) == ["oms.order.v1.OrderPlaced", "oms.order.v1.OrderStatusChanged"]

@@ -24,8 +24,14 @@ from gateway.descriptors import Method
 from gateway.settings import GatewaySettings
 from mesh.auth import AuthSettings, mint_token
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from oms.inventory.v1 import operations_pb2 as inventory_ops_pb2
+from oms.inventory.v1 import operations_pb2_grpc as inventory_ops_pb2_grpc
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc
+from oms.notify.v1 import operations_pb2 as notify_ops_pb2
+from oms.notify.v1 import operations_pb2_grpc as notify_ops_pb2_grpc
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc
+from oms.order.v1 import operations_pb2 as order_ops_pb2
+from oms.order.v1 import operations_pb2_grpc as order_ops_pb2_grpc
 
 SECRET = "gateway-unit-test-secret-long-enough-for-hs256"
 AUTH = AuthSettings(jwt_secret=SECRET, jwks=None)
@@ -118,9 +124,19 @@ class Upstream:
 
 # Upstream → (messages module, stubs module, service name): the real generated classes.
 SERVICES = {
-    "order": [(order_pb2, order_pb2_grpc, "OrderService"), (customer_pb2, customer_pb2_grpc, "CustomerService")],
-    "inventory": [(inventory_pb2, inventory_pb2_grpc, "InventoryService")],
-    "notify": [(notify_pb2, notify_pb2_grpc, "NotificationService")],
+    "order": [
+        (order_pb2, order_pb2_grpc, "OrderService"),
+        (customer_pb2, customer_pb2_grpc, "CustomerService"),
+        (order_ops_pb2, order_ops_pb2_grpc, "OrderOperationsService"),
+    ],
+    "inventory": [
+        (inventory_pb2, inventory_pb2_grpc, "InventoryService"),
+        (inventory_ops_pb2, inventory_ops_pb2_grpc, "InventoryOperationsService"),
+    ],
+    "notify": [
+        (notify_pb2, notify_pb2_grpc, "NotificationService"),
+        (notify_ops_pb2, notify_ops_pb2_grpc, "NotifyOperationsService"),
+    ],
 }
 
 

@@ -15,6 +15,7 @@ from google.rpc import error_details_pb2, status_pb2
 from mesh.auth import AuthServerInterceptor, AuthSettings, TokenVerifier, mint_token
 from mesh.grpc_errors import ErrorInterceptor
 from mesh.kafka import Topics
+from mesh.paging import PageTokens
 from mesh.stream_slots import StreamSlots
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from order_svc.adapters.watch_hub import WatchHub
@@ -57,7 +58,7 @@ async def start(lifetime_s: float = 60.0, per_principal: int = 2, total: int = 3
     )
     deps = OrderDeps(uow=_no_database, topics=Topics(""), inventory=_NoInventory(), cache=NoOrderCache())
     server = grpc.aio.server(interceptors=[AuthServerInterceptor(TokenVerifier(AUTH)), ErrorInterceptor()])
-    order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, watching), server)
+    order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, watching, PageTokens(b"k" * 32)), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
