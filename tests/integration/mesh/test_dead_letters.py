@@ -15,6 +15,7 @@ from mesh.errors import InvalidArgument, NotFound, PermissionDenied
 from mesh.events import cloudevent_headers
 from mesh.kafka import KafkaProducer, Topics
 from mesh.operations import OperationsServicer
+from mesh.paging import PageTokens
 from mesh.parked import ParkedRow
 from mesh.settings import KafkaSettings
 from oms.ops.v1 import ops_pb2
@@ -79,7 +80,7 @@ async def setup(infra: Infra) -> AsyncIterator[tuple[KafkaSettings, KafkaProduce
         settings, [topics.orders], EventTypes.of([events_pb2.OrderPlaced]), producer, consumer_group="inventory-svc"
     )
     try:
-        yield settings, producer, OperationsServicer(dead_letters, NoParked()), event_ids
+        yield settings, producer, OperationsServicer(dead_letters, NoParked(), PageTokens(b"t" * 32)), event_ids
     finally:
         await producer.stop()
 

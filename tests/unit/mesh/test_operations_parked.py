@@ -11,6 +11,7 @@ import pytest
 from mesh import auth
 from mesh.errors import InvalidArgument, PermissionDenied
 from mesh.operations import OperationsServicer
+from mesh.paging import PageTokens
 from mesh.parked import ParkedRow
 from oms.ops.v1 import ops_pb2
 
@@ -35,7 +36,7 @@ class MemoryParked:
 
 
 def servicer(store: MemoryParked) -> OperationsServicer:
-    return OperationsServicer(dead_letters=None, parked=store)  # type: ignore[arg-type]
+    return OperationsServicer(dead_letters=None, parked=store, page_tokens=PageTokens(b"t" * 32))  # type: ignore[arg-type]
 
 
 async def test_parked_events_are_listed_page_by_page() -> None:
