@@ -2,9 +2,9 @@
 
 Hostile as well as honest: data that matches the schema and data that violates it (``--mode
 all``: wrong types, missing required fields, out-of-range values), on every route; the gRPC side
-has its own suite (test_grpc_hostile.py). Bounded and reproducible: a fixed seed, a few examples per operation, a time budget, one
-worker. An admin token is sent on every request so generated calls reach the services, not
-only the 401 path.
+has its own suite (test_grpc_hostile.py). Bounded and reproducible: a fixed seed, a few
+examples per operation, a time budget, one worker. An admin token is sent on every request so
+generated calls reach the services, not only the 401 path.
 
 Two adaptations of the served document, both for the tool, neither loosening a check:
 
