@@ -183,7 +183,7 @@ def judge(outcome: Outcome, rpc: Rpc, request: Message | None, process: ServiceP
         if not _running(process):
             problems.append(f"{process.name} process exited ({process.process and process.process.returncode})")
         else:
-            problems.append("UNAVAILABLE from a running process (hostile input must not look like an outage)")
+            problems.append("UNAVAILABLE from a process still running or shutting down (hostile input is no outage)")
     elif code == grpc.StatusCode.DEADLINE_EXCEEDED and not rpc.server_streaming:
         problems.append(f"no answer within {UNARY_TIMEOUT_S:.0f}s")
     elif code == grpc.StatusCode.RESOURCE_EXHAUSTED and "metadata" in outcome.details.lower():

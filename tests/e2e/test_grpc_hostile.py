@@ -9,7 +9,7 @@ a customer. The rules every answer obeys are in ``tests/e2e/hostile_arena.py``. 
 every service must still be healthy and still confirm an honest order.
 
 An RPC added to ``proto/`` is attacked without a change here. ``OMS_HOSTILE_EXAMPLES`` (default
-10 drawn requests per RPC) and ``OMS_HOSTILE_SEED`` make longer or different runs
+8 drawn requests per RPC) and ``OMS_HOSTILE_SEED`` make longer or different runs
 (docs/operations.md, "Hostile-input suites"). A test reports every breach it saw, grouped by
 kind, not only the first; ``OMS_HOSTILE_REPORT=<file>`` also writes them all as JSON lines.
 """
@@ -54,7 +54,7 @@ from tests.support.wait import eventually
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 RPCS = contract_rpcs()
-EXAMPLES = int(os.environ.get("OMS_HOSTILE_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("OMS_HOSTILE_EXAMPLES", "8"))
 RAW_EXAMPLES = max(4, EXAMPLES // 2)
 SEED = int(os.environ.get("OMS_HOSTILE_SEED", "20261201"))
 REPORT = os.environ.get("OMS_HOSTILE_REPORT")
