@@ -168,9 +168,8 @@ class Arena:
             await call
         return Outcome(grpc.StatusCode.OK, "", None, time.monotonic() - started)
 
-    def report(self, rpc: Rpc, tried: int) -> str:
-        mine = [f for f in self.findings if f.rpc == rpc.name]
-        return format_findings(mine, f"{rpc.name} ({rpc.path}): {len(mine)} findings in {tried} requests")
+    def report(self, rpc: Rpc, findings: Sequence[Finding], tried: int) -> str:
+        return format_findings(findings, f"{rpc.name} ({rpc.path}): {len(findings)} findings in {tried} requests")
 
 
 def judge(outcome: Outcome, rpc: Rpc, request: Message | None, process: ServiceProcess) -> list[str]:

@@ -348,6 +348,15 @@ def page_tokens(pools: Pools) -> st.SearchStrategy[tuple[str, str]]:
     return st.one_of(*options)
 
 
+_TAMPERINGS: tuple[tuple[str, Callable[[str], str]], ...] = (
+    ("truncated", lambda t: t[: len(t) // 2]),
+    ("last character dropped", lambda t: t[:-1]),
+    ("bit-flipped", lambda t: _flip(t, len(t) // 3)),
+    ("re-encoded", lambda t: _tampered(t)),
+    ("doubled", lambda t: t + t),
+)
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
@@ -519,10 +528,28 @@ def fixed_requests(descriptor: Descriptor, pools: Pools) -> list[Drawn]:
         Drawn(cls(), ("<root>: empty message",)),
         _filled(descriptor, wedge, count=1, label=f"every string {WEDGE_LENGTH} chars, ids real"),
         _filled(descriptor, long_ids, count=1, label="every string 100000 astral chars"),
-        _filled(descriptor, lambda fd: real_id(fd) or _plain(fd), count=10_000, label="every list 10000 entries"),
+        # 100: the most order lines a request may hold, each naming a different (unknown) product.
+        *(
+            _filled(descriptor, lambda fd: real_id(fd) or _plain(fd), count=n, label=f"every list {n} entries")
+            for n in (100, 10_000)
+        ),
         _filled(descriptor, numbers, count=1, label="every number at its maximum, enums unknown"),
         _filled(descriptor, negative, count=1, label="every number at its minimum"),
+        *_token_requests(descriptor, pools),
     ]
+
+
+def _token_requests(descriptor: Descriptor, pools: Pools) -> list[Drawn]:
+    """For a request with a page token: one request per kind of forged or tampered token."""
+    fields = [fd for fd in descriptor.fields if fd.type == _T.TYPE_STRING and "token" in fd.name and not fd.is_repeated]
+    cls = message_factory.GetMessageClass(descriptor)
+    real = pools.page_tokens  # each listing's own, tampered, and the others' as they are
+    tokens = [
+        *_forged_tokens(),
+        *(("real", t) for t in real),
+        *((kind, change(t)) for t in real for kind, change in _TAMPERINGS),
+    ]
+    return [Drawn(cls(**{fd.name: token}), (f"{fd.name}: {kind} token",)) for fd in fields for kind, token in tokens]
 
 
 def _plain(fd: FieldDescriptor) -> Any:
