@@ -21,13 +21,14 @@ import dataclasses
 import json
 import os
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import pytest
 import pytest_asyncio
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
@@ -52,6 +53,7 @@ from tests.support.processes import ServiceProcess, new_mesh
 from tests.support.wait import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+Case = TypeVar("Case")
 
 # Reads first: a write that takes a process down (as a 600k-character cancel reason once did)
 # then cannot hide what the reads would have shown.
@@ -150,8 +152,8 @@ async def seed_the_mesh(stack: Stack, clients: Clients) -> tuple[Pools, list[str
     return pools, orders, sent_ids
 
 
-def _all_fields(descriptor: object, depth: int = 0) -> list:  # type: ignore[type-arg]
-    found = list(descriptor.fields)  # type: ignore[attr-defined]
+def _all_fields(descriptor: Descriptor, depth: int = 0) -> list[FieldDescriptor]:
+    found = list(descriptor.fields)
     if depth < 3:
         for f in list(found):
             if f.message_type is not None:
@@ -222,10 +224,10 @@ async def test_bytes_that_are_not_the_request_are_refused_cleanly(battlefield: B
 async def explore(
     battlefield: Battlefield,
     rpc: Rpc,
-    cases: st.SearchStrategy,  # type: ignore[type-arg]
-    attack: Callable[..., object],
+    cases: st.SearchStrategy[Case],
+    attack: Callable[[Case], Coroutine[Any, Any, None]],
     *,
-    fixed: list,  # type: ignore[type-arg]
+    fixed: list[Case],
     examples: int,
 ) -> None:
     """The fixed cases, then ``examples`` drawn by hypothesis (run in a worker thread, each
@@ -239,15 +241,15 @@ async def explore(
     deadline = loop.time() + BUDGET_S
     tried = 0
 
-    def run(case: object) -> None:
+    def run(case: Case) -> None:
         nonlocal tried
         if loop.time() > deadline:
             return
-        asyncio.run_coroutine_threadsafe(attack(case), loop).result(timeout=120)  # type: ignore[arg-type]
+        asyncio.run_coroutine_threadsafe(attack(case), loop).result(timeout=120)
         tried += 1
 
     for case in fixed:
-        await attack(case)  # type: ignore[misc]
+        await attack(case)
         tried += 1
 
     @seed(SEED ^ zlib.crc32(rpc.path.encode()))
@@ -261,7 +263,7 @@ async def explore(
         print_blob=False,
     )
     @given(cases)
-    def drawn(case: object) -> None:
+    def drawn(case: Case) -> None:
         run(case)
 
     await asyncio.to_thread(drawn)
