@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/.oms/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help run test deps proto check check-proto lint typecheck check-compose \
-        infra-up infra-down infra-status migrate seed test-unit test-integration test-e2e bench clean
+        infra-up infra-down infra-status migrate seed test-unit test-integration test-e2e test-hostile bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ test-integration: deps infra-up
 
 test-e2e: deps infra-up
 	$(PY) -m pytest tests/e2e
+
+test-hostile: deps infra-up ## the hostile gRPC suite, long (OMS_HOSTILE_EXAMPLES, default here 500)
+	OMS_HOSTILE_EXAMPLES=$${OMS_HOSTILE_EXAMPLES:-500} $(PY) -m pytest tests/e2e/test_grpc_hostile.py
 
 bench: deps infra-up ## benchmarks against baselines; results in docs/benchmarks.md
 	scripts/apt-install wrk=wrk  # the gateway bench's HTTP load tool (ghz comes with deps)

@@ -1,8 +1,10 @@
 """schemathesis against the running mesh's ``/openapi.json``: no 5xx, responses match the schema.
 
-Bounded and reproducible: a fixed seed, a few examples per operation, a time budget, one
-worker. An admin token is sent on every request so generated calls reach the services, not
-only the 401 path.
+Hostile as well as honest: data that matches the schema and data that violates it (``--mode
+all``: wrong types, missing required fields, out-of-range values), on every route; the gRPC side
+has its own suite (test_grpc_hostile.py). Bounded and reproducible: a fixed seed, a few
+examples per operation, a time budget, one worker. An admin token is sent on every request so
+generated calls reach the services, not only the 401 path.
 
 Two adaptations of the served document, both for the tool, neither loosening a check:
 
@@ -118,7 +120,9 @@ async def schemathesis(schema_file: Path, stack: Stack, report: Path, env: dict[
         *(sys.executable, "-m", "schemathesis.cli", "run", str(schema_file), "--url", stack.gateway.base_url),
         *("--checks", "not_a_server_error,response_schema_conformance"),
         *("--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--max-time", str(MAX_TIME_S)),
-        *("--workers", "1", "--request-timeout", "15", "--phases", "examples,coverage,fuzzing"),
+        # Positive and negative data both (schemathesis' default, stated so it cannot drift):
+        # schema-violating requests must be refused with a 4xx, never a 5xx.
+        *("--mode", "all", "--workers", "1", "--request-timeout", "15", "--phases", "examples,coverage,fuzzing"),
         *("--header", f"Authorization: Bearer {stack.mesh.token()}"),
         *("--report", "junit", "--report-dir", str(report), "--output-truncate", "false"),
     ]
