@@ -20,7 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from mesh.grpc_errors import ErrorInterceptor
+from mesh.grpc_errors import ErrorInterceptor, UndecodableRequestInterceptor
 from mesh.grpc_metrics import MetricsInterceptor
 from mesh.grpc_server_tracing import TracingServerInterceptor
 from mesh.telemetry import shutdown_tracing
@@ -28,6 +28,11 @@ from mesh.telemetry import shutdown_tracing
 log = logging.getLogger(__name__)
 
 Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+# The largest request gRPC reads off the wire. The largest legitimate request the bounds allow
+# (CheckStock's 500 ids of 128 characters, at 4 bytes a character: about 252 KiB) fits with room
+# to spare; tests/unit/mesh/test_receive_limits.py recomputes it from the contracts.
+MAX_REQUEST_BYTES = 512 * 1024
 
 
 @dataclass
@@ -55,14 +60,16 @@ async def serve(process: ServiceProcess, stop: asyncio.Event | None = None, *, h
         _install_signal_handlers(stop)
     server = grpc.aio.server(
         # Tracing outermost (its span covers auth and errors), then RED metrics, then the
-        # service's own (auth), then the error mapping closest to the handlers.
+        # refusal of undecodable bytes (before anything reads the request), then the service's
+        # own (auth), then the error mapping and request checks closest to the handlers.
         interceptors=[
             TracingServerInterceptor(),
             MetricsInterceptor(process.name),
+            UndecodableRequestInterceptor(),
             *process.interceptors,
             ErrorInterceptor(),
         ],
-        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
     )
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
