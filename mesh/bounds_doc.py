@@ -7,6 +7,7 @@ from the ones enforced.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -67,4 +68,4 @@ def _span(low: int, high: int, unit: str) -> str:
 
 
 if __name__ == "__main__":
-    print(markdown())
+    sys.stdout.write(markdown() + "\n")
