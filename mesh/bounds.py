@@ -18,7 +18,11 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescri
 from oms.options.v1 import options_pb2
 from oms.options.v1.options_pb2 import Bounds
 
-INT64_MAX = 2**63 - 1
+# The largest request a gRPC server reads off the wire (and the gateway sends). The largest
+# legitimate request the bounds allow (CheckStock's 500 ids of 128 characters, at 4 bytes a
+# character: about 252 KiB) fits with room to spare; tests/unit/mesh/test_receive_limits.py
+# recomputes it from the contracts.
+MAX_REQUEST_BYTES = 512 * 1024
 # Prices are the only money in requests; the catalog refuses more than this many units.
 MAX_MONEY_UNITS = 10**15
 

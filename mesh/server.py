@@ -20,6 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from mesh.bounds import MAX_REQUEST_BYTES
 from mesh.grpc_errors import ErrorInterceptor, UndecodableRequestInterceptor
 from mesh.grpc_metrics import MetricsInterceptor
 from mesh.grpc_server_tracing import TracingServerInterceptor
@@ -29,10 +30,6 @@ log = logging.getLogger(__name__)
 
 Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
-# The largest request gRPC reads off the wire. The largest legitimate request the bounds allow
-# (CheckStock's 500 ids of 128 characters, at 4 bytes a character: about 252 KiB) fits with room
-# to spare; tests/unit/mesh/test_receive_limits.py recomputes it from the contracts.
-MAX_REQUEST_BYTES = 512 * 1024
 
 
 @dataclass

@@ -9,6 +9,7 @@ import pytest
 from google.rpc import error_details_pb2
 
 from gateway.transcoding import MAX_JSON_DEPTH, nested_deeper_than
+from mesh.bounds import MAX_REQUEST_BYTES
 from tests.unit.gateway.conftest import Recorder
 
 DEEP = 100_000
@@ -110,3 +111,12 @@ async def test_a_known_enum_number_in_the_query_is_accepted(client: httpx.AsyncC
 async def test_an_unknown_parameter_name_is_not_echoed_in_full(client: httpx.AsyncClient) -> None:
     response = await client.get("/orders", params={"x" * 5000: "1"})
     assert_invalid_argument(response)
+
+
+async def test_a_body_whose_message_exceeds_the_services_receive_limit_is_400_not_429(
+    client: httpx.AsyncClient, recorder: Recorder
+) -> None:
+    # Under the body limit as JSON, over what any legitimate request encodes to.
+    response = await client.post("/products", json={"name": "n", "description": "d" * (MAX_REQUEST_BYTES + 1)})
+    assert_invalid_argument(response)
+    assert not recorder.calls
