@@ -30,7 +30,7 @@ from google.type import money_pb2 as google_dot_type_dot_money__pb2
 from oms.options.v1 import options_pb2 as oms_dot_options_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n oms/inventory/v1/inventory.proto\x12\x10oms.inventory.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\x1a\x1coms/options/v1/options.proto\"\xa8\x02\n\x07Product\x12\x1b\n\nproduct_id\x18\x01 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x01\x12\x19\n\x04name\x18\x02 \x01(\tB\x0b\xe2\x41\x01\x02\xd2\xf3\x18\x03\x08\xc8\x01\x12\x1c\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xa0\x1f\x12\'\n\x05price\x18\x04 \x01(\x0b\x32\x12.google.type.MoneyB\x04\xe2\x41\x01\x02\x12\x0e\n\x06\x61\x63tive\x18\x05 \x01(\x08\x12 \n\x12\x61vailable_quantity\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x94\x01\n\x05Stock\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\x12\x10\n\x08reserved\x18\x03 \x01(\x03\x12\x11\n\tavailable\x18\x04 \x01(\x03\x12\x0f\n\x07version\x18\x05 \x01(\x03\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x90\x01\n\x13ListProductsRequest\x12\x1c\n\tpage_size\x18\x01 \x01(\x05\x42\t\xd2\xf3\x18\x05\x30\xe8\x07\x38\x01\x12\x1b\n\npage_token\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\x12\x13\n\x06\x61\x63tive\x18\x03 \x01(\x08H\x00\x88\x01\x01\x12\x1e\n\rname_contains\x18\x04 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xc8\x01\x42\t\n\x07_active\"\\\n\x14ListProductsResponse\x12+\n\x08products\x18\x01 \x03(\x0b\x32\x19.oms.inventory.v1.Product\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"6\n\x11GetProductRequest\x12!\n\nproduct_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\"@\n\x12GetProductResponse\x12*\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.Product\"H\n\x14\x43reateProductRequest\x12\x30\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.ProductB\x04\xe2\x41\x01\x02\"C\n\x15\x43reateProductResponse\x12*\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.Product\"y\n\x14UpdateProductRequest\x12\x30\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.ProductB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"C\n\x15UpdateProductResponse\x12*\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.Product\"9\n\x14\x44\x65leteProductRequest\x12!\n\nproduct_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\"\x17\n\x15\x44\x65leteProductResponse\"4\n\x0fGetStockRequest\x12!\n\nproduct_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\":\n\x10GetStockResponse\x12&\n\x05stock\x18\x01 \x01(\x0b\x32\x17.oms.inventory.v1.Stock\":\n\x11\x43heckStockRequest\x12%\n\x0bproduct_ids\x18\x01 \x03(\tB\x10\xe2\x41\x01\x02\xd2\xf3\x18\x08\x08\x80\x01\x18\xf4\x03 \x01\"\xab\x01\n\x12\x43heckStockResponse\x12\x46\n\tavailable\x18\x01 \x03(\x0b\x32\x33.oms.inventory.v1.CheckStockResponse.AvailableEntry\x12\x1b\n\x13unknown_product_ids\x18\x02 \x03(\t\x1a\x30\n\x0e\x41vailableEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"s\n\x0f\x41\x64\x64StockRequest\x12!\n\nproduct_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\x12$\n\x08quantity\x18\x02 \x01(\x03\x42\x12\xe2\x41\x01\x02\xd2\xf3\x18\n(\x01\x30\x80\x94\xeb\xdc\x03\x38\x01\x12\x17\n\x06reason\x18\x03 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xf4\x03\":\n\x10\x41\x64\x64StockResponse\x12&\n\x05stock\x18\x01 \x01(\x0b\x32\x17.oms.inventory.v1.Stock\"\xa3\x01\n\x11\x41uditStockRequest\x12!\n\nproduct_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\x12\"\n\x08quantity\x18\x02 \x01(\x03\x42\x10\xe2\x41\x01\x02\xd2\xf3\x18\x08\x30\x80\x94\xeb\xdc\x03\x38\x01\x12.\n\x10\x65xpected_version\x18\x03 \x01(\x03\x42\x14\xe2\x41\x01\x02\xd2\xf3\x18\x0c\x30\xff\xff\xff\xff\xff\xff\xff\xff\x7f\x38\x01\x12\x17\n\x06reason\x18\x04 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xf4\x03\"<\n\x12\x41uditStockResponse\x12&\n\x05stock\x18\x01 \x01(\x0b\x32\x17.oms.inventory.v1.Stock2\x91\t\n\x10InventoryService\x12p\n\x0cListProducts\x12%.oms.inventory.v1.ListProductsRequest\x1a&.oms.inventory.v1.ListProductsResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/products\x12w\n\nGetProduct\x12#.oms.inventory.v1.GetProductRequest\x1a$.oms.inventory.v1.GetProductResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/products/{product_id}\x12|\n\rCreateProduct\x12&.oms.inventory.v1.CreateProductRequest\x1a\'.oms.inventory.v1.CreateProductResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\"\t/products:\x07product\x12\x91\x01\n\rUpdateProduct\x12&.oms.inventory.v1.UpdateProductRequest\x1a\'.oms.inventory.v1.UpdateProductResponse\"/\x82\xd3\xe4\x93\x02)2\x1e/products/{product.product_id}:\x07product\x12\x80\x01\n\rDeleteProduct\x12&.oms.inventory.v1.DeleteProductRequest\x1a\'.oms.inventory.v1.DeleteProductResponse\"\x1e\x82\xd3\xe4\x93\x02\x18*\x16/products/{product_id}\x12\x96\x01\n\x08GetStock\x12!.oms.inventory.v1.GetStockRequest\x1a\".oms.inventory.v1.GetStockResponse\"C\x82\xd3\xe4\x93\x02=\x12\x1b/api/inventory/{product_id}Z\x1e\x12\x1c/products/{product_id}/stock\x12x\n\nCheckStock\x12#.oms.inventory.v1.CheckStockRequest\x1a$.oms.inventory.v1.CheckStockResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/api/inventory/check:\x01*\x12p\n\x08\x41\x64\x64Stock\x12!.oms.inventory.v1.AddStockRequest\x1a\".oms.inventory.v1.AddStockResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/api/inventory/add:\x01*\x12x\n\nAuditStock\x12#.oms.inventory.v1.AuditStockRequest\x1a$.oms.inventory.v1.AuditStockResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/api/inventory/audit:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n oms/inventory/v1/inventory.proto\x12\x10oms.inventory.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\x1a\x1coms/options/v1/options.proto\"\xa8\x02\n\x07Product\x12\x1b\n\nproduct_id\x18\x01 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x01\x12\x19\n\x04name\x18\x02 \x01(\tB\x0b\xe2\x41\x01\x02\xd2\xf3\x18\x03\x08\xc8\x01\x12\x1c\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xa0\x1f\x12\'\n\x05price\x18\x04 \x01(\x0b\x32\x12.google.type.MoneyB\x04\xe2\x41\x01\x02\x12\x0e\n\x06\x61\x63tive\x18\x05 \x01(\x08\x12 \n\x12\x61vailable_quantity\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x94\x01\n\x05Stock\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\x12\x10\n\x08reserved\x18\x03 \x01(\x03\x12\x11\n\tavailable\x18\x04 \x01(\x03\x12\x0f\n\x07version\x18\x05 \x01(\x03\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x93\x01\n\x13ListProductsRequest\x12\x1f\n\tpage_size\x18\x01 \x01(\x05\x42\x0c\xd2\xf3\x18\x08\x30\xff\xff\xff\xff\x07\x38\x01\x12\x1b\n\npage_token\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\x12\x13\n\x06\x61\x63tive\x18\x03 \x01(\x08H\x00\x88\x01\x01\x12\x1e\n\rname_contains\x18\x04 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xc8\x01\x42\t\n\x07_active\"\\\n\x14ListProductsResponse\x12+\n\x08products\x18\x01 \x03(\x0b\x32\x19.oms.inventory.v1.Product\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"6\n\x11GetProductRequest\x12!\n\nproduct_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\"@\n\x12GetProductResponse\x12*\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.Product\"H\n\x14\x43reateProductRequest\x12\x30\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.ProductB\x04\xe2\x41\x01\x02\"C\n\x15\x43reateProductResponse\x12*\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.Product\"y\n\x14UpdateProductRequest\x12\x30\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.ProductB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"C\n\x15UpdateProductResponse\x12*\n\x07product\x18\x01 \x01(\x0b\x32\x19.oms.inventory.v1.Product\"9\n\x14\x44\x65leteProductRequest\x12!\n\nproduct_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\"\x17\n\x15\x44\x65leteProductResponse\"4\n\x0fGetStockRequest\x12!\n\nproduct_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\":\n\x10GetStockResponse\x12&\n\x05stock\x18\x01 \x01(\x0b\x32\x17.oms.inventory.v1.Stock\":\n\x11\x43heckStockRequest\x12%\n\x0bproduct_ids\x18\x01 \x03(\tB\x10\xe2\x41\x01\x02\xd2\xf3\x18\x08\x08\x80\x01\x18\xf4\x03 \x01\"\xab\x01\n\x12\x43heckStockResponse\x12\x46\n\tavailable\x18\x01 \x03(\x0b\x32\x33.oms.inventory.v1.CheckStockResponse.AvailableEntry\x12\x1b\n\x13unknown_product_ids\x18\x02 \x03(\t\x1a\x30\n\x0e\x41vailableEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"s\n\x0f\x41\x64\x64StockRequest\x12!\n\nproduct_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\x12$\n\x08quantity\x18\x02 \x01(\x03\x42\x12\xe2\x41\x01\x02\xd2\xf3\x18\n(\x01\x30\x80\x94\xeb\xdc\x03\x38\x01\x12\x17\n\x06reason\x18\x03 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xf4\x03\":\n\x10\x41\x64\x64StockResponse\x12&\n\x05stock\x18\x01 \x01(\x0b\x32\x17.oms.inventory.v1.Stock\"\xa3\x01\n\x11\x41uditStockRequest\x12!\n\nproduct_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\x12\"\n\x08quantity\x18\x02 \x01(\x03\x42\x10\xe2\x41\x01\x02\xd2\xf3\x18\x08\x30\x80\x94\xeb\xdc\x03\x38\x01\x12.\n\x10\x65xpected_version\x18\x03 \x01(\x03\x42\x14\xe2\x41\x01\x02\xd2\xf3\x18\x0c\x30\xff\xff\xff\xff\xff\xff\xff\xff\x7f\x38\x01\x12\x17\n\x06reason\x18\x04 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xf4\x03\"<\n\x12\x41uditStockResponse\x12&\n\x05stock\x18\x01 \x01(\x0b\x32\x17.oms.inventory.v1.Stock2\x91\t\n\x10InventoryService\x12p\n\x0cListProducts\x12%.oms.inventory.v1.ListProductsRequest\x1a&.oms.inventory.v1.ListProductsResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/products\x12w\n\nGetProduct\x12#.oms.inventory.v1.GetProductRequest\x1a$.oms.inventory.v1.GetProductResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/products/{product_id}\x12|\n\rCreateProduct\x12&.oms.inventory.v1.CreateProductRequest\x1a\'.oms.inventory.v1.CreateProductResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\"\t/products:\x07product\x12\x91\x01\n\rUpdateProduct\x12&.oms.inventory.v1.UpdateProductRequest\x1a\'.oms.inventory.v1.UpdateProductResponse\"/\x82\xd3\xe4\x93\x02)2\x1e/products/{product.product_id}:\x07product\x12\x80\x01\n\rDeleteProduct\x12&.oms.inventory.v1.DeleteProductRequest\x1a\'.oms.inventory.v1.DeleteProductResponse\"\x1e\x82\xd3\xe4\x93\x02\x18*\x16/products/{product_id}\x12\x96\x01\n\x08GetStock\x12!.oms.inventory.v1.GetStockRequest\x1a\".oms.inventory.v1.GetStockResponse\"C\x82\xd3\xe4\x93\x02=\x12\x1b/api/inventory/{product_id}Z\x1e\x12\x1c/products/{product_id}/stock\x12x\n\nCheckStock\x12#.oms.inventory.v1.CheckStockRequest\x1a$.oms.inventory.v1.CheckStockResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/api/inventory/check:\x01*\x12p\n\x08\x41\x64\x64Stock\x12!.oms.inventory.v1.AddStockRequest\x1a\".oms.inventory.v1.AddStockResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/api/inventory/add:\x01*\x12x\n\nAuditStock\x12#.oms.inventory.v1.AuditStockRequest\x1a$.oms.inventory.v1.AuditStockResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/api/inventory/audit:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,7 +52,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PRODUCT'].fields_by_name['update_time']._loaded_options = None
   _globals['_PRODUCT'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
   _globals['_LISTPRODUCTSREQUEST'].fields_by_name['page_size']._loaded_options = None
-  _globals['_LISTPRODUCTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\322\363\030\0050\350\0078\001'
+  _globals['_LISTPRODUCTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\322\363\030\0100\377\377\377\377\0078\001'
   _globals['_LISTPRODUCTSREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_LISTPRODUCTSREQUEST'].fields_by_name['page_token']._serialized_options = b'\322\363\030\003\010\200\010'
   _globals['_LISTPRODUCTSREQUEST'].fields_by_name['name_contains']._loaded_options = None
@@ -108,43 +108,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STOCK']._serialized_start=539
   _globals['_STOCK']._serialized_end=687
   _globals['_LISTPRODUCTSREQUEST']._serialized_start=690
-  _globals['_LISTPRODUCTSREQUEST']._serialized_end=834
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=836
-  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=928
-  _globals['_GETPRODUCTREQUEST']._serialized_start=930
-  _globals['_GETPRODUCTREQUEST']._serialized_end=984
-  _globals['_GETPRODUCTRESPONSE']._serialized_start=986
-  _globals['_GETPRODUCTRESPONSE']._serialized_end=1050
-  _globals['_CREATEPRODUCTREQUEST']._serialized_start=1052
-  _globals['_CREATEPRODUCTREQUEST']._serialized_end=1124
-  _globals['_CREATEPRODUCTRESPONSE']._serialized_start=1126
-  _globals['_CREATEPRODUCTRESPONSE']._serialized_end=1193
-  _globals['_UPDATEPRODUCTREQUEST']._serialized_start=1195
-  _globals['_UPDATEPRODUCTREQUEST']._serialized_end=1316
-  _globals['_UPDATEPRODUCTRESPONSE']._serialized_start=1318
-  _globals['_UPDATEPRODUCTRESPONSE']._serialized_end=1385
-  _globals['_DELETEPRODUCTREQUEST']._serialized_start=1387
-  _globals['_DELETEPRODUCTREQUEST']._serialized_end=1444
-  _globals['_DELETEPRODUCTRESPONSE']._serialized_start=1446
-  _globals['_DELETEPRODUCTRESPONSE']._serialized_end=1469
-  _globals['_GETSTOCKREQUEST']._serialized_start=1471
-  _globals['_GETSTOCKREQUEST']._serialized_end=1523
-  _globals['_GETSTOCKRESPONSE']._serialized_start=1525
-  _globals['_GETSTOCKRESPONSE']._serialized_end=1583
-  _globals['_CHECKSTOCKREQUEST']._serialized_start=1585
-  _globals['_CHECKSTOCKREQUEST']._serialized_end=1643
-  _globals['_CHECKSTOCKRESPONSE']._serialized_start=1646
-  _globals['_CHECKSTOCKRESPONSE']._serialized_end=1817
-  _globals['_CHECKSTOCKRESPONSE_AVAILABLEENTRY']._serialized_start=1769
-  _globals['_CHECKSTOCKRESPONSE_AVAILABLEENTRY']._serialized_end=1817
-  _globals['_ADDSTOCKREQUEST']._serialized_start=1819
-  _globals['_ADDSTOCKREQUEST']._serialized_end=1934
-  _globals['_ADDSTOCKRESPONSE']._serialized_start=1936
-  _globals['_ADDSTOCKRESPONSE']._serialized_end=1994
-  _globals['_AUDITSTOCKREQUEST']._serialized_start=1997
-  _globals['_AUDITSTOCKREQUEST']._serialized_end=2160
-  _globals['_AUDITSTOCKRESPONSE']._serialized_start=2162
-  _globals['_AUDITSTOCKRESPONSE']._serialized_end=2222
-  _globals['_INVENTORYSERVICE']._serialized_start=2225
-  _globals['_INVENTORYSERVICE']._serialized_end=3394
+  _globals['_LISTPRODUCTSREQUEST']._serialized_end=837
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_start=839
+  _globals['_LISTPRODUCTSRESPONSE']._serialized_end=931
+  _globals['_GETPRODUCTREQUEST']._serialized_start=933
+  _globals['_GETPRODUCTREQUEST']._serialized_end=987
+  _globals['_GETPRODUCTRESPONSE']._serialized_start=989
+  _globals['_GETPRODUCTRESPONSE']._serialized_end=1053
+  _globals['_CREATEPRODUCTREQUEST']._serialized_start=1055
+  _globals['_CREATEPRODUCTREQUEST']._serialized_end=1127
+  _globals['_CREATEPRODUCTRESPONSE']._serialized_start=1129
+  _globals['_CREATEPRODUCTRESPONSE']._serialized_end=1196
+  _globals['_UPDATEPRODUCTREQUEST']._serialized_start=1198
+  _globals['_UPDATEPRODUCTREQUEST']._serialized_end=1319
+  _globals['_UPDATEPRODUCTRESPONSE']._serialized_start=1321
+  _globals['_UPDATEPRODUCTRESPONSE']._serialized_end=1388
+  _globals['_DELETEPRODUCTREQUEST']._serialized_start=1390
+  _globals['_DELETEPRODUCTREQUEST']._serialized_end=1447
+  _globals['_DELETEPRODUCTRESPONSE']._serialized_start=1449
+  _globals['_DELETEPRODUCTRESPONSE']._serialized_end=1472
+  _globals['_GETSTOCKREQUEST']._serialized_start=1474
+  _globals['_GETSTOCKREQUEST']._serialized_end=1526
+  _globals['_GETSTOCKRESPONSE']._serialized_start=1528
+  _globals['_GETSTOCKRESPONSE']._serialized_end=1586
+  _globals['_CHECKSTOCKREQUEST']._serialized_start=1588
+  _globals['_CHECKSTOCKREQUEST']._serialized_end=1646
+  _globals['_CHECKSTOCKRESPONSE']._serialized_start=1649
+  _globals['_CHECKSTOCKRESPONSE']._serialized_end=1820
+  _globals['_CHECKSTOCKRESPONSE_AVAILABLEENTRY']._serialized_start=1772
+  _globals['_CHECKSTOCKRESPONSE_AVAILABLEENTRY']._serialized_end=1820
+  _globals['_ADDSTOCKREQUEST']._serialized_start=1822
+  _globals['_ADDSTOCKREQUEST']._serialized_end=1937
+  _globals['_ADDSTOCKRESPONSE']._serialized_start=1939
+  _globals['_ADDSTOCKRESPONSE']._serialized_end=1997
+  _globals['_AUDITSTOCKREQUEST']._serialized_start=2000
+  _globals['_AUDITSTOCKREQUEST']._serialized_end=2163
+  _globals['_AUDITSTOCKRESPONSE']._serialized_start=2165
+  _globals['_AUDITSTOCKRESPONSE']._serialized_end=2225
+  _globals['_INVENTORYSERVICE']._serialized_start=2228
+  _globals['_INVENTORYSERVICE']._serialized_end=3397
 # @@protoc_insertion_point(module_scope)

@@ -132,7 +132,7 @@ class ListProductsRequest(_message.Message):
     ACTIVE_FIELD_NUMBER: _builtins.int
     NAME_CONTAINS_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """At most this many products (default 50; 0..1000 accepted, more than 500 is served as 500)."""
+    """At most this many products (default 50, not negative; more than 500 is served as 500)."""
     page_token: _builtins.str
     """The next_page_token of the previous page; empty for the first page. At most 1024 characters."""
     active: _builtins.bool

@@ -159,7 +159,7 @@ class ListNotificationsRequest(_message.Message):
     ORDER_ID_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """At most this many (default 50; 0..1000 accepted, more than 500 is served as 500)."""
+    """At most this many (default 50, not negative; more than 500 is served as 500)."""
     page_token: _builtins.str
     """The next_page_token of the previous page; empty for the first page. At most 1024 characters."""
     order_id: _builtins.str

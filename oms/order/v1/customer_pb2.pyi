@@ -225,7 +225,7 @@ class ListCustomersRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """At most this many customers (default 50; 0..1000 accepted, more than 500 is served as 500)."""
+    """At most this many customers (default 50, not negative; more than 500 is served as 500)."""
     page_token: _builtins.str
     """The next_page_token of the previous page; empty for the first page. At most 1024 characters."""
     def __init__(

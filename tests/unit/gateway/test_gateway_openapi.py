@@ -103,7 +103,7 @@ async def test_the_declared_bounds_are_in_the_schemas_and_parameters(document: d
     ids = schemas[check["$ref"].rsplit("/", 1)[-1]]["properties"]["productIds"] if "$ref" in check else check
     assert (ids["maxItems"], ids["items"]["maxLength"]) == (500, 128)
     listing = {p["name"]: p for p in document["paths"]["/orders"]["get"]["parameters"]}
-    assert (listing["page_size"]["schema"]["minimum"], listing["page_size"]["schema"]["maximum"]) == (0, 1000)
+    assert (listing["page_size"]["schema"]["minimum"], listing["page_size"]["schema"]["maximum"]) == (0, 2**31 - 1)
     assert listing["page_token"]["schema"]["maxLength"] == 1024
     get = {p["name"]: p for p in document["paths"]["/orders/{order_id}"]["get"]["parameters"]}
     assert get["order_id"]["schema"]["maxLength"] == 128
