@@ -19,6 +19,7 @@ from gateway.streaming import stream_response
 from gateway.transcoding import build_request, dumps, fill_update_mask, parse_json, read_body, to_json_dict
 from mesh.auth import AuthError, verify_off_loop
 from mesh.bounds import MAX_REQUEST_BYTES
+from mesh.errors import shown
 from mesh.grpc_errors import incident_error
 
 # Responses at least this large are gzipped for clients that accept it (streams never are: it
@@ -82,12 +83,15 @@ def _match(gateway: Gateway, request: Request) -> RouteMatch:
     except MethodNotAllowed as exc:
         raise HttpError(
             grpc.StatusCode.UNIMPLEMENTED,
-            f"method {request.method} is not allowed on {request.url.path}",
+            f"method {shown(request.method, quoted=False)} is not allowed on {shown(request.url.path, quoted=False)}",
             headers={"Allow": ", ".join(exc.allowed)},
             http_status=405,
         ) from None
     if match is None:
-        raise HttpError(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} {request.url.path}")
+        raise HttpError(
+            grpc.StatusCode.NOT_FOUND,
+            f"no route for {shown(request.method, quoted=False)} {shown(request.url.path, quoted=False)}",
+        )
     return match
 
 

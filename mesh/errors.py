@@ -17,13 +17,14 @@ SUMMARY_VIOLATIONS = 5
 SHOWN_CHARS = 64
 
 
-def shown(value: object, limit: int = SHOWN_CHARS) -> str:
-    """``value`` as quoted in an error message: its repr, cut to about ``limit`` characters.
+def shown(value: object, limit: int = SHOWN_CHARS, *, quoted: bool = True) -> str:
+    """``value`` as quoted in an error message: its repr (``quoted``) or text, cut to about
+    ``limit`` characters.
 
     Error messages travel in a trailer of bounded size and land in logs; a caller's value is
     never echoed in full (a 10,000-character id would overflow the trailer).
     """
-    text = repr(value) if isinstance(value, str) else str(value)
+    text = repr(value) if quoted and isinstance(value, str) else str(value)
     if len(text) <= limit:
         return text
     return f"{text[:limit]}…({len(text)} chars)"

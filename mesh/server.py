@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
-
 @dataclass
 class ServiceProcess:
     """Everything a composition root hands over to be run."""

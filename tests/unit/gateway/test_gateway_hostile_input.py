@@ -120,3 +120,12 @@ async def test_a_body_whose_message_exceeds_the_services_receive_limit_is_400_no
     response = await client.post("/products", json={"name": "n", "description": "d" * (MAX_REQUEST_BYTES + 1)})
     assert_invalid_argument(response)
     assert not recorder.calls
+
+
+async def test_the_gateways_own_errors_never_echo_long_input(client: httpx.AsyncClient) -> None:
+    unrouted = await client.get("/nope/" + "x" * 10_000)
+    assert unrouted.status_code == 404 and len(unrouted.text) < 400
+    timeout = await client.get("/orders", headers={"grpc-timeout": "9" * 10_000})
+    assert_invalid_argument(timeout)
+    header = await client.get("/orders", headers={"grpc-metadata-" + "k" * 5000 + "!": "v"})
+    assert_invalid_argument(header)
