@@ -41,6 +41,7 @@ class _FieldRule:
     value_checks: tuple[ValueCheck, ...]
     nested: Descriptor | None
     map_value: FieldDescriptor | None
+    presence: bool
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ def _check_message(message: Message, prefix: str, found: list[FieldViolation]) -
         elif rule.nested is not None:
             if message.HasField(field.name):
                 _check_message(getattr(message, field.name), f"{path}.", found)
-        else:
+        elif not rule.presence or message.HasField(field.name):
+            # An unset ``optional`` field is absent, not its default: nothing to check.
             _check_one(rule, getattr(message, field.name), path, found)
 
 
@@ -159,6 +161,7 @@ def _rule(field: FieldDescriptor) -> _FieldRule:
         value_checks=tuple(checks),
         nested=nested,
         map_value=map_value,
+        presence=bool(field.has_presence) and not field.is_repeated,
     )
 
 
