@@ -165,4 +165,3 @@ def test_every_request_field_declares_its_bounds() -> None:
             if is_integer(field) and not declared.has_range:
                 missing.append(f"{field.full_name}: no range")
     assert missing == []
-
