@@ -85,32 +85,33 @@ class UndecodableRequestInterceptor(WrappingInterceptor):
         decode = handler.request_deserializer
         if decode is None:
             return handler
-        name = method.rsplit("/", 2)[-2] if method.count("/") >= 2 else method
         return rewrap(
             handler,
             unary=_refuse_undecodable_unary,
             streaming=_refuse_undecodable_stream,
-            request_deserializer=_tolerant(decode, name),
+            request_deserializer=_tolerant(decode, method),
         )
 
 
 @dataclass(frozen=True)
 class Undecodable:
-    """Stands for a request whose bytes did not decode; ``rpc`` is the service it was sent to."""
+    """Stands for a request whose bytes did not decode; ``method`` is the RPC it was sent to."""
 
-    rpc: str
+    method: str
 
     def error(self) -> InvalidArgument:
         violation = FieldViolation("", "the request bytes are not a valid protobuf encoding of the request message")
-        return InvalidArgument([violation], message="the request could not be decoded", reason="UNDECODABLE_REQUEST")
+        error = InvalidArgument([violation], message="the request could not be decoded", reason="UNDECODABLE_REQUEST")
+        error.metadata["method"] = self.method
+        return error
 
 
-def _tolerant(decode: Callable[[bytes], Any], rpc: str) -> Callable[[bytes], Any]:
+def _tolerant(decode: Callable[[bytes], Any], method: str) -> Callable[[bytes], Any]:
     def tolerant(raw: bytes) -> Any:
         try:
             return decode(raw)
         except Exception:  # noqa: BLE001 - whatever the decoder says, the bytes were the caller's
-            return Undecodable(rpc)
+            return Undecodable(method)
 
     return tolerant
 

@@ -93,6 +93,7 @@ async def test_bytes_that_are_not_protobuf_are_invalid_argument(
     assert "DecodeError" not in (caught.value.details() or "")
     info, _ = details(caught.value)
     assert info.reason == "UNDECODABLE_REQUEST"
+    assert info.metadata["method"] == path
     assert orders.calls == 0
 
 
