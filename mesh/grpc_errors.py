@@ -83,8 +83,8 @@ class UndecodableRequestInterceptor(WrappingInterceptor):
 
     def wrap(self, handler: Handler, method: str) -> Handler:
         decode = handler.request_deserializer
-        if decode is None:
-            return handler
+        if decode is None or handler.request_streaming:
+            return handler  # a client stream (server reflection) keeps gRPC's own handling
         return rewrap(
             handler,
             unary=_refuse_undecodable_unary,
