@@ -16,6 +16,7 @@ from google.protobuf import descriptor
 from google.protobuf.message import Message
 
 from gateway.errors import bad_request
+from mesh.errors import SHOWN_CHARS, shown
 
 FD = descriptor.FieldDescriptor
 _INTS = {
@@ -47,9 +48,9 @@ def resolve(message_descriptor: descriptor.Descriptor, dotted: str) -> list[desc
     for part in dotted.split("."):
         found = find_field(current, part) if current is not None else None
         if found is None:
-            raise bad_request(f"{message_descriptor.name} has no field {dotted!r}", dotted, "unknown field")
+            raise bad_request(f"{message_descriptor.name} has no field {shown(dotted)}", _cut(dotted), "unknown field")
         if chain and (chain[-1].is_repeated):
-            raise bad_request(f"{dotted!r} goes through a repeated field", dotted, "not addressable in a URL")
+            raise bad_request(f"{shown(dotted)} goes through a repeated field", dotted, "not addressable in a URL")
         chain.append(found)
         current = found.message_type
     return chain
@@ -84,6 +85,11 @@ def set_from_strings(message: Message, chain: Sequence[descriptor.FieldDescripto
         raise bad_request(f"invalid value for {path!r}: {exc}", path, str(exc)) from None
 
 
+def _cut(name: str) -> str:
+    """A parameter name as a violation's field: unknown names come from the caller, unbounded."""
+    return name if len(name) <= SHOWN_CHARS else name[:SHOWN_CHARS] + "…"
+
+
 def _set_message_from_text(holder: Message, text: str, path: str) -> None:
     name = holder.DESCRIPTOR.full_name
     if name in _STRING_FORM_WKT:
@@ -103,11 +109,14 @@ def convert_scalar(field: descriptor.FieldDescriptor, text: str, path: str) -> A
         lowered = text.lower()
         if lowered in _TRUE | _FALSE:
             return lowered in _TRUE
-        raise ValueError(f"{text!r} is not a boolean")
+        raise ValueError(f"{shown(text)} is not a boolean")
     if kind in _INTS:
-        return int(text, 10)
+        return _integer(text)
     if kind in _FLOATS:
-        return float(text)
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"{shown(text)} is not a number") from None
     if kind == FD.TYPE_ENUM:
         return _enum_number(field, text, path)
     if kind == FD.TYPE_BYTES:
@@ -115,7 +124,7 @@ def convert_scalar(field: descriptor.FieldDescriptor, text: str, path: str) -> A
             padded = text + "=" * (-len(text) % 4)
             return base64.urlsafe_b64decode(padded.replace("+", "-").replace("/", "_"))
         except (binascii.Error, ValueError):
-            raise ValueError(f"{text!r} is not base64") from None
+            raise ValueError(f"{shown(text)} is not base64") from None
     raise ValueError(f"unsupported field type {kind}")
 
 
@@ -125,7 +134,22 @@ def _enum_number(field: descriptor.FieldDescriptor, text: str, path: str) -> int
     value = enum.values_by_name.get(text)
     if value is not None:
         return int(value.number)
-    if text.lstrip("-").isdigit():
-        return int(text)  # proto3 enums are open: unknown numbers are kept
     names = ", ".join(v.name for v in enum.values)
-    raise bad_request(f"invalid value for {path!r}: {text!r} is not one of {names}", path, f"must be one of {names}")
+    if text.lstrip("-").isdigit() and len(text) <= 11:
+        number = int(text)
+        if enum.values_by_number.get(number) is not None:
+            return number
+        # proto3 enums are open on the wire, but a client naming a number the contract does
+        # not define asks for nothing: refused, not silently ignored.
+        raise bad_request(f"invalid value for {path!r}: unknown value {number}", path, f"must be one of {names}")
+    raise bad_request(
+        f"invalid value for {path!r}: {shown(text)} is not one of {names}", path, f"must be one of {names}"
+    )
+
+
+def _integer(text: str) -> int:
+    """Decimal digits only, at most 20 of them (int() of a huge text is slow and out of range)."""
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 20:
+        raise ValueError(f"{shown(text)} is not an integer")
+    return int(text, 10)

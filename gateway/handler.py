@@ -12,12 +12,14 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from gateway.context import Gateway
-from gateway.errors import HttpError, make_status, status_of, status_response
+from gateway.errors import HttpError, bad_request, make_status, status_of, status_response
 from gateway.headers import deadline_of, outgoing_metadata, request_id_of, response_headers
 from gateway.routing import MethodNotAllowed, RouteMatch
 from gateway.streaming import stream_response
 from gateway.transcoding import build_request, dumps, fill_update_mask, parse_json, read_body, to_json_dict
 from mesh.auth import ANONYMOUS, AuthError, Principal, verify_off_loop
+from mesh.bounds import MAX_REQUEST_BYTES
+from mesh.errors import shown
 from mesh.grpc_errors import incident_error
 
 # Responses at least this large are gzipped for clients that accept it (streams never are: it
@@ -81,12 +83,15 @@ def _match(gateway: Gateway, request: Request) -> RouteMatch:
     except MethodNotAllowed as exc:
         raise HttpError(
             grpc.StatusCode.UNIMPLEMENTED,
-            f"method {request.method} is not allowed on {request.url.path}",
+            f"method {shown(request.method, quoted=False)} is not allowed on {shown(request.url.path, quoted=False)}",
             headers={"Allow": ", ".join(exc.allowed)},
             http_status=405,
         ) from None
     if match is None:
-        raise HttpError(grpc.StatusCode.NOT_FOUND, f"no route for {request.method} {request.url.path}")
+        raise HttpError(
+            grpc.StatusCode.NOT_FOUND,
+            f"no route for {shown(request.method, quoted=False)} {shown(request.url.path, quoted=False)}",
+        )
     return match
 
 
@@ -117,6 +122,10 @@ async def _serve(gateway: Gateway, request: Request, match: RouteMatch, request_
     query = request.query_params.multi_items()
     message = build_request(binding, match.path_params, query, body_json)
     fill_update_mask(binding, message, body_json, {key for key, _ in query})
+    if message.ByteSize() > MAX_REQUEST_BYTES:
+        # The service would refuse it as RESOURCE_EXHAUSTED (a 429 that invites a retry); no
+        # legitimate request is this large (the bounds say so), so it is the client's 400.
+        raise bad_request(f"the request exceeds the {MAX_REQUEST_BYTES} bytes any legitimate request fits in")
     metadata = outgoing_metadata(request, request_id, authorization)
     if binding.method.server_streaming:
         timeout = deadline_of(request, settings.stream_timeout_s)

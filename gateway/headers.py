@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from starlette.requests import Request
 
 from gateway.errors import bad_request
+from mesh.errors import SHOWN_CHARS, shown
 
 METADATA_PREFIX = "grpc-metadata-"
 _FORWARDED_AS_IS = ("authorization", "x-request-id", "idempotency-key", "traceparent", "tracestate")
@@ -38,7 +39,9 @@ def parse_grpc_timeout(value: str) -> float:
     """``5S``, ``300m``, ``1H`` … (gRPC's wire format) → seconds."""
     found = _TIMEOUT.match(value.strip())
     if not found:
-        raise bad_request(f"invalid Grpc-Timeout {value!r}: expected 1-8 digits and one of H M S m u n", "Grpc-Timeout")
+        raise bad_request(
+            f"invalid Grpc-Timeout {shown(value)}: expected 1-8 digits and one of H M S m u n", "Grpc-Timeout"
+        )
     return int(found.group(1)) * _UNIT_SECONDS[found.group(2)]
 
 
@@ -74,7 +77,8 @@ def outgoing_metadata(request: Request, request_id: str, authorization: str | No
 def _custom(key: str, value: str) -> tuple[str, str | bytes]:
     # `authorization` comes only from the Authorization header the gateway has checked.
     if not _VALID_KEY.match(key) or key.startswith("grpc-") or key in _RESERVED or key == "authorization":
-        raise bad_request(f"header {METADATA_PREFIX}{key} cannot be sent as gRPC metadata", f"{METADATA_PREFIX}{key}")
+        name = f"{METADATA_PREFIX}{key}"[: SHOWN_CHARS + len(METADATA_PREFIX)]  # the caller's, unbounded
+        raise bad_request(f"header {name} cannot be sent as gRPC metadata", name)
     if key.endswith("-bin"):
         try:
             return key, base64.b64decode(value + "=" * (-len(value) % 4), validate=False)

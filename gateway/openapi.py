@@ -12,7 +12,7 @@ from google.protobuf import descriptor
 
 from gateway.descriptors import Binding
 from gateway.fields import WRAPPERS, find_field
-from gateway.schemas import WELL_KNOWN, Schema, Schemas
+from gateway.schemas import WELL_KNOWN, Schema, Schemas, item_bounds
 from gateway.streaming import NDJSON, SSE
 
 _STATUS_REF = {"$ref": "#/components/schemas/google.rpc.Status"}
@@ -129,7 +129,7 @@ def _query(
             yield from _query(nested, f"{name}.{nested.name}", schemas, depth + 1, bound)
         return
     single = dict(WELL_KNOWN[nested_type.full_name]) if nested_type is not None else schemas.single(field)
-    schema: Schema = {"type": "array", "items": single} if repeated else single
+    schema: Schema = {"type": "array", "items": single, **item_bounds(field)} if repeated else single
     parameter: dict[str, Any] = {"name": name, "in": "query", "required": False, "schema": schema}
     if repeated:
         parameter.update(style="form", explode=True)

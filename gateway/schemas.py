@@ -8,6 +8,8 @@ from typing import Any
 from google.api import field_behavior_pb2
 from google.protobuf import descriptor
 
+from mesh.bounds import bounds_of, is_output_only
+
 FD = descriptor.FieldDescriptor
 Schema = dict[str, Any]
 
@@ -82,6 +84,38 @@ def behaviors(field: descriptor.FieldDescriptor) -> set[int]:
     return set(field.GetOptions().Extensions[field_behavior_pb2.field_behavior])
 
 
+def value_bounds(field: descriptor.FieldDescriptor) -> Schema:
+    """The declared bounds of one value as OpenAPI keywords (``maxLength``, ``minimum``...)."""
+    declared = None if is_output_only(field) else bounds_of(field)
+    if declared is None:
+        return {}
+    schema: Schema = {}
+    if field.type in (FD.TYPE_STRING, FD.TYPE_BYTES):
+        if declared.max_len:
+            # Bytes are base64 in JSON: four characters for every three bytes.
+            schema["maxLength"] = declared.max_len if field.type == FD.TYPE_STRING else 4 * -(-declared.max_len // 3)
+        if declared.min_len:
+            schema["minLength"] = declared.min_len
+        if declared.email:
+            schema["format"] = "email"
+    elif declared.has_range and _SCALARS.get(field.type, {}).get("type") == "integer":
+        # 64-bit integers are JSON strings, where minimum/maximum do not apply: their comments say the range.
+        schema["minimum"] = declared.min
+        schema["maximum"] = declared.max
+    return schema
+
+
+def item_bounds(field: descriptor.FieldDescriptor) -> Schema:
+    """A repeated field's declared number of entries as ``maxItems``/``minItems``."""
+    declared = None if is_output_only(field) else bounds_of(field)
+    schema: Schema = {}
+    if declared is not None and declared.max_items:
+        schema["maxItems"] = declared.max_items
+    if declared is not None and declared.min_items:
+        schema["minItems"] = declared.min_items
+    return schema
+
+
 class Schemas:
     """Collects ``components.schemas`` while fields are described; ``$ref`` by full name."""
 
@@ -116,7 +150,7 @@ class Schemas:
             value = field.message_type.fields_by_name["value"]
             schema: Schema = {"type": "object", "additionalProperties": self.single(value)}
         elif field.is_repeated:
-            schema = {"type": "array", "items": self.single(field)}
+            schema = {"type": "array", "items": self.single(field), **item_bounds(field)}
         else:
             schema = self.single(field)
         extra: Schema = {}
@@ -133,7 +167,7 @@ class Schemas:
             return self.message(field.message_type)
         if field.enum_type is not None:
             return self.enum(field.enum_type)
-        return dict(_SCALARS[field.type])
+        return {**_SCALARS[field.type], **value_bounds(field)}
 
     def enum(self, desc: descriptor.EnumDescriptor) -> Schema:
         if desc.full_name not in self.components:

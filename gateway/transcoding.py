@@ -4,6 +4,11 @@ The body is parsed first, then path variables and query parameters are set on to
 variable wins over the same field in the body, as in grpc-gateway). JSON is the standard
 proto3 mapping: lowerCamel names are printed, proto and lowerCamel names are both accepted,
 unknown fields are refused.
+
+Hostile bodies are 400s: nesting deeper than ``MAX_JSON_DEPTH`` is refused before the
+protobuf parser (which recurses per level) sees it, a value of the wrong JSON type names its
+field, an enum number the contract does not define is refused, and no error text quotes more
+than a short cut of what was sent.
 """
 
 from __future__ import annotations
@@ -14,17 +19,24 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from google.protobuf import field_mask_pb2, json_format
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 from starlette.requests import Request
 
 from gateway.descriptors import Binding
 from gateway.errors import bad_request
 from gateway.fields import find_field, proto_path, resolve, set_from_strings
+from mesh.errors import shown
 
 # Query parameters the gateway itself consumes; never set on a request message.
 RESERVED_QUERY = frozenset({"access_token"})
 _NO_FIELD = re.compile(r'has no field named "([^"]+)" at "([^"]*)"')
 _FAILED_FIELD = re.compile(r"Failed to parse (\w+) field: ")
+_AT_PATH = re.compile(r" at \w+\.(\S+?)\.?$")
+# Far deeper than any request message (the deepest is 3 levels); JSON parsers recurse per level.
+MAX_JSON_DEPTH = 64
+# Parse errors quote at most this much of the reason (which may hold the value sent).
+_REASON_CHARS = 160
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -47,9 +59,41 @@ def _too_large(limit: int) -> Exception:
 
 def parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body) if body.strip() else None
+        document = json.loads(body) if body.strip() else None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise bad_request(f"malformed JSON body: {exc}") from None
+        raise bad_request(f"malformed JSON body: {_cut(str(exc))}") from None
+    except RecursionError:
+        # The C parser counts its levels against the interpreter's recursion limit and gives up
+        # cleanly after about a thousand: cheap, whatever the body's length.
+        raise _too_deep() from None
+    if nested_deeper_than(document, MAX_JSON_DEPTH):
+        raise _too_deep()
+    return document
+
+
+def _too_deep() -> Exception:
+    return bad_request(f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+def nested_deeper_than(document: Any, limit: int) -> bool:
+    """Whether arrays/objects nest more than ``limit`` levels (walked without recursion: the
+    protobuf JSON parser recurses per level, so it is only handed shallow documents)."""
+    level: list[Any] = [document]  # the containers (and values) at one depth
+    for _ in range(limit):
+        deeper: list[Any] = []
+        for node in level:
+            if isinstance(node, dict):
+                deeper.extend(node.values())
+            elif isinstance(node, list):
+                deeper.extend(node)
+        if not any(isinstance(node, (dict, list)) for node in deeper):
+            return False
+        level = deeper
+    return True
+
+
+def _cut(text: str, limit: int = _REASON_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}…"
 
 
 def build_request(
@@ -85,6 +129,31 @@ def _parse_into(document: Any, message: Message) -> None:
         json_format.ParseDict(document, message, ignore_unknown_fields=False)
     except json_format.ParseError as exc:
         raise _parse_error(str(exc), message) from None
+    check_enum_numbers(document, message.DESCRIPTOR, "")  # type: ignore[arg-type]
+
+
+def check_enum_numbers(document: dict[str, Any], descriptor: Descriptor, prefix: str) -> None:
+    """Enum fields given as numbers must be numbers the contract defines (proto3 JSON parsing
+    keeps any integer, and truncates a float); names are already checked by json_format."""
+    for key, value in document.items():
+        field = find_field(descriptor, key)
+        if field is None or value is None:
+            continue
+        path = f"{prefix}{key}"
+        values = value if field.is_repeated and isinstance(value, list) else [value]
+        if field.enum_type is not None and field.enum_type.full_name != "google.protobuf.NullValue":
+            defined = {v.number for v in field.enum_type.values}
+            for index, item in enumerate(values):
+                where = f"{path}[{index}]" if field.is_repeated else path
+                if isinstance(item, bool) or (isinstance(item, (int, float)) and item not in defined):
+                    raise bad_request(f"invalid value for field {where!r}: unknown enum value", where, "unknown value")
+        elif field.message_type is not None and not field.message_type.full_name.startswith("google.protobuf."):
+            if field.message_type.GetOptions().map_entry:
+                continue
+            for index, item in enumerate(values):
+                if isinstance(item, dict):
+                    where = f"{path}[{index}]" if field.is_repeated else path
+                    check_enum_numbers(item, field.message_type, f"{where}.")
 
 
 def _parse_error(text: str, message: Message) -> Exception:
@@ -101,8 +170,12 @@ def _parse_error(text: str, message: Message) -> Exception:
         rest = rest[failed.end() :]
     if names:
         field, reason = ".".join(names), rest.rstrip(".")
+        if (at := _AT_PATH.search(reason)) is not None:
+            # json_format names the exact place (with list indexes) at the end of its text.
+            field, reason = at.group(1), reason[: at.start()]
+        reason = _cut(reason)
         return bad_request(f"invalid value for field {field!r}: {reason}", field, reason)
-    return bad_request(f"invalid body: {text}")
+    return bad_request(f"invalid body: {_cut(text)}")
 
 
 def _apply_query(message: Message, binding: Binding, query: Sequence[tuple[str, str]], bound: set[str]) -> None:
@@ -115,7 +188,7 @@ def _apply_query(message: Message, binding: Binding, query: Sequence[tuple[str, 
         chain = resolve(binding.method.descriptor.input_type, key)
         path = proto_path(chain)
         if path in bound or (body_field and chain[0].name == body_field):
-            raise bad_request(f"{path!r} is bound to the path or body and cannot be a query parameter", path)
+            raise bad_request(f"{shown(path)} is bound to the path or body and cannot be a query parameter", path)
         set_from_strings(message, chain, values)
 
 

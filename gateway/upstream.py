@@ -12,6 +12,13 @@ from gateway.descriptors import Method
 from gateway.headers import Metadata
 from mesh.grpc_client_tracing import traced_insecure_channel
 
+# The largest response read from an upstream: a full page of the largest listing at the largest
+# page size (ListOrders: 500 orders of 100 lines, every text at its bound and 4 bytes a
+# character, about 94 MiB), as gateway/response_bounds.py computes from the contracts; gRPC's
+# default of 4 MiB would turn a legitimate page of products with long descriptions into a 429.
+# tests/unit/gateway/test_gateway_upstream_limits.py keeps the two in step.
+MAX_RESPONSE_BYTES = 100 * 1024 * 1024
+
 
 class Upstreams:
     """Channels are created by ``start()`` (app startup), reused by every call, closed by ``close()``."""
@@ -30,6 +37,7 @@ class Upstreams:
             ("grpc.max_reconnect_backoff_ms", max(5000, self._connect_ms)),
             # Upstreams are internal: an HTTP(S)_PROXY meant for the outside world must not apply.
             ("grpc.enable_http_proxy", 0),
+            ("grpc.max_receive_message_length", MAX_RESPONSE_BYTES),
         ]
         for name, address in self.addresses.items():
             # Every call a CLIENT span whose context travels in the metadata (W3C traceparent).

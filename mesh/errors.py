@@ -12,6 +12,23 @@ from dataclasses import dataclass, field
 import grpc
 
 ERROR_DOMAIN = "oms.mesh"
+# An InvalidArgument's message lists this many violations (the BadRequest detail has them all).
+SUMMARY_VIOLATIONS = 5
+# Request values quoted in an error message are cut to this many characters.
+SHOWN_CHARS = 64
+
+
+def shown(value: object, limit: int = SHOWN_CHARS, *, quoted: bool = True) -> str:
+    """``value`` as quoted in an error message: its repr (``quoted``) or text, cut to about
+    ``limit`` characters.
+
+    Error messages travel in a trailer of bounded size and land in logs; a caller's value is
+    never echoed in full (a 10,000-character id would overflow the trailer).
+    """
+    text = repr(value) if quoted and isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…({len(text)} chars)"
 
 
 @dataclass(frozen=True)
@@ -58,9 +75,13 @@ class InvalidArgument(MeshError):
     code = grpc.StatusCode.INVALID_ARGUMENT
     reason = "INVALID_ARGUMENT"
 
-    def __init__(self, violations: list[FieldViolation], message: str | None = None) -> None:
-        summary = message or "; ".join(f"{v.field}: {v.description}" for v in violations)
-        super().__init__(summary)
+    def __init__(
+        self, violations: list[FieldViolation], message: str | None = None, *, reason: str | None = None
+    ) -> None:
+        summary = message or "; ".join(f"{v.field}: {v.description}" for v in violations[:SUMMARY_VIOLATIONS])
+        if message is None and len(violations) > SUMMARY_VIOLATIONS:
+            summary += f"; and {len(violations) - SUMMARY_VIOLATIONS} more"
+        super().__init__(summary, reason=reason)
         self.violations = violations
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from grpc_status import rpc_status
 from mesh.errors import (
     ERROR_DOMAIN,
     FailedPrecondition,
+    FieldViolation,
     Internal,
     InvalidArgument,
     MeshError,
@@ -24,10 +26,14 @@ from mesh.errors import (
     Unavailable,
 )
 from mesh.grpc_wrap import Handler, WrappingInterceptor, rewrap
-from mesh.request_checks import nul_violations
+from mesh.request_checks import request_violations
 from mesh.retry import is_transient
 
 log = logging.getLogger(__name__)
+
+# The status travels in a trailer of bounded size (8 KiB by default): a request with hundreds of
+# bad fields gets the first of them listed, and a count of the rest.
+MAX_LISTED_VIOLATIONS = 20
 
 
 def to_status(error: MeshError) -> status_pb2.Status:
@@ -45,11 +51,14 @@ def details_of(error: MeshError) -> list[Message]:
         error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata)
     ]
     if isinstance(error, InvalidArgument):
+        listed = error.violations[:MAX_LISTED_VIOLATIONS]
+        if len(error.violations) > len(listed):
+            listed.append(FieldViolation("", f"and {len(error.violations) - len(listed)} more violations"))
         details.append(
             error_details_pb2.BadRequest(
                 field_violations=[
                     error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                    for v in error.violations
+                    for v in listed
                 ]
             )
         )
@@ -82,6 +91,69 @@ def details_of(error: MeshError) -> list[Message]:
 
 
 _CODE = {code: getattr(code_pb2, code.name) for code in grpc.StatusCode}
+
+
+class UndecodableRequestInterceptor(WrappingInterceptor):
+    """Bytes that are not the request message are INVALID_ARGUMENT, not UNKNOWN.
+
+    grpc.aio answers UNKNOWN (with the decoder's text) when a request deserializer raises. The
+    deserializer is wrapped to return an ``Undecodable`` marker instead, and the behaviour
+    answers it before anything else reads the request. Placed outside the interceptors that
+    read requests (authorization), inside tracing and metrics so such calls are still seen.
+    """
+
+    def wrap(self, handler: Handler, method: str) -> Handler:
+        decode = handler.request_deserializer
+        if decode is None or handler.request_streaming:
+            return handler  # a client stream (server reflection) keeps gRPC's own handling
+        return rewrap(
+            handler,
+            unary=_refuse_undecodable_unary,
+            streaming=_refuse_undecodable_stream,
+            request_deserializer=_tolerant(decode, method),
+        )
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """Stands for a request whose bytes did not decode; ``method`` is the RPC it was sent to."""
+
+    method: str
+
+    def error(self) -> InvalidArgument:
+        violation = FieldViolation("", "the request bytes are not a valid protobuf encoding of the request message")
+        error = InvalidArgument([violation], message="the request could not be decoded", reason="UNDECODABLE_REQUEST")
+        error.metadata["method"] = self.method
+        return error
+
+
+def _tolerant(decode: Callable[[bytes], Any], method: str) -> Callable[[bytes], Any]:
+    def tolerant(raw: bytes) -> Any:
+        try:
+            return decode(raw)
+        except Exception:  # noqa: BLE001 - whatever the decoder says, the bytes were the caller's
+            return Undecodable(method)
+
+    return tolerant
+
+
+def _refuse_undecodable_unary(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    async def refusing(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if isinstance(request, Undecodable):
+            await context.abort_with_status(rpc_status.to_status(to_status(request.error())))
+        return await behavior(request, context)
+
+    return refusing
+
+
+def _refuse_undecodable_stream(behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+    async def refusing(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        if isinstance(request, Undecodable):
+            await context.abort_with_status(rpc_status.to_status(to_status(request.error())))
+        async for item in behavior(request, context):
+            yield item
+
+    return refusing
 
 
 class ErrorInterceptor(WrappingInterceptor):
@@ -139,6 +211,6 @@ def _wrap_stream(behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., A
 
 def _check_request(request: Any) -> None:
     if isinstance(request, Message):
-        violations = nul_violations(request)
+        violations = request_violations(request)
         if violations:
             raise InvalidArgument(violations)

@@ -33,9 +33,11 @@ def rewrap(
     *,
     unary: Callable[[Unary], Unary],
     streaming: Callable[[Streaming], Streaming],
+    request_deserializer: Callable[[bytes], Any] | None = None,
 ) -> grpc.RpcMethodHandler[Any, Any]:
     """The same kind of handler, its behaviour wrapped by ``unary`` or ``streaming``
-    (by whether it answers with one message or a stream)."""
+    (by whether it answers with one message or a stream); its request deserializer replaced
+    when ``request_deserializer`` is given."""
     for kind, factory, streams in _KINDS:
         behavior = getattr(handler, kind)
         if behavior is None:
@@ -43,7 +45,7 @@ def rewrap(
         wrapped = streaming(behavior) if streams else unary(_awaitable(behavior))
         return factory(  # type: ignore[no-any-return]
             wrapped,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=request_deserializer or handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
     return handler

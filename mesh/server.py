@@ -20,7 +20,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from mesh.grpc_errors import ErrorInterceptor
+from mesh.bounds import MAX_REQUEST_BYTES
+from mesh.grpc_errors import ErrorInterceptor, UndecodableRequestInterceptor
 from mesh.grpc_metrics import MetricsInterceptor
 from mesh.grpc_server_tracing import TracingServerInterceptor
 from mesh.telemetry import shutdown_tracing
@@ -55,14 +56,16 @@ async def serve(process: ServiceProcess, stop: asyncio.Event | None = None, *, h
         _install_signal_handlers(stop)
     server = grpc.aio.server(
         # Tracing outermost (its span covers auth and errors), then RED metrics, then the
-        # service's own (auth), then the error mapping closest to the handlers.
+        # refusal of undecodable bytes (before anything reads the request), then the service's
+        # own (auth), then the error mapping and request checks closest to the handlers.
         interceptors=[
             TracingServerInterceptor(),
             MetricsInterceptor(process.name),
+            UndecodableRequestInterceptor(),
             *process.interceptors,
             ErrorInterceptor(),
         ],
-        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
     )
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

@@ -19,7 +19,7 @@ from inventory_svc.service_layer.caching import evict_after_commit
 from inventory_svc.service_layer.errors import product_not_found, raise_if_invalid, require_id
 from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
 from mesh import paging
-from mesh.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, PreconditionViolation
+from mesh.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, PreconditionViolation, shown
 from mesh.paging import PageTokens
 
 UPDATABLE = ("name", "description", "price", "active")
@@ -78,7 +78,7 @@ async def create_product(cmd: CreateProduct, uow: InventoryUnitOfWork, cache: Ca
     async with uow:
         created = await uow.products.add(product)
         if created is None:
-            raise AlreadyExists(f"product {product_id!r} already exists", metadata={"product_id": product_id})
+            raise AlreadyExists(f"product {shown(product_id)} already exists", metadata={"product_id": product_id})
         evict_after_commit(uow, cache, [product_id])
         await uow.commit()
     return created

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from inventory_svc.domain.validation import Violations
-from mesh.errors import FieldViolation, InvalidArgument, NotFound
+from mesh.errors import FieldViolation, InvalidArgument, NotFound, shown
 
 
 def raise_if_invalid(violations: Violations) -> None:
@@ -12,7 +12,7 @@ def raise_if_invalid(violations: Violations) -> None:
 
 
 def product_not_found(product_id: str) -> NotFound:
-    return NotFound(f"product {product_id!r} does not exist", metadata={"product_id": product_id})
+    return NotFound(f"product {shown(product_id)} does not exist", metadata={"product_id": product_id})
 
 
 def require_id(product_id: str, field: str = "product_id") -> None:

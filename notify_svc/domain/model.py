@@ -106,7 +106,7 @@ class Notification:
         """Gives up at once: the cause will not go away by itself (bad address, 5xx refusal)."""
         self._require(Status.PENDING, "fail it")
         self.status = Status.FAILED
-        self.last_error = reason
+        self.last_error = _bounded_error(reason)
         self.update_time = now
 
     def attempt_failed(self, error: str, *, retriable: bool, now: datetime, policy: RetryPolicy) -> bool:
@@ -115,7 +115,7 @@ class Notification:
         if not retriable or policy.gives_up_after(self.attempts):
             self.fail(error, now)
             return False
-        self.last_error = error
+        self.last_error = _bounded_error(error)
         self.next_attempt_at = now + policy.delay_after(self.attempts)
         self.update_time = now
         return True
@@ -131,3 +131,12 @@ class Notification:
     def _require(self, status: Status, wanted: str) -> None:
         if self.status is not status:
             raise InvalidTransition(self.notification_id, self.status, wanted)
+
+
+# A mail server's error text is the outside world's: kept to this many characters, so a listing
+# of notifications stays within the size the gateway expects (gateway/response_bounds.py).
+MAX_LAST_ERROR = 1000
+
+
+def _bounded_error(text: str) -> str:
+    return text if len(text) <= MAX_LAST_ERROR else text[: MAX_LAST_ERROR - 1] + "…"

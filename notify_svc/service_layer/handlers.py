@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mesh.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PreconditionViolation
+from mesh.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PreconditionViolation, shown
 from notify_svc.domain.model import InvalidTransition, Notification, Status
 from notify_svc.domain.orders import OrderEvent
 from notify_svc.domain.planning import Recipient, plan_notification
@@ -72,7 +72,9 @@ async def retry_notification(notification_id: str, deps: Dependencies) -> Notifi
     async with deps.uow() as uow:
         notification = await uow.notifications.get(notification_id, for_update=True)
         if notification is None:
-            raise NotFound(f"notification {notification_id} not found", metadata={"notification_id": notification_id})
+            raise NotFound(
+                f"notification {shown(notification_id)} not found", metadata={"notification_id": notification_id}
+            )
         try:
             notification.retry(deps.clock())
         except InvalidTransition as exc:

@@ -11,6 +11,7 @@ from mesh.errors import (
     NotFound,
     PermissionDenied,
     PreconditionViolation,
+    shown,
 )
 from order_svc.adapters.metrics import ORDER_TRANSITIONS, ORDERS_FINAL
 from order_svc.adapters.proto_mapping import outgoing_events
@@ -42,7 +43,7 @@ def visible_to(caller: Caller, order_id: str, order: Order | None) -> Order:
     """``order`` if ``caller`` may see it; else NotFound, as for a missing one."""
     # Another customer's order is reported as missing: its existence is not theirs to know.
     if order is None or not caller.may_act_for(order.customer_id):
-        raise NotFound(f"order {order_id!r} not found")
+        raise NotFound(f"order {shown(order_id)} not found")
     return order
 
 
@@ -94,7 +95,7 @@ async def transition(
     async with deps.uow() as uow:
         order = await uow.orders.get(order_id, for_update=True)
         if order is None or (caller is not None and not caller.may_act_for(order.customer_id)):
-            raise NotFound(f"order {order_id!r} not found")
+            raise NotFound(f"order {shown(order_id)} not found")
         try:
             order.move_to(target, reason=reason)
         except IllegalTransition as exc:

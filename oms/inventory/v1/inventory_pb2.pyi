@@ -36,18 +36,18 @@ class Product(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
-    """Unique id, chosen by the creator or assigned by the server."""
+    """Unique id, chosen by the creator or assigned by the server. At most 128 characters."""
     name: _builtins.str
-    """Display name."""
+    """Display name. At most 200 characters."""
     description: _builtins.str
-    """Longer description."""
+    """Longer description. At most 4000 characters."""
     active: _builtins.bool
     """Only active products can be ordered."""
     available_quantity: _builtins.int
     """Units that can be ordered now (quantity - reserved)."""
     @_builtins.property
     def price(self) -> _money_pb2.Money:
-        """Price of one unit."""
+        """Price of one unit: currency_code of 3 letters, units 0..10^15, nanos a whole number of cents."""
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
@@ -132,13 +132,13 @@ class ListProductsRequest(_message.Message):
     ACTIVE_FIELD_NUMBER: _builtins.int
     NAME_CONTAINS_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """At most this many products (default 50, at most 500)."""
+    """At most this many products (default 50, not negative; more than 500 is served as 500)."""
     page_token: _builtins.str
-    """The next_page_token of the previous page; empty for the first page."""
+    """The next_page_token of the previous page; empty for the first page. At most 1024 characters."""
     active: _builtins.bool
     """Only active (true) or inactive (false) products, when set."""
     name_contains: _builtins.str
-    """Only products whose name contains this text (case-insensitive), when set."""
+    """Only products whose name contains this text (case-insensitive), when set. At most 200 characters."""
     def __init__(
         self,
         *,
@@ -193,7 +193,7 @@ class GetProductRequest(_message.Message):
 
     PRODUCT_ID_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
-    """The product's id."""
+    """The product's id. 1..128 characters."""
     def __init__(
         self,
         *,
@@ -347,7 +347,9 @@ class UpdateProductRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """The fields to change; empty means every field present in the request."""
+        """The fields to change (at most 16 paths of at most 128 characters); empty means every field
+        present in the request.
+        """
 
     def __init__(
         self,
@@ -395,7 +397,7 @@ class DeleteProductRequest(_message.Message):
 
     PRODUCT_ID_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
-    """The product's id."""
+    """The product's id. 1..128 characters."""
     def __init__(
         self,
         *,
@@ -434,7 +436,7 @@ class GetStockRequest(_message.Message):
 
     PRODUCT_ID_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
-    """The product's id."""
+    """The product's id. 1..128 characters."""
     def __init__(
         self,
         *,
@@ -481,7 +483,7 @@ class CheckStockRequest(_message.Message):
     PRODUCT_IDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def product_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """The products to look up (at most 500)."""
+        """The products to look up: 1..500 ids of at most 128 characters each."""
 
     def __init__(
         self,
@@ -556,11 +558,11 @@ class AddStockRequest(_message.Message):
     QUANTITY_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
-    """The product's id."""
+    """The product's id. 1..128 characters."""
     quantity: _builtins.int
-    """Units received; must be positive."""
+    """Units received: 1..1000000000."""
     reason: _builtins.str
-    """Why (delivery note, return...)."""
+    """Why (delivery note, return...). At most 500 characters."""
     def __init__(
         self,
         *,
@@ -611,13 +613,13 @@ class AuditStockRequest(_message.Message):
     EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
-    """The product's id."""
+    """The product's id. 1..128 characters."""
     quantity: _builtins.int
-    """The counted physical quantity; not below what is reserved."""
+    """The counted physical quantity: 0..1000000000, not below what is reserved."""
     expected_version: _builtins.int
-    """The stock version the count was based on."""
+    """The stock version the count was based on (not negative)."""
     reason: _builtins.str
-    """Why (stock take, damage...)."""
+    """Why (stock take, damage...). At most 500 characters."""
     def __init__(
         self,
         *,

@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from oms.options.v1 import options_pb2 as oms_dot_options_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aoms/notify/v1/notify.proto\x12\roms.notify.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1coms/options/v1/options.proto\"\xbd\x03\n\x0cNotification\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x12\n\nevent_type\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x05 \x01(\t\x12\'\n\x07\x63hannel\x18\x06 \x01(\x0e\x32\x16.oms.notify.v1.Channel\x12\x11\n\trecipient\x18\x07 \x01(\t\x12\x0f\n\x07subject\x18\x08 \x01(\t\x12\x31\n\x06status\x18\t \x01(\x0e\x32!.oms.notify.v1.NotificationStatus\x12\x10\n\x08\x61ttempts\x18\n \x01(\x05\x12\x12\n\nlast_error\x18\x0b \x01(\t\x12\x35\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x33\n\tsent_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xa4\x01\n\x18ListNotificationsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.oms.notify.v1.NotificationStatus\x12\x1c\n\x0b\x63ustomer_id\x18\x05 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x01\"h\n\x19ListNotificationsResponse\x12\x32\n\rnotifications\x18\x01 \x03(\x0b\x32\x1b.oms.notify.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x18RetryNotificationRequest\x12\x1d\n\x0fnotification_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"N\n\x19RetryNotificationResponse\x12\x31\n\x0cnotification\x18\x01 \x01(\x0b\x32\x1b.oms.notify.v1.Notification*5\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x11\n\rCHANNEL_EMAIL\x10\x01*\x98\x01\n\x12NotificationStatus\x12#\n\x1fNOTIFICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bNOTIFICATION_STATUS_PENDING\x10\x01\x12\x1c\n\x18NOTIFICATION_STATUS_SENT\x10\x02\x12\x1e\n\x1aNOTIFICATION_STATUS_FAILED\x10\x03\x32\xd3\x03\n\x13NotificationService\x12\xf8\x01\n\x11ListNotifications\x12\'.oms.notify.v1.ListNotificationsRequest\x1a(.oms.notify.v1.ListNotificationsResponse\"\x8f\x01\xca\xf3\x18u\x08\x02\x12\x0b\x63ustomer_id\x1a\x64\x41 customer sees only their own notifications; an admin sees all, optionally filtered by customer_id.\x82\xd3\xe4\x93\x02\x10\x12\x0e/notifications\x12\xc0\x01\n\x11RetryNotification\x12\'.oms.notify.v1.RetryNotificationRequest\x1a(.oms.notify.v1.RetryNotificationResponse\"X\xca\xf3\x18#\x08\x03\x1a\x1fRe-sends a failed notification.\x82\xd3\xe4\x93\x02+\"&/notifications/{notification_id}:retry:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aoms/notify/v1/notify.proto\x12\roms.notify.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1coms/options/v1/options.proto\"\xbd\x03\n\x0cNotification\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x12\n\nevent_type\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x05 \x01(\t\x12\'\n\x07\x63hannel\x18\x06 \x01(\x0e\x32\x16.oms.notify.v1.Channel\x12\x11\n\trecipient\x18\x07 \x01(\t\x12\x0f\n\x07subject\x18\x08 \x01(\t\x12\x31\n\x06status\x18\t \x01(\x0e\x32!.oms.notify.v1.NotificationStatus\x12\x10\n\x08\x61ttempts\x18\n \x01(\x05\x12\x12\n\nlast_error\x18\x0b \x01(\t\x12\x35\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x33\n\tsent_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xc4\x01\n\x18ListNotificationsRequest\x12\x1f\n\tpage_size\x18\x01 \x01(\x05\x42\x0c\xd2\xf3\x18\x08\x30\xff\xff\xff\xff\x07\x38\x01\x12\x1b\n\npage_token\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\x12\x19\n\x08order_id\x18\x03 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x01\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.oms.notify.v1.NotificationStatus\x12\x1c\n\x0b\x63ustomer_id\x18\x05 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x01\"h\n\x19ListNotificationsResponse\x12\x32\n\rnotifications\x18\x01 \x03(\x0b\x32\x1b.oms.notify.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"B\n\x18RetryNotificationRequest\x12&\n\x0fnotification_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\"N\n\x19RetryNotificationResponse\x12\x31\n\x0cnotification\x18\x01 \x01(\x0b\x32\x1b.oms.notify.v1.Notification*5\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x11\n\rCHANNEL_EMAIL\x10\x01*\x98\x01\n\x12NotificationStatus\x12#\n\x1fNOTIFICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bNOTIFICATION_STATUS_PENDING\x10\x01\x12\x1c\n\x18NOTIFICATION_STATUS_SENT\x10\x02\x12\x1e\n\x1aNOTIFICATION_STATUS_FAILED\x10\x03\x32\xd3\x03\n\x13NotificationService\x12\xf8\x01\n\x11ListNotifications\x12\'.oms.notify.v1.ListNotificationsRequest\x1a(.oms.notify.v1.ListNotificationsResponse\"\x8f\x01\xca\xf3\x18u\x08\x02\x12\x0b\x63ustomer_id\x1a\x64\x41 customer sees only their own notifications; an admin sees all, optionally filtered by customer_id.\x82\xd3\xe4\x93\x02\x10\x12\x0e/notifications\x12\xc0\x01\n\x11RetryNotification\x12\'.oms.notify.v1.RetryNotificationRequest\x1a(.oms.notify.v1.RetryNotificationResponse\"X\xca\xf3\x18#\x08\x03\x1a\x1fRe-sends a failed notification.\x82\xd3\xe4\x93\x02+\"&/notifications/{notification_id}:retry:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,28 +41,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NOTIFICATION'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
   _globals['_NOTIFICATION'].fields_by_name['sent_time']._loaded_options = None
   _globals['_NOTIFICATION'].fields_by_name['sent_time']._serialized_options = b'\342A\001\003'
+  _globals['_LISTNOTIFICATIONSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTNOTIFICATIONSREQUEST'].fields_by_name['page_size']._serialized_options = b'\322\363\030\0100\377\377\377\377\0078\001'
+  _globals['_LISTNOTIFICATIONSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTNOTIFICATIONSREQUEST'].fields_by_name['page_token']._serialized_options = b'\322\363\030\003\010\200\010'
+  _globals['_LISTNOTIFICATIONSREQUEST'].fields_by_name['order_id']._loaded_options = None
+  _globals['_LISTNOTIFICATIONSREQUEST'].fields_by_name['order_id']._serialized_options = b'\322\363\030\003\010\200\001'
   _globals['_LISTNOTIFICATIONSREQUEST'].fields_by_name['customer_id']._loaded_options = None
   _globals['_LISTNOTIFICATIONSREQUEST'].fields_by_name['customer_id']._serialized_options = b'\322\363\030\003\010\200\001'
   _globals['_RETRYNOTIFICATIONREQUEST'].fields_by_name['notification_id']._loaded_options = None
-  _globals['_RETRYNOTIFICATIONREQUEST'].fields_by_name['notification_id']._serialized_options = b'\342A\001\002'
+  _globals['_RETRYNOTIFICATIONREQUEST'].fields_by_name['notification_id']._serialized_options = b'\342A\001\002\322\363\030\005\010\200\001\020\001'
   _globals['_NOTIFICATIONSERVICE'].methods_by_name['ListNotifications']._loaded_options = None
   _globals['_NOTIFICATIONSERVICE'].methods_by_name['ListNotifications']._serialized_options = b'\312\363\030u\010\002\022\013customer_id\032dA customer sees only their own notifications; an admin sees all, optionally filtered by customer_id.\202\323\344\223\002\020\022\016/notifications'
   _globals['_NOTIFICATIONSERVICE'].methods_by_name['RetryNotification']._loaded_options = None
   _globals['_NOTIFICATIONSERVICE'].methods_by_name['RetryNotification']._serialized_options = b'\312\363\030#\010\003\032\037Re-sends a failed notification.\202\323\344\223\002+\"&/notifications/{notification_id}:retry:\001*'
-  _globals['_CHANNEL']._serialized_start=1031
-  _globals['_CHANNEL']._serialized_end=1084
-  _globals['_NOTIFICATIONSTATUS']._serialized_start=1087
-  _globals['_NOTIFICATIONSTATUS']._serialized_end=1239
+  _globals['_CHANNEL']._serialized_start=1072
+  _globals['_CHANNEL']._serialized_end=1125
+  _globals['_NOTIFICATIONSTATUS']._serialized_start=1128
+  _globals['_NOTIFICATIONSTATUS']._serialized_end=1280
   _globals['_NOTIFICATION']._serialized_start=172
   _globals['_NOTIFICATION']._serialized_end=617
   _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=620
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=784
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=786
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=890
-  _globals['_RETRYNOTIFICATIONREQUEST']._serialized_start=892
-  _globals['_RETRYNOTIFICATIONREQUEST']._serialized_end=949
-  _globals['_RETRYNOTIFICATIONRESPONSE']._serialized_start=951
-  _globals['_RETRYNOTIFICATIONRESPONSE']._serialized_end=1029
-  _globals['_NOTIFICATIONSERVICE']._serialized_start=1242
-  _globals['_NOTIFICATIONSERVICE']._serialized_end=1709
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=816
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=818
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=922
+  _globals['_RETRYNOTIFICATIONREQUEST']._serialized_start=924
+  _globals['_RETRYNOTIFICATIONREQUEST']._serialized_end=990
+  _globals['_RETRYNOTIFICATIONRESPONSE']._serialized_start=992
+  _globals['_RETRYNOTIFICATIONRESPONSE']._serialized_end=1070
+  _globals['_NOTIFICATIONSERVICE']._serialized_start=1283
+  _globals['_NOTIFICATIONSERVICE']._serialized_end=1750
 # @@protoc_insertion_point(module_scope)

@@ -160,11 +160,11 @@ class ListNotificationsRequest(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """At most this many (default 50, at most 500)."""
+    """At most this many (default 50, not negative; more than 500 is served as 500)."""
     page_token: _builtins.str
-    """The next_page_token of the previous page; empty for the first page."""
+    """The next_page_token of the previous page; empty for the first page. At most 1024 characters."""
     order_id: _builtins.str
-    """Only notifications about this order, when set."""
+    """Only notifications about this order, when set. At most 128 characters."""
     status: Global___NotificationStatus.ValueType
     """Only notifications in this status, when set."""
     customer_id: _builtins.str
@@ -224,7 +224,7 @@ class RetryNotificationRequest(_message.Message):
 
     NOTIFICATION_ID_FIELD_NUMBER: _builtins.int
     notification_id: _builtins.str
-    """The notification's id."""
+    """The notification's id. 1..128 characters."""
     def __init__(
         self,
         *,

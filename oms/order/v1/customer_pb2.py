@@ -29,17 +29,21 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from oms.options.v1 import options_pb2 as oms_dot_options_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1boms/order/v1/customer.proto\x12\x0coms.order.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1coms/options/v1/options.proto\"\xc5\x01\n\x08\x43ustomer\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05\x65mail\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\r\n\x05phone\x18\x04 \x01(\t\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"G\n\x15\x43reateCustomerRequest\x12.\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.oms.order.v1.CustomerB\x04\xe2\x41\x01\x02\"B\n\x16\x43reateCustomerResponse\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.oms.order.v1.Customer\"/\n\x12GetCustomerRequest\x12\x19\n\x0b\x63ustomer_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"?\n\x13GetCustomerResponse\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.oms.order.v1.Customer\"x\n\x15UpdateCustomerRequest\x12.\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.oms.order.v1.CustomerB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"B\n\x16UpdateCustomerResponse\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.oms.order.v1.Customer\"=\n\x14ListCustomersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"[\n\x15ListCustomersResponse\x12)\n\tcustomers\x18\x01 \x03(\x0b\x32\x16.oms.order.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x95\x06\n\x0f\x43ustomerService\x12\xdf\x01\n\x0e\x43reateCustomer\x12#.oms.order.v1.CreateCustomerRequest\x1a$.oms.order.v1.CreateCustomerResponse\"\x81\x01\xca\xf3\x18\x61\x08\x02\x12\x14\x63ustomer.customer_id\x1aGA customer creates only their own record (customer_id = token subject).\x82\xd3\xe4\x93\x02\x16\"\n/customers:\x08\x63ustomer\x12\xb0\x01\n\x0bGetCustomer\x12 .oms.order.v1.GetCustomerRequest\x1a!.oms.order.v1.GetCustomerResponse\"\\\xca\xf3\x18\x38\x08\x02\x12\x0b\x63ustomer_id\x1a\'A customer reads only their own record.\x82\xd3\xe4\x93\x02\x1a\x12\x18/customers/{customer_id}\x12\xd7\x01\n\x0eUpdateCustomer\x12#.oms.order.v1.UpdateCustomerRequest\x1a$.oms.order.v1.UpdateCustomerResponse\"z\xca\xf3\x18\x43\x08\x02\x12\x14\x63ustomer.customer_id\x1a)A customer changes only their own record.\x82\xd3\xe4\x93\x02-2!/customers/{customer.customer_id}:\x08\x63ustomer\x12\x92\x01\n\rListCustomers\x12\".oms.order.v1.ListCustomersRequest\x1a#.oms.order.v1.ListCustomersResponse\"8\xca\xf3\x18\"\x08\x03\x1a\x1e\x45very customer\'s contact data.\x82\xd3\xe4\x93\x02\x0c\x12\n/customersb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1boms/order/v1/customer.proto\x12\x0coms.order.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1coms/options/v1/options.proto\"\xe6\x01\n\x08\x43ustomer\x12\x1c\n\x0b\x63ustomer_id\x18\x01 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x01\x12\x19\n\x04name\x18\x02 \x01(\tB\x0b\xe2\x41\x01\x02\xd2\xf3\x18\x03\x08\xc8\x01\x12\x1c\n\x05\x65mail\x18\x03 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\xfe\x01@\x01\x12\x15\n\x05phone\x18\x04 \x01(\tB\x06\xd2\xf3\x18\x02\x08 \x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"G\n\x15\x43reateCustomerRequest\x12.\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.oms.order.v1.CustomerB\x04\xe2\x41\x01\x02\"B\n\x16\x43reateCustomerResponse\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.oms.order.v1.Customer\"8\n\x12GetCustomerRequest\x12\"\n\x0b\x63ustomer_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\"?\n\x13GetCustomerResponse\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.oms.order.v1.Customer\"x\n\x15UpdateCustomerRequest\x12.\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.oms.order.v1.CustomerB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"B\n\x16UpdateCustomerResponse\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.oms.order.v1.Customer\"T\n\x14ListCustomersRequest\x12\x1f\n\tpage_size\x18\x01 \x01(\x05\x42\x0c\xd2\xf3\x18\x08\x30\xff\xff\xff\xff\x07\x38\x01\x12\x1b\n\npage_token\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\"[\n\x15ListCustomersResponse\x12)\n\tcustomers\x18\x01 \x03(\x0b\x32\x16.oms.order.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x95\x06\n\x0f\x43ustomerService\x12\xdf\x01\n\x0e\x43reateCustomer\x12#.oms.order.v1.CreateCustomerRequest\x1a$.oms.order.v1.CreateCustomerResponse\"\x81\x01\xca\xf3\x18\x61\x08\x02\x12\x14\x63ustomer.customer_id\x1aGA customer creates only their own record (customer_id = token subject).\x82\xd3\xe4\x93\x02\x16\"\n/customers:\x08\x63ustomer\x12\xb0\x01\n\x0bGetCustomer\x12 .oms.order.v1.GetCustomerRequest\x1a!.oms.order.v1.GetCustomerResponse\"\\\xca\xf3\x18\x38\x08\x02\x12\x0b\x63ustomer_id\x1a\'A customer reads only their own record.\x82\xd3\xe4\x93\x02\x1a\x12\x18/customers/{customer_id}\x12\xd7\x01\n\x0eUpdateCustomer\x12#.oms.order.v1.UpdateCustomerRequest\x1a$.oms.order.v1.UpdateCustomerResponse\"z\xca\xf3\x18\x43\x08\x02\x12\x14\x63ustomer.customer_id\x1a)A customer changes only their own record.\x82\xd3\xe4\x93\x02-2!/customers/{customer.customer_id}:\x08\x63ustomer\x12\x92\x01\n\rListCustomers\x12\".oms.order.v1.ListCustomersRequest\x1a#.oms.order.v1.ListCustomersResponse\"8\xca\xf3\x18\"\x08\x03\x1a\x1e\x45very customer\'s contact data.\x82\xd3\xe4\x93\x02\x0c\x12\n/customersb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'oms.order.v1.customer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CUSTOMER'].fields_by_name['customer_id']._loaded_options = None
+  _globals['_CUSTOMER'].fields_by_name['customer_id']._serialized_options = b'\322\363\030\003\010\200\001'
   _globals['_CUSTOMER'].fields_by_name['name']._loaded_options = None
-  _globals['_CUSTOMER'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_CUSTOMER'].fields_by_name['name']._serialized_options = b'\342A\001\002\322\363\030\003\010\310\001'
   _globals['_CUSTOMER'].fields_by_name['email']._loaded_options = None
-  _globals['_CUSTOMER'].fields_by_name['email']._serialized_options = b'\342A\001\002'
+  _globals['_CUSTOMER'].fields_by_name['email']._serialized_options = b'\342A\001\002\322\363\030\005\010\376\001@\001'
+  _globals['_CUSTOMER'].fields_by_name['phone']._loaded_options = None
+  _globals['_CUSTOMER'].fields_by_name['phone']._serialized_options = b'\322\363\030\002\010 '
   _globals['_CUSTOMER'].fields_by_name['create_time']._loaded_options = None
   _globals['_CUSTOMER'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_CUSTOMER'].fields_by_name['update_time']._loaded_options = None
@@ -47,9 +51,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATECUSTOMERREQUEST'].fields_by_name['customer']._loaded_options = None
   _globals['_CREATECUSTOMERREQUEST'].fields_by_name['customer']._serialized_options = b'\342A\001\002'
   _globals['_GETCUSTOMERREQUEST'].fields_by_name['customer_id']._loaded_options = None
-  _globals['_GETCUSTOMERREQUEST'].fields_by_name['customer_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETCUSTOMERREQUEST'].fields_by_name['customer_id']._serialized_options = b'\342A\001\002\322\363\030\005\010\200\001\020\001'
   _globals['_UPDATECUSTOMERREQUEST'].fields_by_name['customer']._loaded_options = None
   _globals['_UPDATECUSTOMERREQUEST'].fields_by_name['customer']._serialized_options = b'\342A\001\002'
+  _globals['_LISTCUSTOMERSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTCUSTOMERSREQUEST'].fields_by_name['page_size']._serialized_options = b'\322\363\030\0100\377\377\377\377\0078\001'
+  _globals['_LISTCUSTOMERSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTCUSTOMERSREQUEST'].fields_by_name['page_token']._serialized_options = b'\322\363\030\003\010\200\010'
   _globals['_CUSTOMERSERVICE'].methods_by_name['CreateCustomer']._loaded_options = None
   _globals['_CUSTOMERSERVICE'].methods_by_name['CreateCustomer']._serialized_options = b'\312\363\030a\010\002\022\024customer.customer_id\032GA customer creates only their own record (customer_id = token subject).\202\323\344\223\002\026\"\n/customers:\010customer'
   _globals['_CUSTOMERSERVICE'].methods_by_name['GetCustomer']._loaded_options = None
@@ -59,23 +67,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CUSTOMERSERVICE'].methods_by_name['ListCustomers']._loaded_options = None
   _globals['_CUSTOMERSERVICE'].methods_by_name['ListCustomers']._serialized_options = b'\312\363\030\"\010\003\032\036Every customer\'s contact data.\202\323\344\223\002\014\022\n/customers'
   _globals['_CUSTOMER']._serialized_start=206
-  _globals['_CUSTOMER']._serialized_end=403
-  _globals['_CREATECUSTOMERREQUEST']._serialized_start=405
-  _globals['_CREATECUSTOMERREQUEST']._serialized_end=476
-  _globals['_CREATECUSTOMERRESPONSE']._serialized_start=478
-  _globals['_CREATECUSTOMERRESPONSE']._serialized_end=544
-  _globals['_GETCUSTOMERREQUEST']._serialized_start=546
-  _globals['_GETCUSTOMERREQUEST']._serialized_end=593
-  _globals['_GETCUSTOMERRESPONSE']._serialized_start=595
-  _globals['_GETCUSTOMERRESPONSE']._serialized_end=658
-  _globals['_UPDATECUSTOMERREQUEST']._serialized_start=660
-  _globals['_UPDATECUSTOMERREQUEST']._serialized_end=780
-  _globals['_UPDATECUSTOMERRESPONSE']._serialized_start=782
-  _globals['_UPDATECUSTOMERRESPONSE']._serialized_end=848
-  _globals['_LISTCUSTOMERSREQUEST']._serialized_start=850
-  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=911
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=913
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=1004
-  _globals['_CUSTOMERSERVICE']._serialized_start=1007
-  _globals['_CUSTOMERSERVICE']._serialized_end=1796
+  _globals['_CUSTOMER']._serialized_end=436
+  _globals['_CREATECUSTOMERREQUEST']._serialized_start=438
+  _globals['_CREATECUSTOMERREQUEST']._serialized_end=509
+  _globals['_CREATECUSTOMERRESPONSE']._serialized_start=511
+  _globals['_CREATECUSTOMERRESPONSE']._serialized_end=577
+  _globals['_GETCUSTOMERREQUEST']._serialized_start=579
+  _globals['_GETCUSTOMERREQUEST']._serialized_end=635
+  _globals['_GETCUSTOMERRESPONSE']._serialized_start=637
+  _globals['_GETCUSTOMERRESPONSE']._serialized_end=700
+  _globals['_UPDATECUSTOMERREQUEST']._serialized_start=702
+  _globals['_UPDATECUSTOMERREQUEST']._serialized_end=822
+  _globals['_UPDATECUSTOMERRESPONSE']._serialized_start=824
+  _globals['_UPDATECUSTOMERRESPONSE']._serialized_end=890
+  _globals['_LISTCUSTOMERSREQUEST']._serialized_start=892
+  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=976
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=978
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=1069
+  _globals['_CUSTOMERSERVICE']._serialized_start=1072
+  _globals['_CUSTOMERSERVICE']._serialized_end=1861
 # @@protoc_insertion_point(module_scope)

@@ -33,13 +33,13 @@ class Customer(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     customer_id: _builtins.str
-    """Server-assigned id unless given at creation."""
+    """Server-assigned id unless given at creation. At most 128 characters."""
     name: _builtins.str
-    """Full name."""
+    """Full name. At most 200 characters."""
     email: _builtins.str
-    """Email address; order notifications are sent here."""
+    """Email address; order notifications are sent here. At most 254 characters (RFC 5321): one @, a dotted domain, no whitespace."""
     phone: _builtins.str
-    """Phone number in E.164 form (+4930123456), optional."""
+    """Phone number in E.164 form (+4930123456), optional. At most 32 characters."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the customer was created."""
@@ -122,7 +122,7 @@ class GetCustomerRequest(_message.Message):
 
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     customer_id: _builtins.str
-    """The customer's id."""
+    """The customer's id. 1..128 characters."""
     def __init__(
         self,
         *,
@@ -174,7 +174,9 @@ class UpdateCustomerRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """The fields to change; empty means every field present in the request."""
+        """The fields to change (at most 16 paths of at most 128 characters); empty means every field
+        present in the request.
+        """
 
     def __init__(
         self,
@@ -223,9 +225,9 @@ class ListCustomersRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """At most this many customers (default 50, at most 500)."""
+    """At most this many customers (default 50, not negative; more than 500 is served as 500)."""
     page_token: _builtins.str
-    """The next_page_token of the previous page; empty for the first page."""
+    """The next_page_token of the previous page; empty for the first page. At most 1024 characters."""
     def __init__(
         self,
         *,

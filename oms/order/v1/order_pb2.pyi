@@ -214,7 +214,7 @@ class OrderLine(_message.Message):
     PRODUCT_ID_FIELD_NUMBER: _builtins.int
     QUANTITY_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
-    """The product to order."""
+    """The product to order. 1..128 characters."""
     quantity: _builtins.int
     """How many units (1..1000). Lines naming the same product are merged."""
     def __init__(
@@ -240,10 +240,10 @@ class PlaceOrderRequest(_message.Message):
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     ITEMS_FIELD_NUMBER: _builtins.int
     customer_id: _builtins.str
-    """The customer placing the order."""
+    """The customer placing the order. At most 128 characters."""
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrderLine]:
-        """The lines to order: at least one, at most 100."""
+        """The lines to order: 1..100."""
 
     def __init__(
         self,
@@ -291,7 +291,7 @@ class GetOrderRequest(_message.Message):
 
     ORDER_ID_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
-    """The order's id."""
+    """The order's id. 1..128 characters."""
     def __init__(
         self,
         *,
@@ -340,11 +340,11 @@ class ListOrdersRequest(_message.Message):
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """At most this many orders (default 50, at most 500)."""
+    """At most this many orders (default 50, not negative; more than 500 is served as 500)."""
     page_token: _builtins.str
-    """The next_page_token of the previous page; empty for the first page."""
+    """The next_page_token of the previous page; empty for the first page. At most 1024 characters."""
     customer_id: _builtins.str
-    """Only this customer's orders, when set."""
+    """Only this customer's orders, when set. At most 128 characters."""
     status: Global___OrderStatus.ValueType
     """Only orders in this status, when set."""
     def __init__(
@@ -401,11 +401,11 @@ class UpdateOrderStatusRequest(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
-    """The order's id."""
+    """The order's id. 1..128 characters."""
     status: Global___OrderStatus.ValueType
     """The status to move to."""
     reason: _builtins.str
-    """Why, recorded with the change."""
+    """Why, recorded with the change. At most 500 characters."""
     def __init__(
         self,
         *,
@@ -454,9 +454,9 @@ class CancelOrderRequest(_message.Message):
     ORDER_ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
-    """The order's id."""
+    """The order's id. 1..128 characters."""
     reason: _builtins.str
-    """Why the order is cancelled."""
+    """Why the order is cancelled. At most 500 characters."""
     def __init__(
         self,
         *,
@@ -503,7 +503,7 @@ class WatchOrderRequest(_message.Message):
 
     ORDER_ID_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
-    """The order's id."""
+    """The order's id. 1..128 characters."""
     def __init__(
         self,
         *,

@@ -86,3 +86,26 @@ async def test_swagger_ui_is_served_without_a_network(client: httpx.AsyncClient)
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
         response = await client.get(f"/docs/static/{asset}", headers=anonymous)
         assert response.status_code == 200, asset
+
+
+async def test_the_declared_bounds_are_in_the_schemas_and_parameters(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    place = schemas["oms.order.v1.PlaceOrderRequest"]["properties"]
+    assert (place["items"]["maxItems"], place["items"]["minItems"]) == (100, 1)
+    assert place["customerId"]["maxLength"] == 128
+    line = schemas["oms.order.v1.OrderLine"]["properties"]
+    assert (line["quantity"]["minimum"], line["quantity"]["maximum"]) == (1, 1000)
+    assert (line["productId"]["minLength"], line["productId"]["maxLength"]) == (1, 128)
+    email = schemas["oms.order.v1.Customer"]["properties"]["email"]
+    assert (email["maxLength"], email["format"]) == (254, "email")
+    assert schemas["google.type.Money"]["properties"]["currencyCode"]["maxLength"] == 3
+    check = document["paths"]["/api/inventory/check"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    ids = schemas[check["$ref"].rsplit("/", 1)[-1]]["properties"]["productIds"] if "$ref" in check else check
+    assert (ids["maxItems"], ids["items"]["maxLength"]) == (500, 128)
+    listing = {p["name"]: p for p in document["paths"]["/orders"]["get"]["parameters"]}
+    assert (listing["page_size"]["schema"]["minimum"], listing["page_size"]["schema"]["maximum"]) == (0, 2**31 - 1)
+    assert listing["page_token"]["schema"]["maxLength"] == 1024
+    get = {p["name"]: p for p in document["paths"]["/orders/{order_id}"]["get"]["parameters"]}
+    assert get["order_id"]["schema"]["maxLength"] == 128
+    # Output-only fields carry no request bounds.
+    assert "maxLength" not in schemas["oms.order.v1.Order"]["properties"]["statusReason"]
