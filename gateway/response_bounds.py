@@ -35,6 +35,9 @@ RESPONSE_BOUNDS: dict[str, Bounds] = {
     "oms.inventory.v1.CheckStockResponse.available": Bounds(max_items=500),  # CheckStockRequest.product_ids
     "oms.inventory.v1.CheckStockResponse.AvailableEntry.key": _ID,
     "oms.inventory.v1.CheckStockResponse.unknown_product_ids": Bounds(max_items=500, max_len=128),
+    # BatchGetProductsRequest.product_ids: at most 100 ids, each found or missing.
+    "oms.inventory.v1.BatchGetProductsResponse.products": Bounds(max_items=100),
+    "oms.inventory.v1.BatchGetProductsResponse.missing_product_ids": Bounds(max_items=100, max_len=128),
     "oms.notify.v1.Notification.notification_id": _ID,
     "oms.notify.v1.Notification.event_id": _ID,
     "oms.notify.v1.Notification.event_type": Bounds(max_len=200),  # a protobuf message name

@@ -30,8 +30,7 @@ _PARKED_TOKEN_KIND = "parked-events"
 class OperationsServicer:
     """The five RPCs, for any service's generated ``...OperationsServiceServicer`` base."""
 
-    def __init__(
-        self, dead_letters: DeadLetters, parked: ParkedEvents, page_tokens: PageTokens) -> None:
+    def __init__(self, dead_letters: DeadLetters, parked: ParkedEvents, page_tokens: PageTokens) -> None:
         self._dead_letters = dead_letters
         self._parked = parked
         self._tokens = page_tokens

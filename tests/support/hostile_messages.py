@@ -500,7 +500,7 @@ def fixed_requests(descriptor: Descriptor, pools: Pools) -> list[Drawn]:
     """
 
     def real_id(fd: FieldDescriptor) -> str | None:
-        known = pools.ids_for(fd.name) if fd.name.endswith(("_id", "_ids")) else []
+        known = pools.ids_for(fd.name) if fd.type == _T.TYPE_STRING and fd.name.endswith(("_id", "_ids")) else []
         return known[0] if known else None
 
     def wedge(fd: FieldDescriptor) -> Any:
