@@ -71,8 +71,8 @@ infra-status:
 migrate: deps infra-up ## apply every service's migrations
 	eval "$$(scripts/infra env)" && $(PY) -m mesh.migrate
 
-seed: deps ## load the demo catalog into a running inventory service's database
-	eval "$$(scripts/infra env)" && $(PY) -m inventory_svc.seed
+seed: deps ## load the demo catalog into a running inventory service's database (development)
+	eval "$$(scripts/infra env)" && OMS_ENV=$${OMS_ENV:-development} $(PY) -m inventory_svc.seed
 
 test-unit: deps
 	$(PY) -m pytest tests/unit

@@ -180,6 +180,12 @@ async def test_lifecycle_over_every_route(stack: Stack) -> None:
     )
     assert status_body(unknown)["code"] == 5
 
+    # Many products in one call (the placement's batched look-up), public.
+    ids = {"productIds": [product_id, "p-walk-none"]}
+    batch = await walk.call("GET", "/products:batchGet", "/products:batchGet", params=ids, headers={})
+    assert [p["productId"] for p in batch.json()["products"]] == [product_id]
+    assert batch.json()["missingProductIds"] == ["p-walk-none"]
+
     # Delete: the only order holding the product is cancelled, so it may go once inventory has
     # consumed the cancellation and released the reservation (asynchronous compensation).
     await eventually(
@@ -191,6 +197,28 @@ async def test_lifecycle_over_every_route(stack: Stack) -> None:
     await walk.call("DELETE", "/products/{product_id}", f"/products/{product_id}")
     gone = await stack.call("GET", f"/products/{product_id}", expect=404)
     assert status_body(gone)["code"] == 5
+
+    # The operator routes of each service (admin only): nothing is dead-lettered or parked here,
+    # so the listings are empty and naming a position that does not exist changes nothing.
+    for service in ("order", "inventory", "notify"):
+        base = f"/admin/{service}"
+        letters = await walk.call("GET", f"{base}/dead-letters", f"{base}/dead-letters")
+        assert letters.json()["deadLetters"] == []
+        await walk.call(
+            "GET",
+            f"{base}/dead-letters/{{topic}}/{{partition}}/{{offset}}",
+            f"{base}/dead-letters/nowhere.dlq/0/0",
+            expect=404,
+        )
+        replay = {"deadLetters": [{"topic": "nowhere.dlq", "partition": 0, "offset": "0"}]}
+        replayed = await walk.call("POST", f"{base}/dead-letters:replay", f"{base}/dead-letters:replay", body=replay)
+        assert replayed.json()["results"][0]["replayed"] is False
+        parked = await walk.call("GET", f"{base}/parked-events", f"{base}/parked-events")
+        assert parked.json()["parkedEvents"] == []
+        republish = {"outboxIds": ["999999999"]}
+        route = f"{base}/parked-events:republish"
+        back = await walk.call("POST", route, route, body=republish)
+        assert back.json()["outboxIds"] == []
 
     # Every (method, path template) the gateway serves was reached, and nothing else.
     served = {(b.http_method, b.template.source) for b in discover(GatewaySettings().upstreams())}

@@ -120,6 +120,9 @@ async def test_metrics_of_every_process_parse_and_move_with_an_order(stack: Obse
     lag_labels = [dict(lbls) for n, lbls in after if n == "oms_consumer_lag"]
     assert all({"group", "topic", "partition"} <= set(lbls) for lbls in lag_labels)
     assert total(after, "oms_outbox_backlog") == 0, "everything was published"
+    # Placement prices an order with one BatchGetProducts (a database read); a product read goes
+    # through inventory's cache.
+    await stack.call("GET", f"/products/{product}")
     inventory = await scrape(stack, "inventory_svc")
     cache = {"oms_cache_hits_total", "oms_cache_misses_total"} & {n for n, _ in inventory}
     assert cache, "inventory_svc exposes its cache counters"
