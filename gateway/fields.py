@@ -1,8 +1,9 @@
 """Setting protobuf fields from URL text (path variables and query parameters).
 
 Follows grpc-gateway's query-parameter rules: dotted paths into nested messages, proto or
-lowerCamel JSON names, repeated fields from repeated keys, enums by name or number, and the
-string forms of Timestamp, Duration, FieldMask and the wrapper types.
+lowerCamel JSON names, repeated fields from repeated keys, enums by name (or short name, see
+``gateway.enum_aliases``) or number, and the string forms of Timestamp, Duration, FieldMask and
+the wrapper types.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from google.protobuf import descriptor
 from google.protobuf.message import Message
 
+from gateway.enum_aliases import enum_value_named
 from gateway.errors import bad_request
 from mesh.errors import SHOWN_CHARS, shown
 
@@ -131,7 +133,7 @@ def convert_scalar(field: descriptor.FieldDescriptor, text: str, path: str) -> A
 def _enum_number(field: descriptor.FieldDescriptor, text: str, path: str) -> int:
     enum = field.enum_type
     assert enum is not None
-    value = enum.values_by_name.get(text)
+    value = enum_value_named(enum, text)
     if value is not None:
         return int(value.number)
     names = ", ".join(v.name for v in enum.values)

@@ -24,6 +24,7 @@ from google.protobuf.message import Message
 from starlette.requests import Request
 
 from gateway.descriptors import Binding
+from gateway.enum_aliases import expand_enum_aliases
 from gateway.errors import bad_request
 from gateway.fields import find_field, proto_path, resolve, set_from_strings
 from mesh.errors import shown
@@ -125,6 +126,7 @@ def build_request(
 def _parse_into(document: Any, message: Message) -> None:
     if not isinstance(document, dict):
         raise bad_request(f"the body must be a JSON object, not {type(document).__name__}")
+    expand_enum_aliases(document, message.DESCRIPTOR)  # type: ignore[arg-type]
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=False)
     except json_format.ParseError as exc:
@@ -219,7 +221,10 @@ def to_json_dict(message: Message, binding: Binding, emit_unpopulated: bool) -> 
     document = json_format.MessageToDict(message, always_print_fields_with_no_presence=emit_unpopulated)
     if binding.response_body:
         field = message.DESCRIPTOR.fields_by_name[binding.response_body]
-        return document.get(field.json_name)
+        if field.json_name in document:
+            return document[field.json_name]
+        # Not printed because it is empty: answer its empty form ({} for a map, [] for a list).
+        return json_format.MessageToDict(message, always_print_fields_with_no_presence=True).get(field.json_name)
     return document
 
 

@@ -147,6 +147,8 @@ class InventoryServiceServicer:
 
     def CheckStock(self, request, context):
         """Returns how many units of each product are available; unknown ids are listed apart.
+        `POST /api/inventory/check` is seed 004's form: the body is a bare JSON array of ids and
+        the answer the bare map of id to available units (unknown ids are left out of it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

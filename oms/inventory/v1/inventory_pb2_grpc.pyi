@@ -54,7 +54,10 @@ class InventoryServiceStub:
     GetStock: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.GetStockRequest, _inventory_pb2.GetStockResponse]
     """Returns one product's stock."""
     CheckStock: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.CheckStockRequest, _inventory_pb2.CheckStockResponse]
-    """Returns how many units of each product are available; unknown ids are listed apart."""
+    """Returns how many units of each product are available; unknown ids are listed apart.
+    `POST /api/inventory/check` is seed 004's form: the body is a bare JSON array of ids and
+    the answer the bare map of id to available units (unknown ids are left out of it).
+    """
     AddStock: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.AddStockRequest, _inventory_pb2.AddStockResponse]
     """Adds received units to a product's physical stock (admin)."""
     AuditStock: _grpc.UnaryUnaryMultiCallable[_inventory_pb2.AuditStockRequest, _inventory_pb2.AuditStockResponse]
@@ -88,7 +91,10 @@ class InventoryServiceAsyncStub(InventoryServiceStub):
     GetStock: _aio.UnaryUnaryMultiCallable[_inventory_pb2.GetStockRequest, _inventory_pb2.GetStockResponse]  # type: ignore[assignment]
     """Returns one product's stock."""
     CheckStock: _aio.UnaryUnaryMultiCallable[_inventory_pb2.CheckStockRequest, _inventory_pb2.CheckStockResponse]  # type: ignore[assignment]
-    """Returns how many units of each product are available; unknown ids are listed apart."""
+    """Returns how many units of each product are available; unknown ids are listed apart.
+    `POST /api/inventory/check` is seed 004's form: the body is a bare JSON array of ids and
+    the answer the bare map of id to available units (unknown ids are left out of it).
+    """
     AddStock: _aio.UnaryUnaryMultiCallable[_inventory_pb2.AddStockRequest, _inventory_pb2.AddStockResponse]  # type: ignore[assignment]
     """Adds received units to a product's physical stock (admin)."""
     AuditStock: _aio.UnaryUnaryMultiCallable[_inventory_pb2.AuditStockRequest, _inventory_pb2.AuditStockResponse]  # type: ignore[assignment]
@@ -167,7 +173,10 @@ class InventoryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _inventory_pb2.CheckStockRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_inventory_pb2.CheckStockResponse, _abc.Awaitable[_inventory_pb2.CheckStockResponse]]:
-        """Returns how many units of each product are available; unknown ids are listed apart."""
+        """Returns how many units of each product are available; unknown ids are listed apart.
+        `POST /api/inventory/check` is seed 004's form: the body is a bare JSON array of ids and
+        the answer the bare map of id to available units (unknown ids are left out of it).
+        """
 
     @_abc_1.abstractmethod
     def AddStock(
