@@ -109,3 +109,20 @@ async def test_the_declared_bounds_are_in_the_schemas_and_parameters(document: d
     assert get["order_id"]["schema"]["maxLength"] == 128
     # Output-only fields carry no request bounds.
     assert "maxLength" not in schemas["oms.order.v1.Order"]["properties"]["statusReason"]
+
+
+async def test_the_seed_forms_are_documented_as_they_are_served(document: dict[str, Any]) -> None:
+    check = document["paths"]["/api/inventory/check"]["post"]
+    assert check["operationId"] == "InventoryService_CheckStock2"
+    body = check["requestBody"]["content"]["application/json"]["schema"]
+    assert body["type"] == "array" and body["items"]["type"] == "string"  # a bare list of ids
+    answer = check["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer["type"] == "object" and answer["additionalProperties"]["format"] == "int64"  # a bare map
+    status = document["paths"]["/api/orders/{order_id}/status"]["put"]
+    assert status["operationId"] == "OrderService_UpdateOrderStatus3"
+    assert document["paths"]["/orders/{order_id}/update_status"]["put"]["operationId"] == (
+        "OrderService_UpdateOrderStatus2"
+    )
+    assert document["paths"]["/orders/{order_id}/cancel"]["post"]["operationId"] == "OrderService_CancelOrder2"
+    # Public catalog reads under /api need no token either.
+    assert {} in document["paths"]["/api/products"]["get"]["security"]
