@@ -6,10 +6,10 @@ telemetry) has a prefix of its own. A wrong value fails fast with one line namin
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
@@ -78,6 +78,17 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = ""
     # Appended to the consumer group, so tests and parallel environments get their own offsets.
     consumer_group_suffix: str = ""
+    # With mTLS on (OMS_TLS_*): the client certificate identities (CN or SAN, comma-separated)
+    # that may call this service; any other certificate of the CA is refused PERMISSION_DENIED.
+    # Empty: every certificate the CA signed. Health checks are open to every certificate of the CA.
+    tls_allowed_clients: Annotated[tuple[str, ...], NoDecode] = ("gateway", "oms-operator")
+
+    @field_validator("tls_allowed_clients", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     def group_id(self, default: str) -> str:
         """The Kafka consumer group id: the configured group (or ``default``) plus the suffix."""
