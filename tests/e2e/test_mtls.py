@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -70,8 +71,12 @@ async def list_products(channel: grpc.aio.Channel, stack: Stack) -> inventory_pb
 
 
 async def run(*command: str | Path) -> tuple[int, str]:
+    return await run_with(None, *command)
+
+
+async def run_with(env: dict[str, str] | None, *command: str | Path) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        *map(str, command), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        *map(str, command), cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     out, _ = await asyncio.wait_for(process.communicate(), timeout=30)
     return int(process.returncode or 0), out.decode(errors="replace")
@@ -198,3 +203,25 @@ async def test_grpcurl_and_the_health_probe_work_with_the_right_certificate(
     assert status != 0, out
     status, out = await run(BIN / "grpcurl", "-plaintext", address, "list")
     assert status != 0, out
+
+
+async def test_the_operator_cli_and_the_container_healthcheck_use_the_tls_settings(
+    stack: Stack, certs: tuple[Path, Path]
+) -> None:
+    ours = certs[0]
+    address = stack.service("inventory").address
+    env = stack.mesh.base_env() | stack.mesh.tls_env("oms-operator")
+    cli = ("-m", "mesh.cli", "outbox", "parked", "--service", "inventory", "--target", address, "--json")
+    status, out = await run_with(env, sys.executable, *cli)
+    assert status == 0, out
+    # Without the TLS settings the same call cannot get through.
+    status, out = await run_with(stack.mesh.base_env(), sys.executable, *cli)
+    assert status != 0 and "UNAVAILABLE" in out, out
+    # The image's healthcheck presents the process's own certificate (notify's here: health
+    # answers every certificate of the CA).
+    healthcheck = (sys.executable, ROOT / "deploy" / "healthcheck.py")
+    status, out = await run_with(stack.mesh.base_env() | stack.mesh.tls_env("notify"), *healthcheck, "grpc", address)
+    assert status == 0 and "healthy" in out, out
+    https_env = stack.mesh.base_env() | {"OMS_HEALTHCHECK_CA_FILE": str(ours / "ca.pem")}
+    status, out = await run_with(https_env, *healthcheck, "http", f"{stack.gateway.base_url}/healthz")
+    assert status == 0, out
