@@ -101,6 +101,12 @@ async def test_every_order_placed_through_the_https_gateway_is_confirmed(stack: 
     stock = (await stack.call("GET", f"/products/{product}/stock")).json()["stock"]
     assert int(stock["reserved"]) == 3
 
+    # order_svc's own hop to inventory (mTLS with its certificate): the stock pre-check refuses a
+    # clearly short order at once, which only an answer from inventory can do.
+    short = {"customerId": customer, "items": [{"productId": product, "quantity": 50}]}
+    reply = await stack.call("POST", "/orders", body=short, expect=400)
+    assert "requested 50, available 7" in reply.text, reply.text
+
 
 async def test_the_gateway_answers_https_to_a_client_trusting_the_ca_only(
     stack: Stack, certs: tuple[Path, Path]
