@@ -3,7 +3,7 @@
     python -m mesh.dev_certs .oms/tls                 # ca.pem, gateway.pem, order.pem, ...
     python -m mesh.dev_certs DIR --name extra --host my-host.example
 
-Writes ``ca.pem`` (and ``ca-key.pem``, so more certificates can be issued later) and, for each
+Writes ``ca.pem`` (and its key, ``ca-key.pem``, mode 0600 like every key) and, for each
 identity, ``<name>.pem`` / ``<name>-key.pem``: common name the identity, subject alternative
 names the identity itself (the compose hostnames are the identities), ``localhost``,
 ``127.0.0.1``, ``::1`` and any ``--host``. Every certificate is good for both ends of mutual
