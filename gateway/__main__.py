@@ -13,6 +13,7 @@ from mesh.auth import load_auth
 from mesh.logs import LogSettings, configure_logging
 from mesh.settings import SettingsError, load
 from mesh.telemetry import setup_tracing
+from mesh.tls import TlsSettings
 
 
 def main() -> int:
@@ -20,6 +21,7 @@ def main() -> int:
         settings = load(GatewaySettings)
         auth = load_auth()
         logs = load(LogSettings)
+        tls = load(TlsSettings)
     except SettingsError as exc:
         sys.stderr.write(f"{exc}\n")
         return 2
@@ -29,12 +31,21 @@ def main() -> int:
     redact_logs()
     setup_tracing("gateway")
     try:
-        app = create_app(settings, auth)
+        app = create_app(settings, auth, tls)
     except ValueError as exc:  # e.g. no usable JWT algorithm for the configured keys
         sys.stderr.write(f"bad setting: {exc}\n")
         return 2
+    # HTTPS when OMS_GATEWAY_TLS_CERT_FILE/_KEY_FILE are set (uvicorn: None means plain HTTP).
+    https = settings.tls_cert_file is not None
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level, proxy_headers=False, log_config=None
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=False,
+        log_config=None,
+        ssl_certfile=str(settings.tls_cert_file) if https else None,
+        ssl_keyfile=str(settings.tls_key_file) if https else None,
     )
     return 0
 

@@ -36,6 +36,7 @@ from gateway.upstream import Upstreams
 from mesh.auth import AuthSettings, TokenVerifier, load_auth
 from mesh.settings import load
 from mesh.stream_slots import StreamSlots
+from mesh.tls import MeshTls, TlsSettings
 
 # Paths the gateway answers itself, ahead of the transcoded routes (and without a token).
 RESERVED_PATHS = ("/healthz", "/openapi.json", "/docs", "/docs/static", "/metrics")
@@ -63,16 +64,19 @@ def is_own_path(path: str) -> bool:
     return any(path == own or path.startswith(own + "/") for own in RESERVED_PATHS)
 
 
-def create_app(settings: GatewaySettings | None = None, auth: AuthSettings | None = None) -> GatewayApp:
+def create_app(
+    settings: GatewaySettings | None = None, auth: AuthSettings | None = None, tls: TlsSettings | None = None
+) -> GatewayApp:
     settings = settings or load(GatewaySettings)
     auth = auth or load_auth()
+    tls = tls or load(TlsSettings)
     bindings = discover(settings.upstreams())
     gateway = Gateway(
         settings=settings,
         verifier=TokenVerifier(auth),
         bindings=bindings,
         router=Router(bindings),
-        upstreams=Upstreams(settings.upstreams(), settings.connect_timeout_s),
+        upstreams=Upstreams(settings.upstreams(), settings.connect_timeout_s, MeshTls.from_settings(tls)),
         streams=StreamSlots(
             max_total=settings.max_streams, max_per_key=settings.max_streams_per_principal, what="streams"
         ),

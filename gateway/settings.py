@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _REPO = Path(__file__).resolve().parent.parent
@@ -43,6 +43,23 @@ class GatewaySettings(BaseSettings):
     # Where .proto sources are read for OpenAPI descriptions (comments are not in _pb2 files).
     proto_path: Annotated[tuple[Path, ...], NoDecode] = (_REPO / "proto", _REPO / "third_party" / "googleapis")
     log_level: str = "info"
+    # PEM certificate (chain) the gateway serves HTTPS with; set with OMS_GATEWAY_TLS_KEY_FILE,
+    # or neither (plain HTTP, for development or behind a TLS-terminating proxy).
+    tls_cert_file: Path | None = None
+    # PEM private key of OMS_GATEWAY_TLS_CERT_FILE.
+    tls_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _https_pair(self) -> Self:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("set both OMS_GATEWAY_TLS_CERT_FILE and OMS_GATEWAY_TLS_KEY_FILE, or neither")
+        for variable, path in (
+            ("OMS_GATEWAY_TLS_CERT_FILE", self.tls_cert_file),
+            ("OMS_GATEWAY_TLS_KEY_FILE", self.tls_key_file),
+        ):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{variable}={str(path)!r}: no such file")
+        return self
 
     @field_validator("cors_origins", "proto_path", mode="before")
     @classmethod

@@ -1,4 +1,5 @@
-"""One long-lived plaintext channel per upstream, and generic calls that need no stubs."""
+"""One long-lived channel per upstream (mutual TLS with OMS_TLS_*, plaintext without), and
+generic calls that need no stubs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.descriptors import Method
 from gateway.headers import Metadata
-from mesh.grpc_client_tracing import traced_insecure_channel
+from mesh.tls import MeshTls
+from mesh.tls import channel as mesh_channel
 
 # The largest response read from an upstream: a full page of the largest listing at the largest
 # page size (ListOrders: 500 orders of 100 lines, every text at its bound and 4 bytes a
@@ -23,8 +25,9 @@ MAX_RESPONSE_BYTES = 100 * 1024 * 1024
 class Upstreams:
     """Channels are created by ``start()`` (app startup), reused by every call, closed by ``close()``."""
 
-    def __init__(self, addresses: Mapping[str, str], connect_timeout_s: float) -> None:
+    def __init__(self, addresses: Mapping[str, str], connect_timeout_s: float, tls: MeshTls | None = None) -> None:
         self.addresses = dict(addresses)
+        self._tls = tls
         self._connect_ms = int(connect_timeout_s * 1000)
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._callables: dict[str, Any] = {}
@@ -40,8 +43,9 @@ class Upstreams:
             ("grpc.max_receive_message_length", MAX_RESPONSE_BYTES),
         ]
         for name, address in self.addresses.items():
-            # Every call a CLIENT span whose context travels in the metadata (W3C traceparent).
-            self._channels[name] = traced_insecure_channel(address, options=options)
+            # Every call a CLIENT span whose context travels in the metadata (W3C traceparent);
+            # with mTLS on, the gateway's certificate is what the services' allowed lists name.
+            self._channels[name] = mesh_channel(address, self._tls, options=options)
 
     async def close(self) -> None:
         for channel in self._channels.values():

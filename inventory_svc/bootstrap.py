@@ -25,6 +25,7 @@ from mesh.paging import PageTokens
 from mesh.parked import SqlParkedEvents
 from mesh.relay import OutboxRelay
 from mesh.server import ServiceProcess, Worker
+from mesh.tls import MeshTls, server_interceptors
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc, operations_pb2, operations_pb2_grpc
 
 # Package name: the migrations' home (mesh.migrate), the logs' and metrics' service name.
@@ -102,6 +103,7 @@ class Inventory:
             inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server)
             operations_pb2_grpc.add_InventoryOperationsServiceServicer_to_server(operations, server)
 
+        tls = MeshTls.from_settings(self.config.tls)
         workers: list[Worker] = []
         if settings.run_relay:
             workers.append(self.run_relay)
@@ -117,7 +119,11 @@ class Inventory:
             ],
             register=register,
             workers=workers,
-            interceptors=[AuthServerInterceptor(TokenVerifier(self.config.auth))],
+            interceptors=[
+                *server_interceptors(tls, settings.tls_allowed_clients),
+                AuthServerInterceptor(TokenVerifier(self.config.auth)),
+            ],
+            tls=tls,
             on_start=[self.producer.start],
             on_close=[self.close],
             grace_s=settings.shutdown_grace_s,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from mesh.auth import AuthSettings, load_auth
 from mesh.paging import PageTokenSettings, load_page_token_settings
 from mesh.settings import KafkaSettings, RedisSettings, ServiceSettings, load
+from mesh.tls import TlsSettings
 
 
 class InventorySettings(ServiceSettings):
@@ -22,6 +24,8 @@ class InventorySettings(ServiceSettings):
     cache_key_prefix: str = "oms:inventory:"
     # After a Redis error the cache is skipped this long (a dead Redis costs one timeout per period).
     cache_breaker_s: float = Field(default=1.0, ge=0, le=60)
+    # With mTLS on: who may call inventory (the gateway, order_svc's price and stock checks, operators).
+    tls_allowed_clients: Annotated[tuple[str, ...], NoDecode] = ("gateway", "order", "oms-operator")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Config:
     redis: RedisSettings
     auth: AuthSettings
     paging: PageTokenSettings = field(default_factory=PageTokenSettings)
+    tls: TlsSettings = field(default_factory=TlsSettings)
 
 
 def load_config() -> Config:
@@ -42,4 +47,5 @@ def load_config() -> Config:
         redis=load(RedisSettings),
         auth=load_auth(),
         paging=load_page_token_settings(),
+        tls=load(TlsSettings),
     )

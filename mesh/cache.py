@@ -93,6 +93,7 @@ class Cache:
             socket_connect_timeout=settings.timeout_s,
             # A retry would multiply the worst-case cost of a dead Redis.
             retry=Retry(NoBackoff(), 0),
+            **settings.tls_kwargs(),
         )
         return cls(
             client,

@@ -24,6 +24,7 @@ from google.protobuf.message import Message
 
 from mesh.auth import ROLE_ADMIN, ROLE_CUSTOMER, AuthSettings, mint_token
 from mesh.settings import SettingsError, load
+from mesh.tls import MeshTls, TlsSettings
 
 SERVICES = ("order", "inventory", "notify")
 # The services' default gRPC ports (the same as `make run`'s).
@@ -129,7 +130,13 @@ class _Client:
         self.target = args.target or DEFAULT_TARGETS[args.service]
         # A page is kept near 2 MiB by the service; one dead letter can be as large as the broker
         # allows. Room for both, far below anything a service sends.
-        self._channel = grpc.insecure_channel(self.target, options=[("grpc.max_receive_message_length", 32 << 20)])
+        options = [("grpc.max_receive_message_length", 32 << 20)]
+        # With OMS_TLS_* set (mTLS on), the operator's certificate (oms-operator in development).
+        tls = _tls()
+        if tls is None:
+            self._channel = grpc.insecure_channel(self.target, options=options)
+        else:
+            self._channel = grpc.secure_channel(self.target, tls.channel_credentials(), options=options)
         self._stub = stubs[args.service](self._channel)
         self._metadata = (("authorization", f"Bearer {_bearer(args)}"),)
         self._timeout = args.timeout
@@ -144,6 +151,13 @@ class _Client:
 
     def close(self) -> None:
         self._channel.close()
+
+
+def _tls() -> MeshTls | None:
+    try:
+        return MeshTls.from_settings(load(TlsSettings))
+    except SettingsError as exc:
+        raise CliError(str(exc), status=2) from exc
 
 
 def _bearer(args: argparse.Namespace) -> str:

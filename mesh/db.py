@@ -1,11 +1,21 @@
-"""The async SQLAlchemy engine for one service's own PostgreSQL database."""
+"""The async SQLAlchemy engine for one service's own PostgreSQL database.
+
+TLS to PostgreSQL is set in the database URL, with libpq's own parameters: ``sslmode``
+(disable, allow, prefer, require, verify-ca, verify-full), ``sslrootcert`` (the CA file),
+``sslcert``/``sslkey`` (a client certificate). asyncpg reads them itself from a plain DSN
+(``asyncpg_dsn``, used by the LISTEN connections and the relay); SQLAlchemy would pass them
+to asyncpg as unknown keyword arguments, so ``engine_url_and_args`` turns them into asyncpg's
+``ssl`` argument for the engine.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
+from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported for handlers
 
@@ -32,15 +42,59 @@ def create_engine(
     # No overflow: an overflow connection is closed as soon as it is returned, so a load that
     # stays above the pool size opened and closed a PostgreSQL backend (a fork) per
     # transaction. A fixed pool is cheaper; a caller beyond it waits for a free connection.
+    engine_url, tls_args = engine_url_and_args(url)
     engine = create_async_engine(
-        url,
+        engine_url,
         pool_size=pool_size,
         max_overflow=0,
         pool_recycle=1800,
         pool_timeout=10,
-        connect_args={"server_settings": session_timeouts(lock_timeout_s, statement_timeout_s)},
+        connect_args={"server_settings": session_timeouts(lock_timeout_s, statement_timeout_s), **tls_args},
     )
     return engine
+
+
+_LIBPQ_TLS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
+_NO_VERIFY_MODES = ("allow", "prefer")
+
+
+def engine_url_and_args(url: str) -> tuple[URL, dict[str, Any]]:
+    """``url`` without libpq's TLS parameters, and the asyncpg connect arguments they mean.
+
+    ``require`` with a CA file verifies the certificate, as libpq does; ``verify-full`` also
+    checks the host name. An unknown ``sslmode`` is a ValueError naming it (the process does
+    not start), never a silent plaintext connection.
+    """
+    parsed = make_url(url)
+    query = dict(parsed.query)
+    tls = {key: _single(query.pop(key)) for key in _LIBPQ_TLS if key in query}
+    if not tls:
+        return parsed, {}
+    parsed = parsed.set(query=query)
+    mode = tls.get("sslmode", "prefer")
+    if mode == "disable":
+        return parsed, {"ssl": False}
+    if mode in _NO_VERIFY_MODES:
+        return parsed, {"ssl": mode}
+    if mode not in ("require", "verify-ca", "verify-full"):
+        raise ValueError(
+            f"sslmode={mode[:20]!r} in the database URL: use disable, allow, prefer, require, verify-ca or verify-full"
+        )
+    root = tls.get("sslrootcert")
+    context = ssl.create_default_context(cafile=root)
+    if mode == "require" and not root:
+        # Encrypted but unauthenticated, like libpq's require without a root certificate.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif mode != "verify-full":
+        context.check_hostname = False
+    if tls.get("sslcert"):
+        context.load_cert_chain(tls["sslcert"], tls.get("sslkey"))
+    return parsed, {"ssl": context}
+
+
+def _single(value: str | tuple[str, ...]) -> str:
+    return value if isinstance(value, str) else value[-1]
 
 
 def session_timeouts(lock_timeout_s: float, statement_timeout_s: float) -> dict[str, str]:

@@ -301,7 +301,7 @@ class _reader:
     def __init__(self, settings: KafkaSettings) -> None:
         self._consumer = Consumer(
             {
-                "bootstrap.servers": settings.bootstrap,
+                **settings.client_config(),
                 # Required by the client, never joined (assign() only, nothing committed).
                 "group.id": f"oms-dead-letter-reader-{uuid.uuid4()}",
                 "enable.auto.commit": False,

@@ -17,6 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from mesh.db import engine_url_and_args
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {
     "order_svc": "OMS_ORDER_DATABASE_URL",
@@ -44,7 +46,9 @@ def run_env() -> None:
 
 
 async def _run_online(database_url: str) -> None:
-    engine = create_async_engine(database_url)
+    # The same TLS as the service's own engine (sslmode & co. in the URL, see mesh.db).
+    url, tls_args = engine_url_and_args(database_url)
+    engine = create_async_engine(url, connect_args=tls_args)
     try:
         async with engine.connect() as conn:
             # Instances starting together queue here instead of racing on DDL.

@@ -25,6 +25,7 @@ from mesh.grpc_errors import ErrorInterceptor, UndecodableRequestInterceptor
 from mesh.grpc_metrics import MetricsInterceptor
 from mesh.grpc_server_tracing import TracingServerInterceptor
 from mesh.telemetry import shutdown_tracing
+from mesh.tls import MeshTls, add_port
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,9 @@ class ServiceProcess:
     on_start: Sequence[Callable[[], Awaitable[object]]] = ()
     on_close: Sequence[Callable[[], Awaitable[object]]] = ()
     grace_s: float = 10.0
+    # Mutual TLS on the port (mesh.tls); None: plaintext. The identity check is one of
+    # ``interceptors`` (mesh.tls.server_interceptors), put there by the composition root.
+    tls: MeshTls | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)
     bound_port: int = 0
 
@@ -74,7 +78,7 @@ async def serve(process: ServiceProcess, stop: asyncio.Event | None = None, *, h
     reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
     for service in ["", *process.service_names]:
         await health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
-    process.bound_port = server.add_insecure_port(f"{process.host}:{process.port}")
+    process.bound_port = add_port(server, f"{process.host}:{process.port}", process.tls)
     for start in process.on_start:
         await start()
     await server.start()

@@ -6,10 +6,10 @@ telemetry) has a prefix of its own. A wrong value fails fast with one line namin
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
@@ -31,6 +31,40 @@ class KafkaSettings(BaseSettings):
     partitions: int = Field(default=6, ge=1, le=256)
     # Replicas of each topic; 1 on a single broker.
     replication_factor: int = Field(default=1, ge=1)
+    # PLAINTEXT (development) or SSL: TLS to the brokers, their certificate and name verified.
+    security_protocol: Literal["PLAINTEXT", "SSL"] = "PLAINTEXT"
+    # With SSL: PEM file of the CA that signed the brokers' certificates (empty: the system's CAs).
+    ssl_ca_file: str = ""
+    # With SSL: PEM client certificate, for brokers that authenticate clients (ssl.client.auth=required).
+    ssl_cert_file: str = ""
+    # With SSL: PEM private key of OMS_KAFKA_SSL_CERT_FILE.
+    ssl_key_file: str = ""
+
+    @model_validator(mode="after")
+    def _tls_consistent(self) -> Self:
+        files = (self.ssl_ca_file, self.ssl_cert_file, self.ssl_key_file)
+        if self.security_protocol == "PLAINTEXT" and any(files):
+            # A forgotten protocol would otherwise send everything in clear text despite the files.
+            raise ValueError("OMS_KAFKA_SSL_* files need OMS_KAFKA_SECURITY_PROTOCOL=SSL")
+        if bool(self.ssl_cert_file) != bool(self.ssl_key_file):
+            raise ValueError("set both OMS_KAFKA_SSL_CERT_FILE and OMS_KAFKA_SSL_KEY_FILE, or neither")
+        return self
+
+    def client_config(self) -> dict[str, Any]:
+        """The librdkafka properties every producer, consumer and admin client starts from."""
+        config: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "security.protocol": self.security_protocol}
+        if self.security_protocol == "SSL":
+            # librdkafka checks the broker's name against its certificate ("https") by default;
+            # said here so no client built from this can lose it.
+            config["ssl.endpoint.identification.algorithm"] = "https"
+            for key, value in (
+                ("ssl.ca.location", self.ssl_ca_file),
+                ("ssl.certificate.location", self.ssl_cert_file),
+                ("ssl.key.location", self.ssl_key_file),
+            ):
+                if value:
+                    config[key] = value
+        return config
 
 
 class RedisSettings(BaseSettings):
@@ -44,6 +78,35 @@ class RedisSettings(BaseSettings):
     timeout_s: float = Field(default=0.05, gt=0, le=5)
     # Lifetime of a cache entry; writes evict entries long before that.
     ttl_s: int = Field(default=300, ge=1)
+    # With a rediss:// URL (TLS, certificate and host name verified): PEM file of the CA that
+    # signed Redis's certificate (empty: the system's CAs).
+    ssl_ca_file: str = ""
+    # With rediss://: PEM client certificate, for a Redis with tls-auth-clients on.
+    ssl_cert_file: str = ""
+    # With rediss://: PEM private key of OMS_REDIS_SSL_CERT_FILE.
+    ssl_key_file: str = ""
+
+    @model_validator(mode="after")
+    def _tls_consistent(self) -> Self:
+        if not self.url.startswith("rediss://") and any((self.ssl_ca_file, self.ssl_cert_file, self.ssl_key_file)):
+            raise ValueError("OMS_REDIS_SSL_* files need a rediss:// OMS_REDIS_URL")
+        if bool(self.ssl_cert_file) != bool(self.ssl_key_file):
+            raise ValueError("set both OMS_REDIS_SSL_CERT_FILE and OMS_REDIS_SSL_KEY_FILE, or neither")
+        return self
+
+    def tls_kwargs(self) -> dict[str, Any]:
+        """redis-py's TLS arguments for ``Redis.from_url`` ({} for a plain redis:// URL)."""
+        if not self.url.startswith("rediss://"):
+            return {}
+        kwargs: dict[str, Any] = {"ssl_cert_reqs": "required", "ssl_check_hostname": True}
+        for key, value in (
+            ("ssl_ca_certs", self.ssl_ca_file),
+            ("ssl_certfile", self.ssl_cert_file),
+            ("ssl_keyfile", self.ssl_key_file),
+        ):
+            if value:
+                kwargs[key] = value
+        return kwargs
 
 
 class ServiceSettings(BaseSettings):
@@ -78,6 +141,17 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = ""
     # Appended to the consumer group, so tests and parallel environments get their own offsets.
     consumer_group_suffix: str = ""
+    # With mTLS on (OMS_TLS_*): the client certificate identities (CN or SAN, comma-separated)
+    # that may call this service; any other certificate of the CA is refused PERMISSION_DENIED.
+    # Empty: every certificate the CA signed. Health checks are open to every certificate of the CA.
+    tls_allowed_clients: Annotated[tuple[str, ...], NoDecode] = ("gateway", "oms-operator")
+
+    @field_validator("tls_allowed_clients", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     def group_id(self, default: str) -> str:
         """The Kafka consumer group id: the configured group (or ``default``) plus the suffix."""

@@ -12,14 +12,11 @@ from __future__ import annotations
 import logging
 import os
 
-import grpc
 from opentelemetry import trace
 from opentelemetry.instrumentation.redis import RedisInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-
-from mesh.grpc_client_tracing import traced_insecure_channel
 
 log = logging.getLogger(__name__)
 _configured = False
@@ -57,11 +54,6 @@ def _exporter() -> SpanExporter | None:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 
     return HttpExporter()
-
-
-def traced_channel(address: str) -> grpc.aio.Channel:
-    """An insecure gRPC channel whose calls are client spans carrying the trace context."""
-    return traced_insecure_channel(address)
 
 
 def shutdown_tracing() -> None:

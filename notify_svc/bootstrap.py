@@ -20,6 +20,7 @@ from mesh.paging import PageTokens
 from mesh.parked import SqlParkedEvents
 from mesh.server import ServiceProcess
 from mesh.settings import KafkaSettings
+from mesh.tls import MeshTls, server_interceptors
 from notify_svc.adapters.email_channel import EmailChannel, SmtpConfig
 from notify_svc.adapters.metrics import PrometheusMetrics
 from notify_svc.adapters.unit_of_work import SqlUnitOfWork
@@ -71,6 +72,7 @@ def build(
     metrics: DeliveryMetrics | None = None,
     auth: AuthSettings | None = None,
     page_tokens: PageTokens | None = None,
+    tls: MeshTls | None = None,
 ) -> NotifyApp:
     engine = create_engine(
         settings.database_url,
@@ -135,7 +137,11 @@ def build(
         register=register,
         workers=[consume, dispatcher.run] if settings.run_workers else [],
         # Calling the service's port directly must not skip authentication.
-        interceptors=[AuthServerInterceptor(TokenVerifier(auth))] if auth is not None else [],
+        interceptors=[
+            *server_interceptors(tls, settings.tls_allowed_clients),
+            *([AuthServerInterceptor(TokenVerifier(auth))] if auth is not None else []),
+        ],
+        tls=tls,
         on_start=[dlq.start],
         on_close=[dlq.stop, engine.dispose],
         grace_s=settings.shutdown_grace_s,
@@ -146,5 +152,9 @@ def build(
 def build_process(config: NotifyConfig) -> ServiceProcess:
     """What ``mesh.entry`` serves."""
     return build(
-        config.service, config.kafka, auth=config.auth, page_tokens=PageTokens.from_settings(config.paging)
+        config.service,
+        config.kafka,
+        auth=config.auth,
+        page_tokens=PageTokens.from_settings(config.paging),
+        tls=MeshTls.from_settings(config.tls),
     ).process

@@ -11,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from mesh.auth import AuthSettings, load_auth
 from mesh.paging import PageTokenSettings, load_page_token_settings
 from mesh.settings import KafkaSettings, ServiceSettings, load
+from mesh.tls import TlsSettings
 
 DEFAULT_CONSUMER_GROUP = "notify-svc"
 
@@ -82,6 +83,7 @@ class NotifyConfig:
     kafka: KafkaSettings
     auth: AuthSettings = field(default_factory=AuthSettings)
     paging: PageTokenSettings = field(default_factory=PageTokenSettings)
+    tls: TlsSettings = field(default_factory=TlsSettings)
 
 
 def load_config() -> NotifyConfig:
@@ -90,4 +92,5 @@ def load_config() -> NotifyConfig:
         kafka=load(KafkaSettings),
         auth=load_auth(),
         paging=load_page_token_settings(),
+        tls=load(TlsSettings),
     )

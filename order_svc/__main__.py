@@ -4,6 +4,7 @@ from mesh.auth import load_auth
 from mesh.entry import ServiceEntry, main
 from mesh.paging import load_page_token_settings
 from mesh.settings import KafkaSettings, RedisSettings, load
+from mesh.tls import TlsSettings
 from order_svc.bootstrap import SERVICE, OrderConfig, build
 from order_svc.settings import OrderSettings
 
@@ -15,6 +16,7 @@ def load_config() -> OrderConfig:
         redis=load(RedisSettings),
         auth=load_auth(),
         paging=load_page_token_settings(),
+        tls=load(TlsSettings),
     )
 
 

@@ -26,7 +26,7 @@ from mesh.server import ServiceProcess, Worker
 from mesh.service_identity import service_channel
 from mesh.settings import KafkaSettings, RedisSettings
 from mesh.stream_slots import StreamSlots
-from mesh.telemetry import traced_channel
+from mesh.tls import MeshTls, TlsSettings, channel, server_interceptors
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, operations_pb2, operations_pb2_grpc, order_pb2, order_pb2_grpc
 from order_svc.adapters.inventory_client import InventoryClient
 from order_svc.adapters.metrics import WATCH_STREAMS, WATCHED_ORDERS
@@ -54,6 +54,7 @@ class OrderConfig:
     redis: RedisSettings
     auth: AuthSettings
     paging: PageTokenSettings = field(default_factory=PageTokenSettings)
+    tls: TlsSettings = field(default_factory=TlsSettings)
 
 
 def build(config: OrderConfig) -> ServiceProcess:
@@ -67,8 +68,10 @@ def build(config: OrderConfig) -> ServiceProcess:
     sessions = session_factory(engine)
     topics = Topics(config.kafka.topic_prefix)
     producer = KafkaProducer(config.kafka, client_id=SERVICE)
-    # CheckStock is internal: order_svc calls inventory with a token of its own, not its caller's.
-    inventory_channel = service_channel(traced_channel(settings.inventory_addr), config.auth, SERVICE)
+    tls = MeshTls.from_settings(config.tls)
+    # CheckStock is internal: order_svc calls inventory with a token of its own, not its caller's
+    # (and, with mTLS on, with its own certificate, which inventory's allowed list names).
+    inventory_channel = service_channel(channel(settings.inventory_addr, tls), config.auth, SERVICE)
     cache = Cache.from_settings(config.redis, service=SERVICE, key_prefix="oms:order:")
     deps = OrderDeps(
         uow=lambda: OrderUnitOfWork(sessions),
@@ -148,7 +151,11 @@ def build(config: OrderConfig) -> ServiceProcess:
         ],
         register=register,
         workers=workers,
-        interceptors=[AuthServerInterceptor(TokenVerifier(config.auth))],
+        interceptors=[
+            *server_interceptors(tls, settings.tls_allowed_clients),
+            AuthServerInterceptor(TokenVerifier(config.auth)),
+        ],
+        tls=tls,
         on_close=[close],
         on_start=[producer.start],
         grace_s=settings.shutdown_grace_s,

@@ -23,7 +23,7 @@ def topic_specs(settings: KafkaSettings) -> list[NewTopic]:
 
 
 def _ensure_topics_blocking(settings: KafkaSettings, timeout_s: float) -> list[str]:
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap})
+    admin = AdminClient(settings.client_config())
     futures = admin.create_topics(topic_specs(settings), operation_timeout=timeout_s, request_timeout=timeout_s)
     created = []
     for name, future in futures.items():

@@ -99,7 +99,7 @@ class EventConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         consumer = Consumer(
             {
-                "bootstrap.servers": self._settings.bootstrap,
+                **self._settings.client_config(),
                 "group.id": self._spec.group_id,
                 "enable.auto.offset.store": False,
                 "enable.auto.commit": True,

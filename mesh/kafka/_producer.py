@@ -64,7 +64,7 @@ class KafkaProducer:
 
     def __init__(self, settings: KafkaSettings, *, client_id: str, extra_config: dict[str, Any] | None = None) -> None:
         self._config: dict[str, Any] = {
-            "bootstrap.servers": settings.bootstrap,
+            **settings.client_config(),
             "client.id": client_id,
             # Idempotence gives exactly one copy per produce call, in order, per partition.
             "enable.idempotence": True,

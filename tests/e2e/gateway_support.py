@@ -141,11 +141,23 @@ async def start_services(
             "OMS_GATEWAY_NOTIFY_ADDR": notify.address,
             "OMS_GATEWAY_LOG_LEVEL": "warning",
         }
+        | _gateway_tls_env(mesh)
         | dict(gateway_env or {})
     )
-    gateway = GatewayProcess(port, env, mesh.workdir / "gateway.log")
+    ca_file = mesh.tls_dir / "ca.pem" if mesh.tls_dir else None
+    gateway = GatewayProcess(port, env, mesh.workdir / "gateway.log", ca_file=ca_file)
     await gateway.start()
     return gateway
+
+
+def _gateway_tls_env(mesh: Mesh) -> dict[str, str]:
+    """With TLS on: mTLS to the services with the gateway's certificate, HTTPS with the same one."""
+    if mesh.tls_dir is None:
+        return {}
+    return mesh.tls_env("gateway") | {
+        "OMS_GATEWAY_TLS_CERT_FILE": str(mesh.tls_dir / "gateway.pem"),
+        "OMS_GATEWAY_TLS_KEY_FILE": str(mesh.tls_dir / "gateway-key.pem"),
+    }
 
 
 @contextlib.asynccontextmanager
@@ -159,7 +171,7 @@ async def running_stack(
     gateway: GatewayProcess | None = None
     try:
         gateway = await start_services(mesh, smtp, order_env=order_env, gateway_env=gateway_env)
-        async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30.0) as http:
+        async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30.0, verify=gateway.verify) as http:
             yield Stack(mesh, gateway, smtp, http)
     finally:
         if gateway is not None:

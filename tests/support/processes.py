@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mesh.auth import mint_token
 from mesh.settings import KafkaSettings
+from mesh.tls import MeshTls
 from tests.support.infra import Infra, create_database, drop_database, fresh_kafka
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +57,8 @@ class ServiceProcess:
     log_path: Path
     process: asyncio.subprocess.Process | None = None
     starts: int = 0
+    # With mTLS on, the certificate the readiness check (and test clients) present.
+    client_tls: MeshTls | None = None
 
     @property
     def address(self) -> str:
@@ -74,7 +78,7 @@ class ServiceProcess:
     async def wait_serving(self, *, timeout_s: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        async with grpc.aio.insecure_channel(self.address) as channel:
+        async with self.channel() as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while True:
                 if self.process is not None and self.process.returncode is not None:
@@ -86,6 +90,14 @@ class ServiceProcess:
                 if loop.time() > deadline:
                     raise AssertionError(f"{self.name} not SERVING within {timeout_s}s:\n{self.tail()}")
                 await asyncio.sleep(0.1)
+
+    def channel(self, tls: MeshTls | None = None) -> grpc.aio.Channel:
+        """A channel to this service: mutual TLS (``tls`` or the operator's certificate) when the
+        mesh runs with TLS, plaintext otherwise."""
+        tls = tls or self.client_tls
+        if tls is None:
+            return grpc.aio.insecure_channel(self.address)
+        return grpc.aio.secure_channel(self.address, tls.channel_credentials())
 
     async def kill(self) -> None:
         """SIGKILL: no drain, no flush, no offset commit — a crash."""
@@ -115,6 +127,29 @@ class Mesh:
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     databases: dict[str, str] = field(default_factory=dict)
     relays: list[RelayProcess] = field(default_factory=list)
+    # A folder of mesh.dev_certs output: every process then runs with mutual TLS (its own
+    # certificate, <name>.pem) and the gateway with HTTPS. None: plaintext, as in development.
+    tls_dir: Path | None = None
+
+    def tls_env(self, identity: str) -> dict[str, str]:
+        """The OMS_TLS_* settings of a process presenting ``identity``'s certificate ({} without TLS)."""
+        if self.tls_dir is None:
+            return {}
+        return {
+            "OMS_TLS_CA_FILE": str(self.tls_dir / "ca.pem"),
+            "OMS_TLS_CERT_FILE": str(self.tls_dir / f"{identity}.pem"),
+            "OMS_TLS_KEY_FILE": str(self.tls_dir / f"{identity}-key.pem"),
+        }
+
+    def client_tls(self, identity: str = "oms-operator") -> MeshTls | None:
+        """The mTLS material of a client presenting ``identity`` (None without TLS)."""
+        if self.tls_dir is None:
+            return None
+        return MeshTls(
+            (self.tls_dir / "ca.pem").read_bytes(),
+            (self.tls_dir / f"{identity}.pem").read_bytes(),
+            (self.tls_dir / f"{identity}-key.pem").read_bytes(),
+        )
 
     def token(self, subject: str = "admin-1", *roles: str) -> str:
         return mint_token(subject, roles or ("admin",))
@@ -153,8 +188,9 @@ class Mesh:
             f"{prefix}CONSUMER_GROUP_SUFFIX": f"-{self.kafka.topic_prefix}",
             f"{prefix}SHUTDOWN_GRACE_S": "5",
         }
+        env |= self.tls_env(name)
         env |= extra_env or {}
-        service = ServiceProcess(name, module, port, env, self.workdir / f"{name}.log")
+        service = ServiceProcess(name, module, port, env, self.workdir / f"{name}.log", client_tls=self.client_tls())
         self.services[name] = service
         return service
 
@@ -233,10 +269,17 @@ class GatewayProcess:
     log_path: Path
     process: asyncio.subprocess.Process | None = None
     ready_path: str = "/healthz"
+    # The CA that signed the gateway's HTTPS certificate; None: the gateway speaks plain HTTP.
+    ca_file: Path | None = None
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ca_file else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What httpx's ``verify`` needs to trust this gateway."""
+        return ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else True
 
     async def start(self, *, timeout_s: float = 30.0) -> None:
         log = self.log_path.open("ab")
@@ -256,7 +299,7 @@ class GatewayProcess:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         last = "no answer"
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0) as client:
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=2.0, verify=self.verify) as client:
             while True:
                 if self.process is not None and self.process.returncode is not None:
                     raise AssertionError(f"gateway exited with {self.process.returncode}:\n{self.tail()}")
