@@ -193,7 +193,14 @@ def _apply_query(message: Message, binding: Binding, query: Sequence[tuple[str, 
 
 
 def fill_update_mask(binding: Binding, message: Message, body_json: Any, query_keys: set[str]) -> None:
-    """PATCH with a named body and no mask from the client: mask = the body's top-level fields."""
+    """PATCH with a named body and no mask from the client: mask = the leaf paths of the body.
+
+    As grpc-gateway's FieldMaskFromRequestBody: an object given for a message field is descended
+    into (``{"price": {"units": "5"}}`` → ``price.units``, so a partial update of a nested
+    message leaves its siblings alone); a repeated or map field, a value that is not an object
+    (a Timestamp string, a wrapper's scalar, null) and an empty object end a path; a
+    ``Struct``/``Value`` is followed along the JSON keys; an ``Any`` is one path.
+    """
     if binding.http_method != "PATCH" or binding.body in ("", "*") or not isinstance(body_json, dict):
         return
     request = binding.method.descriptor.input_type
@@ -207,12 +214,35 @@ def fill_update_mask(binding: Binding, message: Message, body_json: Any, query_k
     body_field = find_field(request, binding.body)
     if body_field is None or body_field.message_type is None:
         return
-    paths = []
-    for key in body_json:
-        found = find_field(body_field.message_type, key)
-        if found is not None:
-            paths.append(found.name)
+    paths = body_leaf_paths(body_json, body_field.message_type)
     message.update_mask.paths.extend(sorted(set(paths)))  # type: ignore[attr-defined]
+
+
+_DYNAMIC = frozenset({"google.protobuf.Struct", "google.protobuf.Value"})
+_ANY = "google.protobuf.Any"
+
+
+def body_leaf_paths(document: dict[str, Any], descriptor: Descriptor) -> list[str]:
+    """The proto paths of every leaf present in a (parsed, already validated) JSON object."""
+    paths: list[str] = []
+    pending: list[tuple[str, dict[str, Any], Descriptor | None]] = [("", document, descriptor)]
+    while pending:
+        prefix, node, current = pending.pop()
+        for key, value in node.items():
+            field = find_field(current, key) if current is not None else None
+            # Keys under a Struct are not fields; the body parsed, so any other key names one.
+            name = field.name if field is not None else key
+            path = f"{prefix}{name}"
+            nested = field.message_type if field is not None else None
+            # A repeated or map field, a scalar and an Any end a path; so does a value that is no
+            # object or an empty one (a Timestamp's string, null, {}).
+            ends = field is not None and (field.is_repeated or nested is None or nested.full_name == _ANY)
+            if ends or not isinstance(value, dict) or not value:
+                paths.append(path)
+                continue
+            dynamic = current is None or (nested is not None and nested.full_name in _DYNAMIC)
+            pending.append((f"{path}.", value, None if dynamic else nested))
+    return paths
 
 
 def to_json_dict(message: Message, binding: Binding, emit_unpopulated: bool) -> Any:
