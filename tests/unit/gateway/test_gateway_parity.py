@@ -274,3 +274,16 @@ async def test_head_of_a_stream_releases_its_upstream_call(served: str, recorder
         assert head.status_code == 200 and head.content == b""
         assert head.headers["content-type"].startswith("text/event-stream")
     await asyncio.wait_for(recorder.cancelled.wait(), 5)
+
+
+async def test_the_openapi_document_shows_the_ndjson_error_line(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    watch = document["paths"]["/orders/{order_id}:watch"]["get"]["responses"]
+    line = watch["default"]["content"]["application/x-ndjson"]["schema"]
+    assert line == {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"$ref": "#/components/schemas/google.rpc.Status"}},
+    }
+    unary = document["paths"]["/orders/{order_id}"]["get"]["responses"]["default"]["content"]
+    assert set(unary) == {"application/json"}
