@@ -66,7 +66,8 @@ class HttpError(Exception):
         # Answered as one NDJSON ``{"error": …}`` line (an NDJSON stream's refusal).
         self.stream_framed = False
 
-    def response(self, *, emit_unpopulated: bool, ndjson: bool = False) -> Response:
+    def response(self, *, emit_unpopulated: bool = True, ndjson: bool = False) -> Response:
+        """``emit_unpopulated``: the gateway's setting (its default is the setting's default)."""
         return status_response(
             self.status, self.http_status, self.headers, emit_unpopulated=emit_unpopulated, ndjson=ndjson
         )
@@ -155,7 +156,7 @@ def status_response(
     http_status: int | None = None,
     headers: Mapping[str, str] | None = None,
     *,
-    emit_unpopulated: bool,
+    emit_unpopulated: bool = True,
     ndjson: bool = False,
 ) -> Response:
     """The error answer: the Status JSON, or (``ndjson``: a stream route asked for NDJSON) the
