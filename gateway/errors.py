@@ -41,6 +41,7 @@ HTTP_STATUS: Mapping[grpc.StatusCode, int] = {
 }
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+NDJSON = "application/x-ndjson"
 
 
 def code_number(code: grpc.StatusCode) -> int:
@@ -62,9 +63,14 @@ class HttpError(Exception):
         self.status = make_status(code, message, details)
         self.headers = dict(headers or {})
         self.http_status = http_status or HTTP_STATUS.get(code, 500)
+        # Answered as one NDJSON ``{"error": …}`` line (an NDJSON stream's refusal).
+        self.stream_framed = False
 
-    def response(self) -> Response:
-        return status_response(self.status, self.http_status, self.headers)
+    def response(self, *, emit_unpopulated: bool = True, ndjson: bool = False) -> Response:
+        """``emit_unpopulated``: the gateway's setting (its default is the setting's default)."""
+        return status_response(
+            self.status, self.http_status, self.headers, emit_unpopulated=emit_unpopulated, ndjson=ndjson
+        )
 
 
 def bad_request(message: str, field: str | None = None, description: str | None = None) -> HttpError:
@@ -110,20 +116,30 @@ def grpc_code(status: status_pb2.Status) -> grpc.StatusCode:
     return grpc.StatusCode.UNKNOWN
 
 
-def status_dict(status: status_pb2.Status) -> dict[str, Any]:
-    """proto3 JSON of the Status; details of a type this process does not know stay readable."""
+def status_dict(status: status_pb2.Status, *, emit_unpopulated: bool) -> dict[str, Any]:
+    """proto3 JSON of the Status; details of a type this process does not know stay readable.
+
+    Details follow ``OMS_GATEWAY_EMIT_UNPOPULATED`` like every message the gateway prints
+    (grpc-gateway marshals the Status, details included, with the same options).
+    """
     return {
         "code": status.code,
         "message": status.message,
-        "details": [_any_dict(detail) for detail in status.details],
+        "details": [_any_dict(detail, emit_unpopulated) for detail in status.details],
     }
 
 
-def _any_dict(detail: any_pb2.Any) -> dict[str, Any]:
+def _any_dict(detail: any_pb2.Any, emit_unpopulated: bool) -> dict[str, Any]:
     try:
-        return dict(json_format.MessageToDict(detail))
+        return dict(json_format.MessageToDict(detail, always_print_fields_with_no_presence=emit_unpopulated))
     except (TypeError, KeyError, json_format.Error):
         return {"@type": detail.type_url, "value": base64.b64encode(detail.value).decode()}
+
+
+def stream_error_line(status: status_pb2.Status, *, emit_unpopulated: bool) -> bytes:
+    """One NDJSON line of grpc-gateway's stream framing for an error: ``{"error": Status}``."""
+    document = {"error": status_dict(status, emit_unpopulated=emit_unpopulated)}
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
 def _retry_after(status: status_pb2.Status) -> str | None:
@@ -136,18 +152,32 @@ def _retry_after(status: status_pb2.Status) -> str | None:
 
 
 def status_response(
-    status: status_pb2.Status, http_status: int | None = None, headers: Mapping[str, str] | None = None
+    status: status_pb2.Status,
+    http_status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    emit_unpopulated: bool = True,
+    ndjson: bool = False,
 ) -> Response:
+    """The error answer: the Status JSON, or (``ndjson``: a stream route asked for NDJSON) the
+    one line ``{"error": Status}``, grpc-gateway's framing of an error before any message."""
     code = grpc_code(status)
     extra = dict(headers or {})
     if code == grpc.StatusCode.UNAUTHENTICATED:
         extra.setdefault("WWW-Authenticate", 'Bearer realm="oms"')
     if (retry_after := _retry_after(status)) is not None:
         extra.setdefault("Retry-After", retry_after)
-    body = json.dumps(status_dict(status), separators=(",", ":"), ensure_ascii=False)
+    if ndjson:
+        body = stream_error_line(status, emit_unpopulated=emit_unpopulated)
+        media_type = NDJSON
+    else:
+        body = json.dumps(
+            status_dict(status, emit_unpopulated=emit_unpopulated), separators=(",", ":"), ensure_ascii=False
+        ).encode()
+        media_type = "application/json"
     return Response(
         body,
         status_code=http_status or HTTP_STATUS.get(code, 500),
         headers=extra,
-        media_type="application/json",
+        media_type=media_type,
     )

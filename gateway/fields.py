@@ -21,10 +21,15 @@ from gateway.errors import bad_request
 from mesh.errors import SHOWN_CHARS, shown
 
 FD = descriptor.FieldDescriptor
-_INTS = {
-    FD.TYPE_INT32, FD.TYPE_INT64, FD.TYPE_UINT32, FD.TYPE_UINT64, FD.TYPE_SINT32,
-    FD.TYPE_SINT64, FD.TYPE_FIXED32, FD.TYPE_FIXED64, FD.TYPE_SFIXED32, FD.TYPE_SFIXED64,
+_INT32, _INT64, _UINT32, _UINT64 = (-(2**31), 2**31 - 1), (-(2**63), 2**63 - 1), (0, 2**32 - 1), (0, 2**64 - 1)
+INT_RANGES = {
+    FD.TYPE_INT32: _INT32, FD.TYPE_SINT32: _INT32, FD.TYPE_SFIXED32: _INT32,
+    FD.TYPE_INT64: _INT64, FD.TYPE_SINT64: _INT64, FD.TYPE_SFIXED64: _INT64,
+    FD.TYPE_UINT32: _UINT32, FD.TYPE_FIXED32: _UINT32, FD.TYPE_UINT64: _UINT64, FD.TYPE_FIXED64: _UINT64,
 }  # fmt: skip
+_INTS = set(INT_RANGES)
+# An enum's names in an error: at most this many, then how many more.
+ENUM_NAMES_SHOWN = 4
 _FLOATS = {FD.TYPE_FLOAT, FD.TYPE_DOUBLE}
 _TRUE = {"true", "t", "1"}
 _FALSE = {"false", "f", "0"}
@@ -32,6 +37,51 @@ _STRING_FORM_WKT = {"google.protobuf.Timestamp", "google.protobuf.Duration", "go
 WRAPPERS = {
     f"google.protobuf.{name}Value"
     for name in ("Double", "Float", "Int64", "UInt64", "Int32", "UInt32", "Bool", "String", "Bytes")
+}
+
+
+def enum_choices(enum: descriptor.EnumDescriptor) -> str:
+    """``A, B, C, D or 5 more``: a client is told the spelling, not the whole contract."""
+    names = [v.name for v in enum.values]
+    if len(names) <= ENUM_NAMES_SHOWN:
+        return ", ".join(names[:-1]) + (" or " if len(names) > 1 else "") + names[-1]
+    return ", ".join(names[:ENUM_NAMES_SHOWN]) + f" or {len(names) - ENUM_NAMES_SHOWN} more"
+
+
+def describe_expected(field: descriptor.FieldDescriptor) -> str:
+    """What one value of ``field`` must be, in a client's words (a 400's field description)."""
+    nested = field.message_type
+    if nested is not None:
+        name = nested.full_name
+        if name in WRAPPERS:
+            return describe_expected(nested.fields_by_name["value"]) + " or null"
+        return _WKT_EXPECTED.get(name, "must be an object")
+    kind = field.type
+    if kind == FD.TYPE_ENUM:
+        assert field.enum_type is not None
+        return f"must be one of {enum_choices(field.enum_type)}"
+    if kind in INT_RANGES:
+        return "must be an integer"
+    return _SCALAR_EXPECTED.get(kind, "has the wrong type")
+
+
+def integer_range(field: descriptor.FieldDescriptor) -> str:
+    """For an integer the field's type cannot hold."""
+    low, high = INT_RANGES[field.type]
+    return f"must be an integer from {low} to {high}"
+
+
+_WKT_EXPECTED = {
+    "google.protobuf.Timestamp": "must be an RFC 3339 timestamp, e.g. 2026-01-31T12:00:00Z",
+    "google.protobuf.Duration": 'must be a duration in seconds, e.g. "1.5s"',
+    "google.protobuf.FieldMask": "must be a comma-separated list of field paths",
+}
+_SCALAR_EXPECTED = {
+    FD.TYPE_STRING: "must be a string",
+    FD.TYPE_BOOL: "must be true or false",
+    FD.TYPE_BYTES: "must be base64",
+    FD.TYPE_FLOAT: "must be a number",
+    FD.TYPE_DOUBLE: "must be a number",
 }
 
 
@@ -83,8 +133,12 @@ def set_from_strings(message: Message, chain: Sequence[descriptor.FieldDescripto
             getattr(target, leaf.name).extend(convert_scalar(leaf, v, path) for v in values)
         else:
             setattr(target, leaf.name, convert_scalar(leaf, values[0], path))
-    except (ValueError, TypeError) as exc:
-        raise bad_request(f"invalid value for {path!r}: {exc}", path, str(exc)) from None
+    except (ValueError, TypeError):
+        # The converters' texts name Python's view of the value; the client is told the type.
+        expected = describe_expected(leaf)
+        if leaf.type in INT_RANGES and all(v.lstrip("+-").isdigit() for v in values):
+            expected = integer_range(leaf)
+        raise bad_request(f"invalid value for {path!r}: {expected}", path, expected) from None
 
 
 def _cut(name: str) -> str:
@@ -136,17 +190,12 @@ def _enum_number(field: descriptor.FieldDescriptor, text: str, path: str) -> int
     value = enum_value_named(enum, text)
     if value is not None:
         return int(value.number)
-    names = ", ".join(v.name for v in enum.values)
-    if text.lstrip("-").isdigit() and len(text) <= 11:
-        number = int(text)
-        if enum.values_by_number.get(number) is not None:
-            return number
-        # proto3 enums are open on the wire, but a client naming a number the contract does
-        # not define asks for nothing: refused, not silently ignored.
-        raise bad_request(f"invalid value for {path!r}: unknown value {number}", path, f"must be one of {names}")
-    raise bad_request(
-        f"invalid value for {path!r}: {shown(text)} is not one of {names}", path, f"must be one of {names}"
-    )
+    # A number the contract does not define: proto3 enums are open on the wire, but a client
+    # naming one asks for nothing, so it is refused, not silently ignored.
+    if text.lstrip("-").isdigit() and len(text) <= 11 and enum.values_by_number.get(int(text)) is not None:
+        return int(text)
+    expected = describe_expected(field)
+    raise bad_request(f"invalid value for {path!r}: {expected}", path, expected)
 
 
 def _integer(text: str) -> int:

@@ -15,7 +15,7 @@ from gateway.context import Gateway
 from gateway.errors import HttpError, bad_request, make_status, status_of, status_response
 from gateway.headers import deadline_of, outgoing_metadata, request_id_of, response_headers
 from gateway.routing import MethodNotAllowed, RouteMatch
-from gateway.streaming import stream_response
+from gateway.streaming import Discardable, stream_response, wants_ndjson
 from gateway.transcoding import build_request, dumps, fill_update_mask, parse_json, read_body, to_json_dict
 from mesh.auth import ANONYMOUS, AuthError, Principal, verify_off_loop
 from mesh.bounds import MAX_REQUEST_BYTES
@@ -29,6 +29,7 @@ GZIP_MIN_BYTES = 1024
 
 async def transcode(gateway: Gateway, request: Request) -> Response:
     request_id = request_id_of(request)
+    emit = gateway.settings.emit_unpopulated
     started = time.perf_counter()
     route = "unmatched"
     try:
@@ -36,11 +37,11 @@ async def transcode(gateway: Gateway, request: Request) -> Response:
         route = match.binding.template.source
         response = await _serve(gateway, request, match, request_id)
     except HttpError as exc:
-        response = exc.response()
+        response = exc.response(emit_unpopulated=emit, ndjson=exc.stream_framed)
     except grpc.aio.AioRpcError as exc:
-        response = rpc_error_response(exc)
+        response = rpc_error_response(exc, emit)
     except Exception as exc:  # noqa: BLE001 - a bug: the client gets an id to quote, the log the rest
-        response = _internal_error(exc)
+        response = _internal_error(exc, emit)
     response.headers["X-Request-Id"] = request_id
     gateway.metrics.observe(request.method, route, response.status_code, time.perf_counter() - started)
     return response
@@ -54,17 +55,30 @@ class TranscodingApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await transcode(self._gateway, Request(scope, receive))
-        await response(scope, receive, send)
+        if scope["method"] == "HEAD":
+            await _send_head(response, send)
+        else:
+            await response(scope, receive, send)
 
 
-def rpc_error_response(error: grpc.aio.AioRpcError) -> Response:
+async def _send_head(response: Response, send: Send) -> None:
+    """The GET answer's status and headers (Content-Length included), without its content."""
+    try:
+        await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        if isinstance(response, Discardable):
+            await response.discard()  # a stream's upstream call and slot
+
+
+def rpc_error_response(error: grpc.aio.AioRpcError, emit_unpopulated: bool) -> Response:
     headers = response_headers(error.initial_metadata() or (), error.trailing_metadata() or ())
-    return status_response(status_of(error), headers=headers)
+    return status_response(status_of(error), headers=headers, emit_unpopulated=emit_unpopulated)
 
 
-def _internal_error(exc: Exception) -> Response:
+def _internal_error(exc: Exception, emit_unpopulated: bool) -> Response:
     error = incident_error(exc)
-    return status_response(make_status(error.code, error.message))
+    return status_response(make_status(error.code, error.message), emit_unpopulated=emit_unpopulated)
 
 
 def _json_response(request: Request, body: bytes, headers: dict[str, str]) -> Response:
@@ -117,7 +131,12 @@ async def _authenticate(gateway: Gateway, request: Request, match: RouteMatch) -
 async def _serve(gateway: Gateway, request: Request, match: RouteMatch, request_id: str) -> Response:
     settings = gateway.settings
     binding = match.binding
-    authorization, principal = await _authenticate(gateway, request, match)
+    try:
+        authorization, principal = await _authenticate(gateway, request, match)
+    except HttpError as exc:
+        # The service would refuse the token on the stream: grpc-gateway frames that error.
+        exc.stream_framed = binding.method.server_streaming and wants_ndjson(request)
+        raise
     body_json = parse_json(await read_body(request, settings.max_body_bytes)) if binding.body else None
     query = request.query_params.multi_items()
     message = build_request(binding, match.path_params, query, body_json)

@@ -60,7 +60,7 @@ def _operation(binding: Binding, schemas: Schemas, comments: Mapping[str, str]) 
         "tags": [method.containing_service.name],
         "summary": text.split("\n")[0] if text else method.name,
         "parameters": list(_parameters(binding, schemas)),
-        "responses": {"200": _success(binding, schemas), "default": _error_response()},
+        "responses": {"200": _success(binding, schemas), "default": _error_response(binding)},
     }
     if text:
         operation["description"] = text
@@ -167,9 +167,17 @@ def _success(binding: Binding, schemas: Schemas) -> dict[str, Any]:
     }
 
 
-def _error_response() -> dict[str, Any]:
-    return {
-        "description": "An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/"
-        "FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500).",
-        "content": {"application/json": {"schema": _STATUS_REF}},
-    }
+def _error_response(binding: Binding) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": _STATUS_REF}}
+    description = (
+        "An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/"
+        "FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500)."
+    )
+    if binding.method.server_streaming:
+        # grpc-gateway's framing of an error before the first message of a stream.
+        content[NDJSON] = {"schema": {"type": "object", "required": ["error"], "properties": {"error": _STATUS_REF}}}
+        description += (
+            " With `Accept: application/x-ndjson`, an error of the stream call (before any message) is one "
+            '`{"error": Status}` line.'
+        )
+    return {"description": description, "content": content}

@@ -116,7 +116,12 @@ class Router:
         self.bindings = sorted(bindings, key=lambda b: -b.template.literals)
 
     def match(self, http_method: str, raw_path: str) -> RouteMatch | None:
-        """Raises MethodNotAllowed when the path exists only under other methods."""
+        """Raises MethodNotAllowed when the path exists only under other methods.
+
+        HEAD matches the GET bindings (RFC 9110 9.3.2: the same answer without its content).
+        """
+        if http_method == "HEAD":
+            http_method = "GET"
         allowed: list[str] = []
         for path, verb in self._candidates(raw_path):
             for binding in self.bindings:
@@ -133,7 +138,7 @@ class Router:
                 }
                 return RouteMatch(binding, params)
         if allowed:
-            raise MethodNotAllowed(sorted(set(allowed)))
+            raise MethodNotAllowed(sorted(set(allowed) | ({"HEAD"} if "GET" in allowed else set())))
         return None
 
     @staticmethod

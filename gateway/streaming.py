@@ -2,7 +2,9 @@
 
 SSE: each message is one ``data:`` line of JSON; an error after the first message becomes
 ``event: error`` with the Status JSON; idle streams get ``: keepalive`` comments. NDJSON uses
-grpc-gateway's framing: one ``{"result": …}`` or ``{"error": Status}`` object per line.
+grpc-gateway's framing: one ``{"result": …}`` or ``{"error": Status}`` object per line, and an
+error before the first message (the service's, an expired or missing token, too many streams) is
+that one ``{"error": Status}`` line with the error's HTTP status, as grpc-gateway answers it.
 
 A reader task pumps the gRPC stream into a small queue, so waiting for the next message can time
 out for keepalives without cancelling the RPC. The RPC is cancelled whenever the response ends,
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import grpc
@@ -30,7 +32,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.context import Gateway
 from gateway.descriptors import Binding
-from gateway.errors import HttpError, make_status, status_dict, status_of
+from gateway.errors import NDJSON, HttpError, make_status, status_dict, status_of, status_response
 from gateway.headers import Metadata, response_headers
 from gateway.transcoding import dumps, to_json_dict
 from mesh.auth import SYNTHETIC_ADMIN, Principal
@@ -38,9 +40,13 @@ from mesh.errors import ResourceExhausted
 from mesh.grpc_errors import details_of
 from mesh.stream_slots import StreamEnd, stream_end
 
-NDJSON = "application/x-ndjson"
+__all__ = ["NDJSON", "SSE", "Discardable", "stream_response", "wants_ndjson"]
 SSE = "text/event-stream"
 _END = object()
+
+
+def wants_ndjson(request: Request) -> bool:
+    return NDJSON in request.headers.get("accept", "")
 
 
 class _Framing:
@@ -87,7 +93,8 @@ async def stream_response(
     deadline_s: float,
     principal: Principal,
 ) -> Response:
-    framing = _NdjsonFraming() if NDJSON in request.headers.get("accept", "") else _Framing()
+    ndjson = wants_ndjson(request)
+    framing = _NdjsonFraming() if ndjson else _Framing()
     settings = gateway.settings
     loop = asyncio.get_running_loop()
     end = stream_end(
@@ -100,7 +107,10 @@ async def stream_response(
     try:
         upstream.held.enter_context(gateway.streams.claim(_caller_key(request, principal)))
     except ResourceExhausted as exc:
-        raise _too_many_streams(exc) from None
+        refused = _too_many_streams(exc)
+        if ndjson:
+            return refused.response(emit_unpopulated=settings.emit_unpopulated, ndjson=True)
+        raise refused from None
     try:
         # The upstream call never outlives the stream by much, even if this client stops reading.
         timeout = min(deadline_s, end.at - loop.time() + UPSTREAM_GRACE_S)
@@ -111,7 +121,13 @@ async def stream_response(
         # Wait for the first item so an upstream error before any message is a real HTTP error.
         first = await upstream.queue.get()
         if isinstance(first, grpc.aio.AioRpcError):
-            raise first
+            if not ndjson:
+                raise first  # a plain error response (gateway.handler)
+            await upstream.close()
+            answer_headers = response_headers(first.initial_metadata() or (), first.trailing_metadata() or ())
+            return status_response(
+                status_of(first), headers=answer_headers, emit_unpopulated=settings.emit_unpopulated, ndjson=True
+            )
         headers = response_headers(await upstream.call.initial_metadata())
     except BaseException:
         await upstream.close()
@@ -145,12 +161,24 @@ class _UpstreamStream:
         self.held.close()
 
 
-class _StreamingResponse(StreamingResponse):
+class Discardable(StreamingResponse):
+    """A stream answer that can be dropped unsent (HEAD): releases what it holds."""
+
+    async def discard(self) -> None:
+        raise NotImplementedError
+
+
+class _StreamingResponse(Discardable):
     """Closes the upstream whatever happens, also if the body is never iterated."""
 
     def __init__(self, body: AsyncIterator[bytes], upstream: _UpstreamStream, **kwargs: Any) -> None:
         super().__init__(body, **kwargs)
         self._upstream = upstream
+
+    async def discard(self) -> None:
+        await self._upstream.close()
+        if isinstance(self.body_iterator, AsyncGenerator):
+            await self.body_iterator.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -172,9 +200,9 @@ def _too_many_streams(exc: ResourceExhausted) -> HttpError:
     return HttpError(exc.code, exc.message, details_of(exc))
 
 
-def _token_expired() -> dict[str, Any]:
+def _token_expired(emit_unpopulated: bool) -> dict[str, Any]:
     status = make_status(grpc.StatusCode.UNAUTHENTICATED, "token expired: reconnect with a fresh token")
-    return status_dict(status)
+    return status_dict(status, emit_unpopulated=emit_unpopulated)
 
 
 async def _frames(
@@ -190,7 +218,7 @@ async def _frames(
     try:
         while item is not _END:
             if isinstance(item, grpc.aio.AioRpcError):
-                yield framing.error(status_dict(status_of(item)))
+                yield framing.error(status_dict(status_of(item), emit_unpopulated=emit))
                 return
             yield framing.message(to_json_dict(item, binding, emit))
             item = None
@@ -199,7 +227,7 @@ async def _frames(
                 if remaining <= 0:
                     # Lifetime: a clean end (EventSource reconnects). Token: say why, then end.
                     if end.token_expired:
-                        yield framing.error(_token_expired())
+                        yield framing.error(_token_expired(emit))
                     return
                 try:
                     item = await asyncio.wait_for(

@@ -14,7 +14,6 @@ than a short cut of what was sent.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +22,7 @@ from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 from starlette.requests import Request
 
+from gateway.body_errors import enum_number_problem, first_problem
 from gateway.descriptors import Binding
 from gateway.enum_aliases import expand_enum_aliases
 from gateway.errors import bad_request
@@ -31,9 +31,6 @@ from mesh.errors import shown
 
 # Query parameters the gateway itself consumes; never set on a request message.
 RESERVED_QUERY = frozenset({"access_token"})
-_NO_FIELD = re.compile(r'has no field named "([^"]+)" at "([^"]*)"')
-_FAILED_FIELD = re.compile(r"Failed to parse (\w+) field: ")
-_AT_PATH = re.compile(r" at \w+\.(\S+?)\.?$")
 # Far deeper than any request message (the deepest is 3 levels); JSON parsers recurse per level.
 MAX_JSON_DEPTH = 64
 # Parse errors quote at most this much of the reason (which may hold the value sent).
@@ -61,8 +58,11 @@ def _too_large(limit: int) -> Exception:
 def parse_json(body: bytes) -> Any:
     try:
         document = json.loads(body) if body.strip() else None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise bad_request(f"malformed JSON body: {_cut(str(exc))}") from None
+    except json.JSONDecodeError as exc:
+        # Where, not the parser's wording (nor a quote of what was sent).
+        raise bad_request(f"malformed JSON body at line {exc.lineno}, column {exc.colno}") from None
+    except UnicodeDecodeError:
+        raise bad_request("malformed JSON body: not UTF-8 text") from None
     except RecursionError:
         # The C parser counts its levels against the interpreter's recursion limit and gives up
         # cleanly after about a thousand: cheap, whatever the body's length.
@@ -125,59 +125,31 @@ def build_request(
 
 def _parse_into(document: Any, message: Message) -> None:
     if not isinstance(document, dict):
-        raise bad_request(f"the body must be a JSON object, not {type(document).__name__}")
-    expand_enum_aliases(document, message.DESCRIPTOR)  # type: ignore[arg-type]
+        raise bad_request(f"the body must be a JSON object, not {_json_type(document)}")
+    descriptor: Descriptor = message.DESCRIPTOR  # type: ignore[assignment]
+    expand_enum_aliases(document, descriptor)
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=False)
     except json_format.ParseError as exc:
-        raise _parse_error(str(exc), message) from None
-    check_enum_numbers(document, message.DESCRIPTOR, "")  # type: ignore[arg-type]
+        # The parser's text is for Python programmers: name the bad value the client's way.
+        problem = first_problem(document, descriptor)
+        if problem is None:
+            raise bad_request(f"invalid body: {_cut(str(exc))}") from None
+        raise bad_request(problem.message, problem.path, problem.description) from None
+    if (problem := enum_number_problem(document, descriptor)) is not None:
+        raise bad_request(problem.message, problem.path, problem.description)
 
 
-def check_enum_numbers(document: dict[str, Any], descriptor: Descriptor, prefix: str) -> None:
-    """Enum fields given as numbers must be numbers the contract defines (proto3 JSON parsing
-    keeps any integer, and truncates a float); names are already checked by json_format."""
-    for key, value in document.items():
-        field = find_field(descriptor, key)
-        if field is None or value is None:
-            continue
-        path = f"{prefix}{key}"
-        values = value if field.is_repeated and isinstance(value, list) else [value]
-        if field.enum_type is not None and field.enum_type.full_name != "google.protobuf.NullValue":
-            defined = {v.number for v in field.enum_type.values}
-            for index, item in enumerate(values):
-                where = f"{path}[{index}]" if field.is_repeated else path
-                if isinstance(item, bool) or (isinstance(item, (int, float)) and item not in defined):
-                    raise bad_request(f"invalid value for field {where!r}: unknown enum value", where, "unknown value")
-        elif field.message_type is not None and not field.message_type.full_name.startswith("google.protobuf."):
-            if field.message_type.GetOptions().map_entry:
-                continue
-            for index, item in enumerate(values):
-                if isinstance(item, dict):
-                    where = f"{path}[{index}]" if field.is_repeated else path
-                    check_enum_numbers(item, field.message_type, f"{where}.")
-
-
-def _parse_error(text: str, message: Message) -> Exception:
-    """Turns json_format's message into a 400 that names the field at fault."""
-    unknown = _NO_FIELD.search(text)
-    if unknown:
-        where = unknown.group(2).partition(".")[2]  # drop the root message's name
-        field = f"{where}.{unknown.group(1)}" if where else unknown.group(1)
-        return bad_request(f"unknown field {field!r} in the body", field, "unknown field")
-    names = []
-    rest = text
-    while (failed := _FAILED_FIELD.match(rest)) is not None:
-        names.append(failed.group(1))
-        rest = rest[failed.end() :]
-    if names:
-        field, reason = ".".join(names), rest.rstrip(".")
-        if (at := _AT_PATH.search(reason)) is not None:
-            # json_format names the exact place (with list indexes) at the end of its text.
-            field, reason = at.group(1), reason[: at.start()]
-        reason = _cut(reason)
-        return bad_request(f"invalid value for field {field!r}: {reason}", field, reason)
-    return bad_request(f"invalid body: {_cut(text)}")
+def _json_type(document: Any) -> str:
+    if isinstance(document, list):
+        return "an array"
+    if isinstance(document, str):
+        return "a string"
+    if isinstance(document, bool):
+        return "a boolean"
+    if isinstance(document, (int, float)):
+        return "a number"
+    return "null"
 
 
 def _apply_query(message: Message, binding: Binding, query: Sequence[tuple[str, str]], bound: set[str]) -> None:
@@ -195,7 +167,14 @@ def _apply_query(message: Message, binding: Binding, query: Sequence[tuple[str, 
 
 
 def fill_update_mask(binding: Binding, message: Message, body_json: Any, query_keys: set[str]) -> None:
-    """PATCH with a named body and no mask from the client: mask = the body's top-level fields."""
+    """PATCH with a named body and no mask from the client: mask = the leaf paths of the body.
+
+    As grpc-gateway's FieldMaskFromRequestBody: an object given for a message field is descended
+    into (``{"price": {"units": "5"}}`` → ``price.units``, so a partial update of a nested
+    message leaves its siblings alone); a repeated or map field, a value that is not an object
+    (a Timestamp string, a wrapper's scalar, null) and an empty object end a path; a
+    ``Struct``/``Value`` is followed along the JSON keys; an ``Any`` is one path.
+    """
     if binding.http_method != "PATCH" or binding.body in ("", "*") or not isinstance(body_json, dict):
         return
     request = binding.method.descriptor.input_type
@@ -209,12 +188,35 @@ def fill_update_mask(binding: Binding, message: Message, body_json: Any, query_k
     body_field = find_field(request, binding.body)
     if body_field is None or body_field.message_type is None:
         return
-    paths = []
-    for key in body_json:
-        found = find_field(body_field.message_type, key)
-        if found is not None:
-            paths.append(found.name)
+    paths = body_leaf_paths(body_json, body_field.message_type)
     message.update_mask.paths.extend(sorted(set(paths)))  # type: ignore[attr-defined]
+
+
+_DYNAMIC = frozenset({"google.protobuf.Struct", "google.protobuf.Value"})
+_ANY = "google.protobuf.Any"
+
+
+def body_leaf_paths(document: dict[str, Any], descriptor: Descriptor) -> list[str]:
+    """The proto paths of every leaf present in a (parsed, already validated) JSON object."""
+    paths: list[str] = []
+    pending: list[tuple[str, dict[str, Any], Descriptor | None]] = [("", document, descriptor)]
+    while pending:
+        prefix, node, current = pending.pop()
+        for key, value in node.items():
+            field = find_field(current, key) if current is not None else None
+            # Keys under a Struct are not fields; the body parsed, so any other key names one.
+            name = field.name if field is not None else key
+            path = f"{prefix}{name}"
+            nested = field.message_type if field is not None else None
+            # A repeated or map field, a scalar and an Any end a path; so does a value that is no
+            # object or an empty one (a Timestamp's string, null, {}).
+            ends = field is not None and (field.is_repeated or nested is None or nested.full_name == _ANY)
+            if ends or not isinstance(value, dict) or not value:
+                paths.append(path)
+                continue
+            dynamic = current is None or (nested is not None and nested.full_name in _DYNAMIC)
+            pending.append((f"{path}.", value, None if dynamic else nested))
+    return paths
 
 
 def to_json_dict(message: Message, binding: Binding, emit_unpopulated: bool) -> Any:

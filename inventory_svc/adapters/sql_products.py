@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inventory_svc.adapters.repository import ProductRepository
 from inventory_svc.adapters.tables import products, stock
-from inventory_svc.domain.model import Money, Product, ProductChanges
+from inventory_svc.domain.model import Money, PriceChange, Product, ProductChanges
 from inventory_svc.domain.paging import ProductQuery
 
 _AVAILABLE = sa.func.coalesce(stock.c.quantity - stock.c.reserved, 0).label("available")
@@ -79,8 +79,7 @@ class SqlProductRepository(ProductRepository):
         if changes.description is not None:
             values["description"] = changes.description
         if changes.price is not None:
-            values["price_minor"] = changes.price.minor
-            values["currency"] = changes.price.currency
+            values.update(_price_values(changes.price))
         if changes.active is not None:
             values["active"] = changes.active
         result = await self._session.execute(
@@ -109,3 +108,19 @@ class SqlProductRepository(ProductRepository):
         if query.name_contains:
             stmt = stmt.where(products.c.name.ilike(f"%{escape_like(query.name_contains)}%", escape="\\"))
         return [product_from_row(row) for row in await self._session.execute(stmt)]
+
+
+def _price_values(change: PriceChange) -> dict[str, Any]:
+    """Column values for a price change; a part alone is computed from the row in the same
+    UPDATE (no read-then-write that a concurrent update could slip between)."""
+    values: dict[str, Any] = {}
+    if change.currency is not None:
+        values["currency"] = change.currency
+    minor = products.c.price_minor
+    if change.units is not None and change.cents is not None:
+        values["price_minor"] = change.units * 100 + change.cents
+    elif change.units is not None:
+        values["price_minor"] = change.units * 100 + minor % 100
+    elif change.cents is not None:
+        values["price_minor"] = minor - minor % 100 + change.cents
+    return values

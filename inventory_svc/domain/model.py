@@ -37,6 +37,23 @@ class Money:
 
 
 @dataclass(frozen=True)
+class PriceChange:
+    """The parts of a price an update sets; None keeps that part (a new price sets all three).
+
+    A field mask may name ``price.units`` alone: the currency and the cents stay as they are.
+    """
+
+    currency: str | None = None
+    units: int | None = None
+    cents: int | None = None
+
+    def applied_to(self, current: Money) -> Money:
+        units = current.units if self.units is None else self.units
+        cents = current.minor % 100 if self.cents is None else self.cents
+        return Money(current.currency if self.currency is None else self.currency, units * 100 + cents)
+
+
+@dataclass(frozen=True)
 class Product:
     product_id: str
     name: str
@@ -54,7 +71,7 @@ class ProductChanges:
 
     name: str | None = None
     description: str | None = None
-    price: Money | None = None
+    price: PriceChange | None = None
     active: bool | None = None
 
     def is_empty(self) -> bool:

@@ -6,7 +6,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from inventory_svc.domain.model import MAX_STOCK, Money
+from inventory_svc.domain.model import MAX_STOCK, Money, PriceChange
 
 PRODUCT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 CURRENCY = re.compile(r"[A-Z]{3}")
@@ -60,22 +60,33 @@ def check_description(description: str, field: str, out: Violations) -> None:
 
 def parse_price(currency_code: str, units: int, nanos: int, field: str, out: Violations) -> Money | None:
     """A price as Money in cents; None (with violations added) when it is not a valid price."""
+    change = parse_price_parts(currency_code, units, nanos, field, out)
+    if change is None:
+        return None
+    assert change.currency is not None and change.units is not None and change.cents is not None
+    return Money(change.currency, change.units * 100 + change.cents)
+
+
+def parse_price_parts(
+    currency_code: str | None, units: int | None, nanos: int | None, field: str, out: Violations
+) -> PriceChange | None:
+    """The parts of a price an update names (None: not named, kept); None when one is invalid."""
     before = len(out.items)
-    currency = currency_code.upper()
-    if not CURRENCY.fullmatch(currency):
+    currency = None if currency_code is None else currency_code.upper()
+    if currency is not None and not CURRENCY.fullmatch(currency):
         out.add(f"{field}.currency_code", "must be a three-letter ISO 4217 code")
-    if units < 0:
+    if units is not None and units < 0:
         out.add(f"{field}.units", "must not be negative")
-    elif units >= MAX_UNITS:
+    elif units is not None and units >= MAX_UNITS:
         # Below, not at most: with the cents the price stays within MAX_UNITS * 100 minor units.
         out.add(f"{field}.units", f"must be less than {MAX_UNITS}")
-    if nanos < 0 or nanos >= 1_000_000_000:
+    if nanos is not None and (nanos < 0 or nanos >= 1_000_000_000):
         out.add(f"{field}.nanos", "must be within 0..999999999")
-    elif nanos % NANOS_PER_CENT:
+    elif nanos is not None and nanos % NANOS_PER_CENT:
         out.add(f"{field}.nanos", "must be a whole number of cents (a multiple of 10000000)")
     if len(out.items) > before:
         return None
-    return Money(currency, units * 100 + nanos // NANOS_PER_CENT)
+    return PriceChange(currency, units, None if nanos is None else nanos // NANOS_PER_CENT)
 
 
 def check_positive(value: int, field: str, out: Violations) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inventory_svc.adapters.catalog_cache import CatalogCache, ProductPage
-from inventory_svc.domain.model import Product, ProductChanges
+from inventory_svc.domain.model import PriceChange, Product, ProductChanges
 from inventory_svc.domain.paging import ProductQuery
 from inventory_svc.domain.validation import (
     Violations,
@@ -14,6 +14,7 @@ from inventory_svc.domain.validation import (
     check_product_id,
     new_product_id,
     parse_price,
+    parse_price_parts,
 )
 from inventory_svc.service_layer.caching import evict_after_commit
 from inventory_svc.service_layer.errors import product_not_found, raise_if_invalid, require_id
@@ -22,7 +23,10 @@ from mesh import paging
 from mesh.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, PreconditionViolation, shown
 from mesh.paging import PageTokens
 
-UPDATABLE = ("name", "description", "price", "active")
+# A mask may name the whole price or its parts (grpc-gateway fills a PATCH's mask with the leaf
+# paths of the body): a part alone changes only that part.
+PRICE_PARTS = ("price.currency_code", "price.units", "price.nanos")
+UPDATABLE = ("name", "description", "price", "active", *PRICE_PARTS)
 # BatchGetProducts: at most this many ids, each at most MAX_ID characters (the contract's bounds).
 MAX_BATCH_GET = 100
 MAX_ID = 128
@@ -89,27 +93,43 @@ def _changes(cmd: UpdateProduct) -> ProductChanges:
     if not cmd.product_id:
         out.add("product.product_id", "must not be empty")
     for index, path in enumerate(cmd.paths):
-        if path in NOT_UPDATABLE:
-            out.add(f"update_mask.paths[{index}]", f"{path} {NOT_UPDATABLE[path]}")
+        head = path.partition(".")[0]
+        if head in NOT_UPDATABLE:
+            out.add(f"update_mask.paths[{index}]", f"{shown(path, quoted=False)} {NOT_UPDATABLE[head]}")
         elif path not in UPDATABLE:
-            out.add(f"update_mask.paths[{index}]", f"{path!r} is not a field of Product that can be updated")
+            out.add(f"update_mask.paths[{index}]", f"{shown(path)} is not a field of Product that can be updated")
     paths = set(cmd.paths)
     if "name" in paths:
         check_name(cmd.name, "product.name", out)
     if "description" in paths:
         check_description(cmd.description, "product.description", out)
-    price = None
-    if "price" in paths:
-        if cmd.price is None:
-            out.add("product.price", "is required when update_mask names it")
-        else:
-            price = parse_price(cmd.price.currency_code, cmd.price.units, cmd.price.nanos, "product.price", out)
+    price = _price_change(cmd.price, paths, out)
     raise_if_invalid(out)
     return ProductChanges(
         name=cmd.name.strip() if "name" in paths else None,
         description=cmd.description if "description" in paths else None,
         price=price,
         active=cmd.active if "active" in paths else None,
+    )
+
+
+def _price_change(given: PriceInput | None, paths: set[str], out: Violations) -> PriceChange | None:
+    """The whole price when the mask names ``price``, else the parts it names (None: unchanged)."""
+    if "price" in paths:
+        if given is None:
+            out.add("product.price", "is required when update_mask names it")
+            return None
+        return parse_price_parts(given.currency_code, given.units, given.nanos, "product.price", out)
+    if not paths & set(PRICE_PARTS):
+        return None
+    # A named part of an absent price is that part's default, as for any field a mask names.
+    given = given or PriceInput("", 0, 0)
+    return parse_price_parts(
+        given.currency_code if "price.currency_code" in paths else None,
+        given.units if "price.units" in paths else None,
+        given.nanos if "price.nanos" in paths else None,
+        "product.price",
+        out,
     )
 
 

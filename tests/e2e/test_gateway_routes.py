@@ -244,5 +244,5 @@ async def test_unrouted_paths_and_methods(stack: Stack) -> None:
     missing = await stack.call("GET", "/nothing/here", expect=404)
     assert status_body(missing)["code"] == 5
     wrong_method = await stack.call("PUT", "/orders", body={}, expect=405)
-    assert set(wrong_method.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+    assert set(wrong_method.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "POST"}
     assert not details_of(status_body(wrong_method), "google.rpc.BadRequest")

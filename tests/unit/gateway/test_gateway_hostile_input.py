@@ -63,10 +63,10 @@ def test_the_depth_limit_is_exact(depth: int, too_deep: bool) -> None:
     ("path", "body", "field"),
     [
         ("/orders", {"items": [{"productId": "p", "quantity": 1.5}]}, "items[0].quantity"),
-        ("/orders", {"items": [{"productId": "p", "quantity": "x" * 5000}]}, "items.quantity"),
+        ("/orders", {"items": [{"productId": "p", "quantity": "x" * 5000}]}, "items[0].quantity"),
         ("/orders", {"items": {"productId": "p"}}, "items"),
-        ("/orders", {"items": [{"quantity": 2**31}]}, "items.quantity"),
-        ("/orders", {"customerId": {"a": 1}}, "customerId"),
+        ("/orders", {"items": [{"quantity": 2**31}]}, "items[0].quantity"),
+        ("/orders", {"customerId": {"a": 1}}, "customer_id"),
         ("/products", {"name": "n", "price": {"currencyCode": "EUR", "units": str(2**64)}}, "product.price.units"),
         ("/products", {"name": "n", "price": {"currencyCode": "EUR", "units": 1e30}}, "product.price.units"),
         ("/orders/o-1", {"status": 99}, "status"),

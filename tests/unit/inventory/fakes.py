@@ -66,6 +66,8 @@ class FakeProducts(ProductRepository):
         if current is None:
             return None
         updates = {k: v for k, v in vars(changes).items() if v is not None}
+        if changes.price is not None:
+            updates["price"] = changes.price.applied_to(current.price)
         self.store.products[product_id] = replace(current, **updates)
         return await self.get(product_id)
 

@@ -59,7 +59,9 @@ async def test_duplicate_id_already_exists() -> None:
         )
 
 
-@pytest.mark.parametrize("path", ["product_id", "available_quantity", "colour", "price.units"])
+@pytest.mark.parametrize(
+    "path", ["product_id", "available_quantity", "colour", "price.amount", "name.first", "create_time.seconds"]
+)
 async def test_update_refuses_paths_it_cannot_change(path: str) -> None:
     command = catalog.UpdateProduct("mug", [path], name="x")
     with pytest.raises(InvalidArgument) as caught:
@@ -74,6 +76,35 @@ async def test_update_changes_only_masked_fields_and_evicts() -> None:
     updated = await catalog.update_product(command, FakeUnitOfWork(store), cache)
     assert (updated.name, updated.active) == ("Mug", False)
     assert cache.evicted == ["mug"]
+
+
+@pytest.mark.parametrize(
+    ("paths", "given", "expected"),
+    [
+        (["price.units"], catalog.PriceInput("", 7, 0), Money("USD", 733)),
+        (["price.nanos"], catalog.PriceInput("", 0, 500_000_000), Money("USD", 1250)),
+        (["price.currency_code"], catalog.PriceInput("gbp", 0, 0), Money("GBP", 1233)),
+        (["price.nanos", "price.units"], catalog.PriceInput("", 3, 0), Money("USD", 300)),
+        (["price", "price.units"], catalog.PriceInput("EUR", 4, 10_000_000), Money("EUR", 401)),
+    ],
+)
+async def test_update_of_price_parts_keeps_the_other_parts(
+    paths: list[str], given: catalog.PriceInput, expected: Money
+) -> None:
+    """grpc-gateway fills a PATCH's mask with leaf paths: ``price.units`` must not clobber the
+    currency or the cents."""
+    store = _store(mug=1)
+    store.products["mug"] = Product("mug", "Mug", "", Money("USD", 1233), True)
+    command = catalog.UpdateProduct("mug", paths, price=given)
+    updated = await catalog.update_product(command, FakeUnitOfWork(store), FakeCatalogCache())
+    assert updated.price == expected
+
+
+async def test_update_of_a_price_part_is_checked_alone() -> None:
+    command = catalog.UpdateProduct("mug", ["price.nanos"], price=catalog.PriceInput("nonsense", -1, 5))
+    with pytest.raises(InvalidArgument) as caught:
+        await catalog.update_product(command, FakeUnitOfWork(_store(mug=1)), FakeCatalogCache())
+    assert [v.field for v in caught.value.violations] == ["product.price.nanos"]
 
 
 async def test_update_of_unknown_product_is_not_found() -> None:
