@@ -195,9 +195,7 @@ def _refusal(quota: Quota) -> HttpError:
     error = ResourceExhausted(
         f"rate limit exceeded: at most {quota.limit} {quota.policy} requests per {quota.window_s} s; "
         f"retry in {retry_after_s} s",
-        violations=[
-            QuotaViolation("caller", f"at most {quota.limit} {quota.policy} requests per {quota.window_s} s")
-        ],
+        violations=[QuotaViolation("caller", f"at most {quota.limit} {quota.policy} requests per {quota.window_s} s")],
         retry_after_s=retry_after_s,
         reason="RATE_LIMITED",
         metadata={"policy": str(quota.policy)},
