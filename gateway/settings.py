@@ -44,10 +44,10 @@ class GatewaySettings(BaseSettings):
     # Where .proto sources are read for OpenAPI descriptions (comments are not in _pb2 files).
     proto_path: Annotated[tuple[Path, ...], NoDecode] = (_REPO / "proto", _REPO / "third_party" / "googleapis")
     log_level: str = "info"
-    # Rate limits per caller (token subject; the client address when anonymous) and route class,
-    # in the `limits` notation ("600/minute", "10 per 1 second"); docs/gateway.md "Rate limits".
+    # Rate limits per caller (token subject; the client address when anonymous) and route class
+    # (docs/gateway.md "Rate limits"); beyond one, 429 with Retry-After.
     rate_limits_enabled: bool = True
-    # GET (and HEAD) routes.
+    # GET (and HEAD) routes, in the `limits` notation ("600/minute", "10 per 1 second").
     rate_limit_reads: str = "600/minute"
     # Other methods, except order placement.
     rate_limit_writes: str = "120/minute"
