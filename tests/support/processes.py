@@ -26,6 +26,7 @@ from mesh.settings import KafkaSettings
 from tests.support.infra import Infra, create_database, drop_database, fresh_kafka
 
 ROOT = Path(__file__).resolve().parents[2]
+RATE_LIMIT_CLASSES = ("READS", "WRITES", "PLACEMENT", "STREAMS")
 
 
 async def stop_gracefully(process: asyncio.subprocess.Process | None, *, timeout_s: float = 10.0) -> None:
@@ -134,6 +135,9 @@ class Mesh:
                 # The tests sign tokens with the public development secret, allowed only here.
                 "OMS_ENV": "development",
                 "PYTHONUNBUFFERED": "1",
+                # Suites that hammer the gateway as one caller (schemathesis, hostile input) must
+                # never meet a rate limit; the rate-limit tests set their own.
+                **{f"OMS_GATEWAY_RATE_LIMIT_{kind}": "1000000/minute" for kind in RATE_LIMIT_CLASSES},
             }
         )
         return env
