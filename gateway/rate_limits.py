@@ -28,8 +28,8 @@ import hashlib
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -110,7 +110,7 @@ class RateLimits:
         metrics: Metrics,
         shared: Storage | None = None,
         *,
-        close_shared: Any = None,
+        close_shared: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.enabled = settings.rate_limits_enabled
         self._items: dict[RouteClass, RateLimitItem] = {
@@ -143,7 +143,8 @@ class RateLimits:
             wrap_exceptions=True,
             implementation="redispy",  # redis.asyncio, the client the project already uses
             key_prefix=settings.rate_limit_key_prefix,
-            connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis.asyncio.Redis
+            # Passed on to redis.asyncio.Redis as they are (limits types its options as scalars).
+            connection_pool=pool,  # type: ignore[arg-type]
             retry=Retry(NoBackoff(), 0),  # type: ignore[arg-type]
         )
         return cls(settings, metrics, storage, close_shared=pool.aclose)

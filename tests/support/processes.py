@@ -138,6 +138,12 @@ class Mesh:
                 # Suites that hammer the gateway as one caller (schemathesis, hostile input) must
                 # never meet a rate limit; the rate-limit tests set their own.
                 **{f"OMS_GATEWAY_RATE_LIMIT_{kind}": "1000000/minute" for kind in RATE_LIMIT_CLASSES},
+                # The same for the services' per-caller cap on calls in flight (hostile suites and
+                # load benchmarks send many calls at once with one token).
+                **{
+                    f"OMS_{svc}_MAX_CONCURRENT_CALLS_PER_PRINCIPAL": "100000"
+                    for svc in ("ORDER", "INVENTORY", "NOTIFY")
+                },
             }
         )
         return env
