@@ -157,3 +157,20 @@ def test_route_classes_come_from_the_binding(method: str, path: str, expected: R
 def test_a_malformed_rate_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="must be a rate such as"):
         GatewaySettings(rate_limit_reads="lots")
+
+
+async def test_placement_and_streams_spend_budgets_of_their_own(upstreams: dict[str, Upstream]) -> None:
+    limits = {"rate_limit_placement": "1/hour", "rate_limit_streams": "1/hour", "rate_limit_writes": "5/hour"}
+    async with gateway(upstreams, **limits) as (http, gw):
+        placed = await http.post("/orders", json={}, headers=bearer("c-classes"))
+        assert placed.status_code == 200 and placed.headers["RateLimit-Policy"] == '"placement";q=1;w=3600'
+        assert (await http.post("/orders", json={}, headers=bearer("c-classes"))).status_code == 429
+        # Other writes are still allowed.
+        cancelled = await http.post("/orders/o-1:cancel", json={}, headers=bearer("c-classes"))
+        assert cancelled.status_code == 200 and remaining(cancelled) == 4
+        ndjson = {"accept": "application/x-ndjson", **bearer("c-classes")}
+        watched = await http.get("/orders/o-1:watch", headers=ndjson)
+        assert watched.status_code == 200 and watched.headers["RateLimit-Policy"] == '"streams";q=1;w=3600'
+        assert (await http.get("/orders/o-1:watch", headers=ndjson)).status_code == 429
+        assert gw.metrics.rate_limited.labels("placement")._value.get() == 1
+        assert gw.metrics.rate_limited.labels("streams")._value.get() == 1
