@@ -27,8 +27,10 @@ from gateway.descriptors import discover
 from gateway.docs_ui import docs_page, openapi_json, static_assets
 from gateway.handler import GZIP_MIN_BYTES, TranscodingApp
 from gateway.health import healthz
+from gateway.metrics import Metrics
 from gateway.openapi import build_document
 from gateway.proto_comments import load_comments
+from gateway.rate_limits import QUOTA_HEADERS, RateLimits
 from gateway.routing import Router
 from gateway.settings import GatewaySettings
 from gateway.telemetry import TracingMiddleware, route_of
@@ -71,6 +73,7 @@ def create_app(
     auth = auth or load_auth()
     tls = tls or load(TlsSettings)
     bindings = discover(settings.upstreams())
+    metrics = Metrics()
     gateway = Gateway(
         settings=settings,
         verifier=TokenVerifier(auth),
@@ -80,6 +83,8 @@ def create_app(
         streams=StreamSlots(
             max_total=settings.max_streams, max_per_key=settings.max_streams_per_principal, what="streams"
         ),
+        rate_limits=RateLimits.from_settings(settings, metrics),
+        metrics=metrics,
     )
 
     gateway.metrics.open_streams.set_function(lambda: gateway.streams.total)
@@ -93,6 +98,7 @@ def create_app(
             yield
         finally:
             await gateway.upstreams.close()
+            await gateway.rate_limits.close()
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -127,7 +133,8 @@ def _cors(settings: GatewaySettings) -> list[Middleware]:
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             # Grpc-Metadata-* cannot be listed ahead of time: echo what the browser asks for.
             allow_headers=["*"],
-            expose_headers=["X-Request-Id", "Grpc-Metadata-*", "*"],
+            # "*" alone is not honoured on credentialed requests: name what scripts read.
+            expose_headers=["X-Request-Id", *QUOTA_HEADERS, "Grpc-Metadata-*", "*"],
             max_age=600,
         )
     ]

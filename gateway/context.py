@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from gateway.descriptors import Binding
 from gateway.metrics import Metrics
+from gateway.rate_limits import RateLimits
 from gateway.routing import Router
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstreams
@@ -24,6 +25,7 @@ class Gateway:
     router: Router
     upstreams: Upstreams
     streams: StreamSlots
+    rate_limits: RateLimits
     metrics: Metrics = field(default_factory=Metrics)
     openapi: dict[str, Any] | None = None
 

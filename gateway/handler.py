@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.context import Gateway
 from gateway.errors import HttpError, bad_request, make_status, status_of, status_response
 from gateway.headers import deadline_of, outgoing_metadata, request_id_of, response_headers
+from gateway.rate_limits import add_quota_headers
 from gateway.routing import MethodNotAllowed, RouteMatch
 from gateway.streaming import Discardable, stream_response, wants_ndjson
 from gateway.transcoding import build_request, dumps, fill_update_mask, parse_json, read_body, to_json_dict
@@ -43,6 +44,7 @@ async def transcode(gateway: Gateway, request: Request) -> Response:
     except Exception as exc:  # noqa: BLE001 - a bug: the client gets an id to quote, the log the rest
         response = _internal_error(exc, emit)
     response.headers["X-Request-Id"] = request_id
+    add_quota_headers(request, response)
     gateway.metrics.observe(request.method, route, response.status_code, time.perf_counter() - started)
     return response
 
@@ -133,8 +135,10 @@ async def _serve(gateway: Gateway, request: Request, match: RouteMatch, request_
     binding = match.binding
     try:
         authorization, principal = await _authenticate(gateway, request, match)
+        await gateway.rate_limits.admit(request, binding, principal)
     except HttpError as exc:
-        # The service would refuse the token on the stream: grpc-gateway frames that error.
+        # The service would refuse the token (or the caller over its budget) on the stream:
+        # grpc-gateway frames that error.
         exc.stream_framed = binding.method.server_streaming and wants_ndjson(request)
         raise
     body_json = parse_json(await read_body(request, settings.max_body_bytes)) if binding.body else None

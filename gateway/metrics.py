@@ -31,6 +31,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.rate_limited = Counter(
+            "oms_gateway_rate_limited",
+            "Requests refused (429) by the rate limit, by route class",
+            ["route_class"],
+            registry=self.registry,
+        )
+        self.rate_limit_storage_errors = Counter(
+            "oms_gateway_rate_limit_storage_errors",
+            "Rate-limit decisions Redis failed or timed out on (the local limit decided)",
+            registry=self.registry,
+        )
+
         # Set to read the live count when the app is built (gateway.app).
         self.open_streams = Gauge("oms_gateway_open_streams", "Open SSE/NDJSON streams", registry=self.registry)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
+from limits import parse
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -60,6 +61,40 @@ class GatewaySettings(BaseSettings):
             if path is not None and not path.is_file():
                 raise ValueError(f"{variable}={str(path)!r}: no such file")
         return self
+
+    # Rate limits per caller (token subject; the client address when anonymous) and route class
+    # (docs/gateway.md "Rate limits"); beyond one, 429 with Retry-After.
+    rate_limits_enabled: bool = True
+    # GET (and HEAD) routes, in the `limits` notation ("600/minute", "10 per 1 second").
+    rate_limit_reads: str = "600/minute"
+    # Other methods, except order placement.
+    rate_limit_writes: str = "120/minute"
+    # PlaceOrder, on any of its routes.
+    rate_limit_placement: str = "30/minute"
+    # Server streams opened (how many may be open at once is OMS_GATEWAY_MAX_STREAMS_PER_PRINCIPAL).
+    rate_limit_streams: str = "30/minute"
+    # redis: one budget shared by every gateway replica (a local one while Redis is away);
+    # memory: each replica counts on its own.
+    rate_limit_storage: Literal["redis", "memory"] = "redis"
+    # The Redis holding the shared counters (empty: OMS_REDIS_URL).
+    rate_limit_redis_url: str = ""
+    # Longest a rate-limit decision may wait on Redis before the local limit decides.
+    rate_limit_redis_timeout_s: float = Field(default=0.05, gt=0, le=5)
+    # After a Redis failure, the local limit decides alone for this long before Redis is tried again.
+    rate_limit_breaker_s: float = Field(default=1.0, gt=0, le=600)
+    # Prefix of the counters' keys in Redis.
+    rate_limit_key_prefix: str = "oms:ratelimit"
+
+    @field_validator("rate_limit_reads", "rate_limit_writes", "rate_limit_placement", "rate_limit_streams")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            item = parse(value)
+        except ValueError:
+            raise ValueError('must be a rate such as "600/minute" or "10 per 1 second"') from None
+        if item.amount < 1:
+            raise ValueError("must allow at least one request")
+        return value
 
     @field_validator("cors_origins", "proto_path", mode="before")
     @classmethod

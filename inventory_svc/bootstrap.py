@@ -127,6 +127,7 @@ class Inventory:
             on_start=[self.producer.start],
             on_close=[self.close],
             grace_s=settings.shutdown_grace_s,
+            max_calls_per_principal=settings.max_concurrent_calls_per_principal,
         )
 
     async def close(self) -> None:

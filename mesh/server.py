@@ -21,6 +21,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from mesh.bounds import MAX_REQUEST_BYTES
+from mesh.call_limits import CallLimitInterceptor
 from mesh.grpc_errors import ErrorInterceptor, UndecodableRequestInterceptor
 from mesh.grpc_metrics import MetricsInterceptor
 from mesh.grpc_server_tracing import TracingServerInterceptor
@@ -49,6 +50,8 @@ class ServiceProcess:
     # Mutual TLS on the port (mesh.tls); None: plaintext. The identity check is one of
     # ``interceptors`` (mesh.tls.server_interceptors), put there by the composition root.
     tls: MeshTls | None = None
+    # Unary RPCs one caller may have in flight (mesh.call_limits).
+    max_calls_per_principal: int = 64
     started: asyncio.Event = field(default_factory=asyncio.Event)
     bound_port: int = 0
 
@@ -61,13 +64,15 @@ async def serve(process: ServiceProcess, stop: asyncio.Event | None = None, *, h
     server = grpc.aio.server(
         # Tracing outermost (its span covers auth and errors), then RED metrics, then the
         # refusal of undecodable bytes (before anything reads the request), then the service's
-        # own (auth), then the error mapping and request checks closest to the handlers.
+        # own (auth), then the error mapping and request checks, then (knowing the caller from
+        # auth, its refusal mapped by the error interceptor) the per-caller cap on calls in flight.
         interceptors=[
             TracingServerInterceptor(),
             MetricsInterceptor(process.name),
             UndecodableRequestInterceptor(),
             *process.interceptors,
             ErrorInterceptor(),
+            CallLimitInterceptor(process.name, process.max_calls_per_principal),
         ],
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
     )

@@ -128,6 +128,9 @@ class ServiceSettings(BaseSettings):
     db_lock_timeout_s: float = Field(default=2.0, ge=0, le=600)
     # Longest run of one SQL statement (seconds, 0: no limit); past it the statement is cancelled.
     db_statement_timeout_s: float = Field(default=10.0, ge=0, le=3600)
+    # Unary RPCs one caller (token subject; the peer address without one) may have in flight at
+    # once; more are refused RESOURCE_EXHAUSTED. Streams have caps of their own and are not counted.
+    max_concurrent_calls_per_principal: int = Field(default=64, ge=1, le=100_000)
     # In-flight RPCs get this long to finish after SIGTERM.
     shutdown_grace_s: float = Field(default=10.0, ge=0, le=300)
     # Apply the service's migrations at start (safe with several instances: advisory lock).

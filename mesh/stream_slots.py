@@ -23,12 +23,19 @@ class StreamSlots:
     """Hands out stream slots; beyond a cap ``claim`` raises ``ResourceExhausted`` (QuotaFailure)."""
 
     def __init__(
-        self, *, max_total: int, max_per_key: int, what: str, retry_after_s: float = DEFAULT_RETRY_AFTER_S
+        self,
+        *,
+        max_total: int,
+        max_per_key: int,
+        what: str,
+        retry_after_s: float = DEFAULT_RETRY_AFTER_S,
+        reason: str = "TOO_MANY_STREAMS",
     ) -> None:
         self._max_total = max_total
         self._max_per_key = max_per_key
         self._what = what
         self._retry_after_s = retry_after_s
+        self._reason = reason
         self._open: Counter[str] = Counter()
         self._total = 0
 
@@ -73,7 +80,7 @@ class StreamSlots:
             message + "; retry later",
             violations=[violation],
             retry_after_s=self._retry_after_s,
-            reason="TOO_MANY_STREAMS",
+            reason=self._reason,
         )
 
 

@@ -145,6 +145,7 @@ def build(
         on_start=[dlq.start],
         on_close=[dlq.stop, engine.dispose],
         grace_s=settings.shutdown_grace_s,
+        max_calls_per_principal=settings.max_concurrent_calls_per_principal,
     )
     return NotifyApp(process=process, deps=deps, dispatcher=dispatcher, consumer=consumer, engine=engine)
 

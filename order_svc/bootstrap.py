@@ -159,6 +159,7 @@ def build(config: OrderConfig) -> ServiceProcess:
         on_close=[close],
         on_start=[producer.start],
         grace_s=settings.shutdown_grace_s,
+        max_calls_per_principal=settings.max_concurrent_calls_per_principal,
     )
 
 

@@ -28,6 +28,7 @@ from mesh.tls import MeshTls
 from tests.support.infra import Infra, create_database, drop_database, fresh_kafka
 
 ROOT = Path(__file__).resolve().parents[2]
+RATE_LIMIT_CLASSES = ("READS", "WRITES", "PLACEMENT", "STREAMS")
 
 
 async def stop_gracefully(process: asyncio.subprocess.Process | None, *, timeout_s: float = 10.0) -> None:
@@ -169,6 +170,15 @@ class Mesh:
                 # The tests sign tokens with the public development secret, allowed only here.
                 "OMS_ENV": "development",
                 "PYTHONUNBUFFERED": "1",
+                # Suites that hammer the gateway as one caller (schemathesis, hostile input) must
+                # never meet a rate limit; the rate-limit tests set their own.
+                **{f"OMS_GATEWAY_RATE_LIMIT_{kind}": "1000000/minute" for kind in RATE_LIMIT_CLASSES},
+                # The same for the services' per-caller cap on calls in flight (hostile suites and
+                # load benchmarks send many calls at once with one token).
+                **{
+                    f"OMS_{svc}_MAX_CONCURRENT_CALLS_PER_PRINCIPAL": "100000"
+                    for svc in ("ORDER", "INVENTORY", "NOTIFY")
+                },
             }
         )
         return env

@@ -163,9 +163,16 @@ async def upstreams(recorder: Recorder) -> AsyncIterator[dict[str, Upstream]]:
     await asyncio.gather(*(u.server.stop(None) for u in started.values()))
 
 
+# Unit tests count in memory, and so high that only the rate-limit tests ever reach a limit.
+GENEROUS_RATE_LIMITS: dict[str, Any] = {
+    "rate_limit_storage": "memory",
+    **{f"rate_limit_{kind}": "1000000/minute" for kind in ("reads", "writes", "placement", "streams")},
+}
+
+
 def settings_for(upstreams: dict[str, Upstream], **overrides: Any) -> GatewaySettings:
     addresses = {f"{name}_addr": u.address for name, u in upstreams.items()}
-    return GatewaySettings(**{**addresses, **overrides})
+    return GatewaySettings(**{**addresses, **GENEROUS_RATE_LIMITS, **overrides})
 
 
 @pytest.fixture
