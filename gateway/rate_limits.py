@@ -77,8 +77,9 @@ def route_class(binding: Binding) -> RouteClass:
 
 
 def caller_key(request: Request, principal: Principal) -> str:
-    """Whose budget a call spends: a digest of the token's subject (keys stay short and do not
-    spell out customer ids), else the client address."""
+    """Whose budget a call spends (rate limits, open streams): a digest of the token's subject
+    (keys stay short and do not spell out customer ids), else the client address (anonymous
+    callers, and everyone when auth is disabled and all are the same synthetic admin)."""
     if principal is SYNTHETIC_ADMIN or not principal.id:
         return "addr:" + (request.client.host if request.client else "unknown")
     return "sub:" + hashlib.sha256(principal.id.encode()).hexdigest()[:32]

@@ -34,8 +34,9 @@ from gateway.context import Gateway
 from gateway.descriptors import Binding
 from gateway.errors import NDJSON, HttpError, make_status, status_dict, status_of, status_response
 from gateway.headers import Metadata, response_headers
+from gateway.rate_limits import caller_key
 from gateway.transcoding import dumps, to_json_dict
-from mesh.auth import SYNTHETIC_ADMIN, Principal
+from mesh.auth import Principal
 from mesh.errors import ResourceExhausted
 from mesh.grpc_errors import details_of
 from mesh.stream_slots import StreamEnd, stream_end
@@ -105,7 +106,7 @@ async def stream_response(
     )
     upstream = _UpstreamStream()
     try:
-        upstream.held.enter_context(gateway.streams.claim(_caller_key(request, principal)))
+        upstream.held.enter_context(gateway.streams.claim(caller_key(request, principal)))
     except ResourceExhausted as exc:
         refused = _too_many_streams(exc)
         if ndjson:
@@ -185,14 +186,6 @@ class _StreamingResponse(Discardable):
             await super().__call__(scope, receive, send)
         finally:
             await self._upstream.close()
-
-
-def _caller_key(request: Request, principal: Principal) -> str:
-    # With auth disabled every caller is the same synthetic admin, and anonymous callers have no
-    # subject: tell them apart by address.
-    if principal is SYNTHETIC_ADMIN or not principal.id:
-        return "addr:" + (request.client.host if request.client else "unknown")
-    return "sub:" + principal.id
 
 
 def _too_many_streams(exc: ResourceExhausted) -> HttpError:
