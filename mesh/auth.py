@@ -27,7 +27,7 @@ from mesh.authorization import PUBLIC_METHOD_PREFIXES, Access, Denied, Rule, rul
 from mesh.authorization import ROLE_SERVICE as ROLE_SERVICE  # re-exported beside the other roles
 from mesh.grpc_wrap import Handler, Streaming, Unary, WrappingInterceptor, rewrap
 from mesh.jwks import RemoteKeySet
-from mesh.settings import SettingsError, load
+from mesh.settings import DEVELOPMENT, DeploymentSettings, SettingsError, load
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,6 @@ DEV_JWT_SECRET = "oms-local-dev-secret-DO-NOT-USE-IN-PRODUCTION"
 
 ROLE_CUSTOMER = "customer"
 ROLE_ADMIN = "admin"
-# The only OMS_ENV value that allows the public development secret and OMS_AUTH_ENABLED=false.
-DEVELOPMENT = "development"
-
 _HMAC = ("HS256", "HS384", "HS512")
 _ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
 
@@ -110,20 +107,6 @@ class AuthSettings(BaseSettings):
         if self.jwks and self.uses_dev_secret:
             hmac_ok = False
         return tuple(a for a in self.algorithms if (a in _HMAC and hmac_ok) or (a in _ASYMMETRIC and self.jwks))
-
-
-class DeploymentSettings(BaseSettings):
-    """``OMS_ENV``: what kind of environment this process runs in."""
-
-    model_config = SettingsConfigDict(env_prefix="OMS_", frozen=True)
-
-    # `development` (make run, the tests) allows the public development JWT secret and
-    # OMS_AUTH_ENABLED=false; any other value is a real deployment, where both refuse to start.
-    env: str = "production"
-
-    @property
-    def is_development(self) -> bool:
-        return self.env.strip().lower() == DEVELOPMENT
 
 
 def deployment_problem(auth: AuthSettings, deployment: DeploymentSettings) -> str | None:

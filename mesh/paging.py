@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -28,7 +27,7 @@ from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mesh.errors import FieldViolation, InvalidArgument
-from mesh.settings import SettingsError, load
+from mesh.settings import DeploymentSettings, SettingsError, load
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +91,10 @@ def key_problem(settings: PageTokenSettings, *, development: bool) -> str | None
 def load_page_token_settings() -> PageTokenSettings:
     """``PageTokenSettings`` from the environment, refused (SettingsError) where they would be unsafe."""
     settings = load(PageTokenSettings)
-    problem = key_problem(settings, development=_is_development())
+    problem = key_problem(settings, development=load(DeploymentSettings).is_development)
     if problem:
         raise SettingsError(f"bad setting: {problem}")
     return settings
-
-
-def _is_development() -> bool:
-    # OMS_ENV as mesh.auth reads it for the development JWT secret: only "development" is one.
-    return os.environ.get("OMS_ENV", "production").strip().lower() == "development"
 
 
 class PageTokens:

@@ -18,6 +18,26 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the message names the environment variable."""
 
 
+# The only OMS_ENV value that allows the public development secrets and keys (the JWT secret,
+# the page token key) and OMS_AUTH_ENABLED=false.
+DEVELOPMENT = "development"
+
+
+class DeploymentSettings(BaseSettings):
+    """``OMS_ENV``: what kind of environment this process runs in."""
+
+    model_config = SettingsConfigDict(env_prefix="OMS_", frozen=True)
+
+    # `development` (make run, the tests) allows the public development JWT secret, the public
+    # page token key and OMS_AUTH_ENABLED=false; any other value is a real deployment, where
+    # they refuse to start.
+    env: str = "production"
+
+    @property
+    def is_development(self) -> bool:
+        return self.env.strip().lower() == DEVELOPMENT
+
+
 class KafkaSettings(BaseSettings):
     """Where the Kafka cluster is and how topics are named."""
 

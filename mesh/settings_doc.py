@@ -23,7 +23,7 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("mesh.settings", "KafkaSettings", "every service"),
     ("mesh.settings", "RedisSettings", "order, inventory"),
     ("mesh.auth", "AuthSettings", "gateway and every service"),
-    ("mesh.auth", "DeploymentSettings", "gateway and every service"),
+    ("mesh.settings", "DeploymentSettings", "gateway and every service"),
     ("mesh.tls", "TlsSettings", "gateway and every service"),
     ("mesh.logs", "LogSettings", "every process"),
     ("mesh.paging", "PageTokenSettings", "order, inventory, notify"),
