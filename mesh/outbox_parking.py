@@ -90,9 +90,18 @@ async def republish(db: Database, ids: Sequence[int]) -> int:
     Ids that are not parked (unknown, pending, already published) are ignored. The relay is
     woken at commit. With a connection or session already in a transaction, the caller commits.
     """
+    return len(await republish_ids(db, ids))
+
+
+async def republish_ids(db: Database, ids: Sequence[int]) -> list[int]:
+    """``republish``, answering which of ``ids`` were parked and are now pending, in id order.
+
+    The UPDATE decides and reports in one statement (its row locks make a concurrent republish
+    of the same rows report each row once).
+    """
     wanted = sorted({int(i) for i in ids})
     if not wanted:
-        return 0
+        return []
     update = (
         sa.update(OUTBOX)
         .where(OUTBOX.c.id.in_(wanted), OUTBOX.c.parked_at.is_not(None), OUTBOX.c.published_at.is_(None))
@@ -100,12 +109,12 @@ async def republish(db: Database, ids: Sequence[int]) -> int:
         .returning(OUTBOX.c.id)
     )
 
-    async def write(conn: AsyncConnection | AsyncSession) -> int:
-        count = len((await conn.execute(update)).all())
-        if count:
+    async def write(conn: AsyncConnection | AsyncSession) -> list[int]:
+        changed = sorted(int(i) for i in (await conn.execute(update)).scalars())
+        if changed:
             # Delivered at commit, like the insert trigger's: the relay does not wait for its poll.
             await conn.execute(sa.select(sa.func.pg_notify(OUTBOX_CHANNEL, "")))
-        return count
+        return changed
 
     return await _run(db, write)
 

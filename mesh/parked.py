@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mesh.outbox import OUTBOX
-from mesh.outbox_parking import list_parked, republish
+from mesh.outbox_parking import list_parked, republish_ids
 
 
 @dataclass(frozen=True)
@@ -65,17 +63,4 @@ class SqlParkedEvents:
         ]
 
     async def republish(self, outbox_ids: Sequence[int]) -> list[int]:
-        """Which ids were parked is read under a row lock in the same transaction as the
-        republish, so the ids returned are exactly the rows that changed."""
-        wanted = sorted(set(outbox_ids))
-        parked = (
-            sa.select(OUTBOX.c.id)
-            .where(OUTBOX.c.id.in_(wanted), OUTBOX.c.parked_at.is_not(None), OUTBOX.c.published_at.is_(None))
-            .order_by(OUTBOX.c.id)
-            .with_for_update()
-        )
-        async with self._engine.begin() as conn:
-            ids = [int(i) for i in (await conn.execute(parked)).scalars()]
-            if ids:
-                await republish(conn, ids)
-        return ids
+        return await republish_ids(self._engine, outbox_ids)
