@@ -69,7 +69,7 @@ infra-status:
 	scripts/infra status
 
 migrate: deps infra-up ## apply every service's migrations
-	eval "$$(scripts/infra env)" && $(PY) -m mesh.migrate
+	eval "$$(scripts/infra env)" && $(PY) -m mesh.storage.migrate
 
 seed: deps ## load the demo catalog into a running inventory service's database (development)
 	eval "$$(scripts/infra env)" && OMS_ENV=$${OMS_ENV:-development} $(PY) -m inventory_svc.seed

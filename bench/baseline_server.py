@@ -25,7 +25,7 @@ class EmptyOrderService(order_pb2_grpc.OrderServiceServicer):
 
 
 async def serve() -> None:
-    # The same server options as mesh.server, so only the handler (and its interceptors) differ.
+    # The same server options as mesh.serving.server, so only the handler (and its interceptors) differ.
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)])
     order_pb2_grpc.add_OrderServiceServicer_to_server(EmptyOrderService(), server)
     port = server.add_insecure_port("127.0.0.1:0")

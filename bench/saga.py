@@ -36,7 +36,7 @@ from bench import cpu
 from bench.report import num, ratio, table, verdict
 from bench.stats import Latency
 from bench.system import HUGE_STOCK, ROOT, RunningMesh, running_mesh, workdir
-from mesh.db import asyncpg_dsn
+from mesh.storage.engine import asyncpg_dsn
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from tests.support.infra import Infra, create_database, drop_database
 

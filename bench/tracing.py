@@ -34,7 +34,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from bench import cpu, ghz, machine
 from bench.report import num, ratio, table, verdict
 from bench.system import HUGE_STOCK, running_mesh, workdir
-from mesh.db import asyncpg_dsn
+from mesh.storage.engine import asyncpg_dsn
 from tests.support.infra import Infra
 
 # Issue #7: tracing on may cost at most 15 % of PlaceOrder throughput.

@@ -9,11 +9,11 @@ import uvicorn
 from gateway.app import create_app
 from gateway.log_redaction import redact_logs
 from gateway.settings import GatewaySettings
-from mesh.auth import load_auth
-from mesh.logs import LogSettings, configure_logging
-from mesh.settings import SettingsError, load
-from mesh.telemetry import setup_tracing
-from mesh.tls import TlsSettings
+from mesh.auth.settings import load_auth
+from mesh.auth.tls import TlsSettings
+from mesh.settings.common import SettingsError, load
+from mesh.telemetry.logs import LogSettings, configure_logging
+from mesh.telemetry.tracing import setup_tracing
 
 
 def main() -> int:

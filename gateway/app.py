@@ -35,10 +35,11 @@ from gateway.routing import Router
 from gateway.settings import GatewaySettings
 from gateway.telemetry import TracingMiddleware, route_of
 from gateway.upstream import Upstreams
-from mesh.auth import AuthSettings, TokenVerifier, load_auth
-from mesh.settings import load
-from mesh.stream_slots import StreamSlots
-from mesh.tls import MeshTls, TlsSettings
+from mesh.auth.settings import AuthSettings, load_auth
+from mesh.auth.tls import MeshTls, TlsSettings
+from mesh.auth.verification import TokenVerifier
+from mesh.serving.stream_slots import StreamSlots
+from mesh.settings.common import load
 
 # Paths the gateway answers itself, ahead of the transcoded routes (and without a token).
 RESERVED_PATHS = ("/healthz", "/openapi.json", "/docs", "/docs/static", "/metrics")

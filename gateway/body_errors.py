@@ -22,7 +22,7 @@ from typing import Any
 from google.protobuf import descriptor, duration_pb2, timestamp_pb2
 
 from gateway.fields import FD, INT_RANGES, WRAPPERS, describe_expected, find_field, integer_range
-from mesh.errors import SHOWN_CHARS
+from mesh.serving.errors import SHOWN_CHARS
 
 _ANY = "google.protobuf.Any"
 _FREE_FORM = {"google.protobuf.Value", _ANY}

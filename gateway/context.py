@@ -13,8 +13,8 @@ from gateway.rate_limits import RateLimits
 from gateway.routing import Router
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstreams
-from mesh.auth import TokenVerifier
-from mesh.stream_slots import StreamSlots
+from mesh.auth.verification import TokenVerifier
+from mesh.serving.stream_slots import StreamSlots
 
 
 @dataclass

@@ -19,7 +19,7 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor, message, message_factory
 
 from gateway.routing import PathTemplate, parse_template
-from mesh.authorization import Rule, rule_of
+from mesh.auth.authorization import Rule, rule_of
 
 log = logging.getLogger(__name__)
 

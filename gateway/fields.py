@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 
 from gateway.enum_aliases import enum_value_named
 from gateway.errors import bad_request
-from mesh.errors import SHOWN_CHARS, shown
+from mesh.serving.errors import SHOWN_CHARS, shown
 
 FD = descriptor.FieldDescriptor
 _INT32, _INT64, _UINT32, _UINT64 = (-(2**31), 2**31 - 1), (-(2**63), 2**63 - 1), (0, 2**32 - 1), (0, 2**64 - 1)

@@ -18,10 +18,11 @@ from gateway.rate_limits import add_quota_headers
 from gateway.routing import MethodNotAllowed, RouteMatch
 from gateway.streaming import Discardable, stream_response, wants_ndjson
 from gateway.transcoding import build_request, dumps, fill_update_mask, parse_json, read_body, to_json_dict
-from mesh.auth import ANONYMOUS, AuthError, Principal, verify_off_loop
-from mesh.bounds import MAX_REQUEST_BYTES
-from mesh.errors import shown
-from mesh.grpc_errors import incident_error
+from mesh.auth.principal import ANONYMOUS, Principal
+from mesh.auth.verification import AuthError, verify_off_loop
+from mesh.serving.bounds import MAX_REQUEST_BYTES
+from mesh.serving.errors import shown
+from mesh.serving.grpc_errors import incident_error
 
 # Responses at least this large are gzipped for clients that accept it (streams never are: it
 # would hold their messages back until a compression block fills).

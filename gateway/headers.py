@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from starlette.requests import Request
 
 from gateway.errors import bad_request
-from mesh.errors import SHOWN_CHARS, shown
+from mesh.serving.errors import SHOWN_CHARS, shown
 
 METADATA_PREFIX = "grpc-metadata-"
 _FORWARDED_AS_IS = ("authorization", "x-request-id", "idempotency-key", "traceparent", "tracestate")

@@ -46,10 +46,10 @@ from gateway.descriptors import Binding
 from gateway.errors import HttpError
 from gateway.metrics import Metrics
 from gateway.settings import GatewaySettings
-from mesh.auth import SYNTHETIC_ADMIN, Principal
-from mesh.errors import QuotaViolation, ResourceExhausted
-from mesh.grpc_errors import details_of
-from mesh.settings import RedisSettings, load
+from mesh.auth.principal import SYNTHETIC_ADMIN, Principal
+from mesh.serving.errors import QuotaViolation, ResourceExhausted
+from mesh.serving.grpc_errors import details_of
+from mesh.settings.common import RedisSettings, load
 
 log = logging.getLogger(__name__)
 

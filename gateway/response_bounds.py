@@ -1,6 +1,6 @@
 """How large a legitimate response can be, from the contracts: the gateway's receive limit.
 
-A request field's bounds are declared in the .proto (mesh.bounds). Responses also carry fields
+A request field's bounds are declared in the .proto (mesh.serving.bounds). Responses also carry fields
 no request sets (server-assigned ids, names copied from the catalog, a page of results): their
 bounds are stated here, each with where it comes from, so the largest response of every RPC
 can be computed (``largest_response``) and the upstream channels' receive limit checked
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-from mesh.bounds import bounds_of, largest_encoding
-from mesh.paging import MAX_PAGE_SIZE
+from mesh.serving.bounds import bounds_of, largest_encoding
+from mesh.storage.paging import MAX_PAGE_SIZE
 from oms.options.v1.options_pb2 import Bounds
 
 _ID = Bounds(max_len=128)
@@ -69,5 +69,5 @@ def response_bounds_of(field: FieldDescriptor) -> Bounds | None:
 
 
 def largest_response(message: Descriptor) -> int:
-    """The most bytes a legitimate ``message`` can take (raises mesh.bounds.Unbounded)."""
+    """The most bytes a legitimate ``message`` can take (raises mesh.serving.bounds.Unbounded)."""
     return largest_encoding(message, response_bounds_of, skip_output_only=False)

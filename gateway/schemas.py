@@ -8,7 +8,7 @@ from typing import Any
 from google.api import field_behavior_pb2
 from google.protobuf import descriptor
 
-from mesh.bounds import bounds_of, is_output_only
+from mesh.serving.bounds import bounds_of, is_output_only
 
 FD = descriptor.FieldDescriptor
 Schema = dict[str, Any]

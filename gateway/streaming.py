@@ -36,10 +36,10 @@ from gateway.errors import NDJSON, HttpError, make_status, status_dict, status_o
 from gateway.headers import Metadata, response_headers
 from gateway.rate_limits import caller_key
 from gateway.transcoding import dumps, to_json_dict
-from mesh.auth import Principal
-from mesh.errors import ResourceExhausted
-from mesh.grpc_errors import details_of
-from mesh.stream_slots import StreamEnd, stream_end
+from mesh.auth.principal import Principal
+from mesh.serving.errors import ResourceExhausted
+from mesh.serving.grpc_errors import details_of
+from mesh.serving.stream_slots import StreamEnd, stream_end
 
 __all__ = ["NDJSON", "SSE", "Discardable", "stream_response", "wants_ndjson"]
 SSE = "text/event-stream"

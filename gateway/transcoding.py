@@ -27,7 +27,7 @@ from gateway.descriptors import Binding
 from gateway.enum_aliases import expand_enum_aliases
 from gateway.errors import bad_request
 from gateway.fields import find_field, proto_path, resolve, set_from_strings
-from mesh.errors import shown
+from mesh.serving.errors import shown
 
 # Query parameters the gateway itself consumes; never set on a request message.
 RESERVED_QUERY = frozenset({"access_token"})

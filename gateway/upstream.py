@@ -11,8 +11,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.descriptors import Method
 from gateway.headers import Metadata
-from mesh.tls import MeshTls
-from mesh.tls import channel as mesh_channel
+from mesh.auth.tls import MeshTls
+from mesh.auth.tls import channel as mesh_channel
 
 # The largest response read from an upstream: a full page of the largest listing at the largest
 # page size (ListOrders: 500 orders of 100 lines, every text at its bound and 4 bytes a

@@ -1,14 +1,14 @@
 """``python -m inventory_svc``: settings, reachable database, migrations, topics, metrics, serve.
 
-The order and the exit status 2 on a bad setting or an unreachable database live in mesh.entry.
+The order and the exit status 2 on a bad setting or an unreachable database live in mesh.serving.entry.
 """
 
 from __future__ import annotations
 
 from inventory_svc.bootstrap import SERVICE, bootstrap
 from inventory_svc.settings import Config, load_config
-from mesh.entry import ServiceEntry, main
-from mesh.server import ServiceProcess
+from mesh.serving.entry import ServiceEntry, main
+from mesh.serving.server import ServiceProcess
 
 
 def build(config: Config) -> ServiceProcess:

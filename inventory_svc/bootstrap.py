@@ -15,20 +15,21 @@ from inventory_svc.entrypoints.events import OrderEventHandlers
 from inventory_svc.entrypoints.grpc_servicer import InventoryServicer
 from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork, SqlUnitOfWork
 from inventory_svc.settings import Config
-from mesh.auth import AuthServerInterceptor, TokenVerifier
-from mesh.cache import Cache
-from mesh.db import asyncpg_dsn, create_engine, session_factory
-from mesh.dead_letters import DeadLetters, EventTypes
-from mesh.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
-from mesh.operations import operations_servicer
-from mesh.paging import PageTokens
-from mesh.parked import SqlParkedEvents
-from mesh.relay import OutboxRelay
-from mesh.server import ServiceProcess, Worker
-from mesh.tls import MeshTls, server_interceptors
+from mesh.auth.interceptor import AuthServerInterceptor
+from mesh.auth.tls import MeshTls, server_interceptors
+from mesh.auth.verification import TokenVerifier
+from mesh.messaging.dead_letters import DeadLetters, EventTypes
+from mesh.messaging.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
+from mesh.messaging.operations import operations_servicer
+from mesh.messaging.parked import SqlParkedEvents
+from mesh.messaging.relay import OutboxRelay
+from mesh.serving.server import ServiceProcess, Worker
+from mesh.storage.cache import Cache
+from mesh.storage.engine import asyncpg_dsn, create_engine, session_factory
+from mesh.storage.paging import PageTokens
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc, operations_pb2, operations_pb2_grpc
 
-# Package name: the migrations' home (mesh.migrate), the logs' and metrics' service name.
+# Package name: the migrations' home (mesh.storage.migrate), the logs' and metrics' service name.
 SERVICE = "inventory_svc"
 CONSUMER_GROUP = "inventory-svc"
 

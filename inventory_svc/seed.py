@@ -14,9 +14,9 @@ from inventory_svc.bootstrap import SERVICE, Inventory, bootstrap
 from inventory_svc.seed_catalog import CATALOG, SeedProduct
 from inventory_svc.service_layer import catalog, stock
 from inventory_svc.settings import load_config
-from mesh.errors import AlreadyExists
-from mesh.migrate import upgrade
-from mesh.settings import SettingsError
+from mesh.serving.errors import AlreadyExists
+from mesh.settings.common import SettingsError
+from mesh.storage.migrate import upgrade
 
 
 async def seed(app: Inventory, products: list[SeedProduct] = CATALOG) -> int:

@@ -8,10 +8,10 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from mesh.auth import AuthSettings, load_auth
-from mesh.paging import PageTokenSettings, load_page_token_settings
-from mesh.settings import KafkaSettings, RedisSettings, ServiceSettings, load
-from mesh.tls import TlsSettings
+from mesh.auth.settings import AuthSettings, load_auth
+from mesh.auth.tls import TlsSettings
+from mesh.settings.common import KafkaSettings, RedisSettings, ServiceSettings, load
+from mesh.storage.paging import PageTokenSettings, load_page_token_settings
 
 
 class InventorySettings(ServiceSettings):

@@ -22,9 +22,11 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from mesh.auth import ROLE_ADMIN, ROLE_CUSTOMER, AuthSettings, mint_token
-from mesh.settings import SettingsError, load
-from mesh.tls import MeshTls, TlsSettings
+from mesh.auth.minting import mint_token
+from mesh.auth.principal import ROLE_ADMIN, ROLE_CUSTOMER
+from mesh.auth.settings import AuthSettings
+from mesh.auth.tls import MeshTls, TlsSettings
+from mesh.settings.common import SettingsError, load
 
 SERVICES = ("order", "inventory", "notify")
 # The services' default gRPC ports (the same as `make run`'s).

@@ -1,12 +1,12 @@
 """``python -m notify_svc``: settings, reachable database, migrations, topics, metrics, serve.
 
 The order of start and the exit status 2 with one line on a bad setting or an unreachable
-database live once, in mesh.entry; the consumer and the dispatcher run as the process's workers.
+database live once, in mesh.serving.entry; the consumer and the dispatcher run as the process's workers.
 """
 
 from __future__ import annotations
 
-from mesh.entry import ServiceEntry, main
+from mesh.serving.entry import ServiceEntry, main
 from notify_svc.bootstrap import build_process
 from notify_svc.settings import load_config
 

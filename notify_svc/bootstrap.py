@@ -11,16 +11,18 @@ from datetime import UTC, datetime, timedelta
 import grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mesh.auth import AuthServerInterceptor, AuthSettings, TokenVerifier
-from mesh.db import create_engine, session_factory
-from mesh.dead_letters import DeadLetters, EventTypes
-from mesh.kafka import EventConsumer, KafkaProducer, Topics
-from mesh.operations import operations_servicer
-from mesh.paging import PageTokens
-from mesh.parked import SqlParkedEvents
-from mesh.server import ServiceProcess
-from mesh.settings import KafkaSettings
-from mesh.tls import MeshTls, server_interceptors
+from mesh.auth.interceptor import AuthServerInterceptor
+from mesh.auth.settings import AuthSettings
+from mesh.auth.tls import MeshTls, server_interceptors
+from mesh.auth.verification import TokenVerifier
+from mesh.messaging.dead_letters import DeadLetters, EventTypes
+from mesh.messaging.kafka import EventConsumer, KafkaProducer, Topics
+from mesh.messaging.operations import operations_servicer
+from mesh.messaging.parked import SqlParkedEvents
+from mesh.serving.server import ServiceProcess
+from mesh.settings.common import KafkaSettings
+from mesh.storage.engine import create_engine, session_factory
+from mesh.storage.paging import PageTokens
 from notify_svc.adapters.email_channel import EmailChannel, SmtpConfig
 from notify_svc.adapters.metrics import PrometheusMetrics
 from notify_svc.adapters.unit_of_work import SqlUnitOfWork
@@ -151,7 +153,7 @@ def build(
 
 
 def build_process(config: NotifyConfig) -> ServiceProcess:
-    """What ``mesh.entry`` serves."""
+    """What ``mesh.serving.entry`` serves."""
     return build(
         config.service,
         config.kafka,

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
-from mesh.logs import configure_logging
+from mesh.telemetry.logs import configure_logging
 
 log = logging.getLogger("notify_svc.dev_smtp")
 

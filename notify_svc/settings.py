@@ -8,10 +8,10 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from mesh.auth import AuthSettings, load_auth
-from mesh.paging import PageTokenSettings, load_page_token_settings
-from mesh.settings import KafkaSettings, ServiceSettings, load
-from mesh.tls import TlsSettings
+from mesh.auth.settings import AuthSettings, load_auth
+from mesh.auth.tls import TlsSettings
+from mesh.settings.common import KafkaSettings, ServiceSettings, load
+from mesh.storage.paging import PageTokenSettings, load_page_token_settings
 
 DEFAULT_CONSUMER_GROUP = "notify-svc"
 

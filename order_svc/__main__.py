@@ -1,10 +1,10 @@
 """``python -m order_svc``: run the order service."""
 
-from mesh.auth import load_auth
-from mesh.entry import ServiceEntry, main
-from mesh.paging import load_page_token_settings
-from mesh.settings import KafkaSettings, RedisSettings, load
-from mesh.tls import TlsSettings
+from mesh.auth.settings import load_auth
+from mesh.auth.tls import TlsSettings
+from mesh.serving.entry import ServiceEntry, main
+from mesh.settings.common import KafkaSettings, RedisSettings, load
+from mesh.storage.paging import load_page_token_settings
 from order_svc.bootstrap import SERVICE, OrderConfig, build
 from order_svc.settings import OrderSettings
 

@@ -11,22 +11,24 @@ from functools import partial
 
 import grpc
 
-from mesh.auth import AuthServerInterceptor, AuthSettings, TokenVerifier
-from mesh.breaker import CircuitBreaker
-from mesh.cache import Cache
-from mesh.db import asyncpg_dsn, create_engine, session_factory
-from mesh.dead_letters import DeadLetters, EventTypes
-from mesh.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
-from mesh.operations import operations_servicer
-from mesh.paging import PageTokens, PageTokenSettings
-from mesh.parked import SqlParkedEvents
-from mesh.relay import OutboxRelay
-from mesh.retry import Backoff
-from mesh.server import ServiceProcess, Worker
-from mesh.service_identity import service_channel
-from mesh.settings import KafkaSettings, RedisSettings
-from mesh.stream_slots import StreamSlots
-from mesh.tls import MeshTls, TlsSettings, channel, server_interceptors
+from mesh.auth.interceptor import AuthServerInterceptor
+from mesh.auth.service_identity import service_channel
+from mesh.auth.settings import AuthSettings
+from mesh.auth.tls import MeshTls, TlsSettings, channel, server_interceptors
+from mesh.auth.verification import TokenVerifier
+from mesh.messaging.dead_letters import DeadLetters, EventTypes
+from mesh.messaging.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
+from mesh.messaging.operations import operations_servicer
+from mesh.messaging.parked import SqlParkedEvents
+from mesh.messaging.relay import OutboxRelay
+from mesh.resilience.breaker import CircuitBreaker
+from mesh.resilience.retry import Backoff
+from mesh.serving.server import ServiceProcess, Worker
+from mesh.serving.stream_slots import StreamSlots
+from mesh.settings.common import KafkaSettings, RedisSettings
+from mesh.storage.cache import Cache
+from mesh.storage.engine import asyncpg_dsn, create_engine, session_factory
+from mesh.storage.paging import PageTokens, PageTokenSettings
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, operations_pb2, operations_pb2_grpc, order_pb2, order_pb2_grpc
 from order_svc.adapters.inventory_client import InventoryClient
 from order_svc.adapters.metrics import WATCH_STREAMS, WATCHED_ORDERS

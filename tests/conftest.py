@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from mesh.settings import KafkaSettings
+from mesh.settings.common import KafkaSettings
 from tests.support.infra import Infra, create_database, drop_database, fresh_kafka
 from tests.support.processes import free_port
 from tests.support.redis_server import PrivateRedis

@@ -1,4 +1,4 @@
-"""Read-through cache of products, stock levels and product pages (Redis via mesh.cache).
+"""Read-through cache of products, stock levels and product pages (Redis via mesh.storage.cache).
 
 Entries live under namespace tokens: one per product (its product and stock entries) and one
 for all pages. A change bumps the tokens after commit, so the next read misses. A reader that
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from inventory_svc.adapters.proto import product_from_pb, product_to_pb, stock_from_pb, stock_to_pb
 from inventory_svc.domain.model import Product, StockLevel
 from inventory_svc.domain.paging import ProductQuery
-from mesh.cache import Cache
+from mesh.storage.cache import Cache
 from oms.inventory.v1 import inventory_pb2
 
 PAGES = "pages"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from inventory_svc.domain import events
 from inventory_svc.domain.model import Line
-from mesh.events import OutgoingEvent
-from mesh.kafka import Topics
+from mesh.messaging.events import OutgoingEvent
+from mesh.messaging.kafka import Topics
 from oms.inventory.v1 import events_pb2
 
 _CAUSES = {

@@ -14,7 +14,7 @@ MAX_NAME = 200
 MAX_DESCRIPTION = 4000
 NANOS_PER_CENT = 10_000_000
 # Orders multiply prices by up to 1000 units x 100 lines: the cap keeps every total in a bigint
-# (mesh.money.MAX_UNIT_PRICE_MINOR; a unit test keeps the two equal).
+# (mesh.values.money.MAX_UNIT_PRICE_MINOR; a unit test keeps the two equal).
 MAX_UNITS = 10**11
 
 

@@ -12,8 +12,8 @@ from inventory_svc.adapters.catalog_cache import CatalogCache
 from inventory_svc.domain.model import Line
 from inventory_svc.service_layer import reservations
 from inventory_svc.service_layer.unit_of_work import UnitOfWorkFactory
-from mesh.events import EventEnvelope
-from mesh.kafka import EventHandler
+from mesh.messaging.events import EventEnvelope
+from mesh.messaging.kafka import EventHandler
 from oms.order.v1 import events_pb2 as order_events
 from oms.order.v1 import order_pb2
 

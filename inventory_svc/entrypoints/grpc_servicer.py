@@ -11,7 +11,7 @@ from inventory_svc.adapters.proto import product_to_pb, stock_to_pb
 from inventory_svc.domain.paging import ProductQuery
 from inventory_svc.service_layer import catalog, stock
 from inventory_svc.service_layer.unit_of_work import UnitOfWorkFactory
-from mesh.paging import PageTokens
+from mesh.storage.paging import PageTokens
 from oms.inventory.v1 import inventory_pb2 as pb
 from oms.inventory.v1 import inventory_pb2_grpc
 

@@ -1,3 +1,3 @@
-from mesh.migrate import run_env
+from mesh.storage.migrate import run_env
 
 run_env()

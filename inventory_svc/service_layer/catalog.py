@@ -19,9 +19,16 @@ from inventory_svc.domain.validation import (
 from inventory_svc.service_layer.caching import evict_after_commit
 from inventory_svc.service_layer.errors import product_not_found, raise_if_invalid, require_id
 from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
-from mesh import paging
-from mesh.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, PreconditionViolation, shown
-from mesh.paging import PageTokens
+from mesh.serving.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    PreconditionViolation,
+    shown,
+)
+from mesh.storage import paging
+from mesh.storage.paging import PageTokens
 
 # A mask may name the whole price or its parts (grpc-gateway fills a PATCH's mask with the leaf
 # paths of the body): a part alone changes only that part.

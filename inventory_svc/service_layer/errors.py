@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from inventory_svc.domain.validation import Violations
-from mesh.errors import FieldViolation, InvalidArgument, NotFound, shown
+from mesh.serving.errors import FieldViolation, InvalidArgument, NotFound, shown
 
 
 def raise_if_invalid(violations: Violations) -> None:

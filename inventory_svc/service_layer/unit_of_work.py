@@ -15,9 +15,9 @@ from inventory_svc.adapters.sql_products import SqlProductRepository
 from inventory_svc.adapters.sql_reservations import SqlReservationRepository
 from inventory_svc.adapters.sql_stock import SqlStockRepository
 from inventory_svc.domain.events import Event
-from mesh.kafka import Topics
-from mesh.outbox import claim_event
-from mesh.uow import UnitOfWork
+from mesh.messaging.kafka import Topics
+from mesh.messaging.outbox import claim_event
+from mesh.storage.unit_of_work import UnitOfWork
 
 # The inbox name under which this service records the events it applied.
 CONSUMER = "inventory-svc"

@@ -13,7 +13,7 @@ from email.utils import formatdate
 
 import aiosmtplib
 
-from mesh.email_address import email_problem
+from mesh.values.email_address import email_problem
 from notify_svc.domain.model import Notification
 from notify_svc.domain.orders import CustomerContact
 from notify_svc.domain.planning import Recipient

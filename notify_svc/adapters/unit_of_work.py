@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mesh.outbox import claim_event
-from mesh.uow import UnitOfWork
+from mesh.messaging.outbox import claim_event
+from mesh.storage.unit_of_work import UnitOfWork
 from notify_svc.adapters.repository import SqlNotificationRepository
 
 

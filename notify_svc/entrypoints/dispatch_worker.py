@@ -7,7 +7,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from mesh.retry import Backoff
+from mesh.resilience.retry import Backoff
 from notify_svc.service_layer.delivery import Dispatcher
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from decimal import Decimal
 from google.protobuf.message import Message as ProtoMessage
 from google.type import money_pb2
 
-from mesh.events import EventEnvelope
-from mesh.kafka import ConsumerSpec, EventHandler, Topics
+from mesh.messaging.events import EventEnvelope
+from mesh.messaging.kafka import ConsumerSpec, EventHandler, Topics
 from notify_svc.domain.orders import CustomerContact, EventKind, Money, OrderEvent, OrderLine, OrderSnapshot
 from notify_svc.service_layer.handlers import Dependencies, record_order_event
 from oms.order.v1 import events_pb2, order_pb2

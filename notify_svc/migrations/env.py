@@ -1,5 +1,5 @@
-"""Alembic environment of the notification service (all of it lives in mesh.migrate)."""
+"""Alembic environment of the notification service (all of it lives in mesh.storage.migrate)."""
 
-from mesh.migrate import run_env
+from mesh.storage.migrate import run_env
 
 run_env()

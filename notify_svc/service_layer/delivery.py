@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from mesh.retry import Backoff, is_transient
+from mesh.resilience.retry import Backoff, is_transient
 from notify_svc.domain.model import Notification, Status
 from notify_svc.domain.retry_policy import RetryPolicy
 from notify_svc.service_layer.handlers import Dependencies

@@ -7,7 +7,14 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mesh.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PreconditionViolation, shown
+from mesh.serving.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PreconditionViolation,
+    shown,
+)
 from notify_svc.domain.model import InvalidTransition, Notification, Status
 from notify_svc.domain.orders import OrderEvent
 from notify_svc.domain.planning import Recipient, plan_notification

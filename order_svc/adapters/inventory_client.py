@@ -19,9 +19,9 @@ from typing import TypeVar
 
 import grpc
 
-from mesh.breaker import CircuitBreaker, CircuitOpen
-from mesh.errors import FieldViolation, InvalidArgument
-from mesh.money import from_proto
+from mesh.resilience.breaker import CircuitBreaker, CircuitOpen
+from mesh.serving.errors import FieldViolation, InvalidArgument
+from mesh.values.money import from_proto
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from order_svc.domain.placement import CatalogEntry
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from mesh import money
-from mesh.cache import Cache
+from mesh.storage.cache import Cache
+from mesh.values import money
 from oms.order.v1 import order_pb2
 from order_svc.adapters.proto_mapping import STATUS_FROM_PROTO, order_to_proto
 from order_svc.domain.model import Order, OrderLine, Shortfall

@@ -7,9 +7,9 @@ from datetime import datetime
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 
-from mesh import money
-from mesh.events import OutgoingEvent
-from mesh.kafka import Topics
+from mesh.messaging.events import OutgoingEvent
+from mesh.messaging.kafka import Topics
+from mesh.values import money
 from oms.order.v1 import customer_pb2, events_pb2, order_pb2
 from order_svc.adapters.repository import Customer
 from order_svc.domain import events as domain_events

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from mesh.retry import Backoff
+from mesh.resilience.retry import Backoff
 
 log = logging.getLogger(__name__)
 CHANNEL = "oms_order_changed"

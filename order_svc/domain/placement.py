@@ -11,7 +11,7 @@ MAX_QUANTITY = 1000
 # Problems reported per refused order; a count stands for the rest (100 lines x 100 problems
 # would not fit gRPC's 8 KiB trailers).
 MAX_REPORTED = 10
-# The dearest unit price an order accepts (minor units; mesh.money.MAX_UNIT_PRICE_MINOR, kept
+# The dearest unit price an order accepts (minor units; mesh.values.money.MAX_UNIT_PRICE_MINOR, kept
 # equal by a test): 10**13 x 1000 units x 100 lines = 10**18 keeps every total in a bigint.
 MAX_UNIT_PRICE_MINOR = 10**13
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from mesh.auth import SYNTHETIC_ADMIN, current_principal
+from mesh.auth.principal import SYNTHETIC_ADMIN, current_principal
 from order_svc.service_layer.ports import Caller
 
 FORWARDED = ("authorization", "x-request-id")

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 from google.protobuf.message import Message
 
-from mesh.events import EventEnvelope
-from mesh.kafka import EventHandler
+from mesh.messaging.events import EventEnvelope
+from mesh.messaging.kafka import EventHandler
 from oms.inventory.v1 import events_pb2 as inventory_events
 from oms.payment.v1 import events_pb2 as payment_events
 from order_svc.domain.model import Shortfall

@@ -1,5 +1,5 @@
-"""Alembic environment of the order service (see mesh.migrate)."""
+"""Alembic environment of the order service (see mesh.storage.migrate)."""
 
-from mesh.migrate import run_env
+from mesh.storage.migrate import run_env
 
 run_env()

@@ -6,8 +6,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from mesh.email_address import email_problem
-from mesh.errors import (
+from mesh.serving.errors import (
     AlreadyExists,
     FieldViolation,
     InvalidArgument,
@@ -16,6 +15,7 @@ from mesh.errors import (
     ViolationCollector,
     shown,
 )
+from mesh.values.email_address import email_problem
 from order_svc.adapters.repository import Customer
 from order_svc.service_layer.ports import Caller, OrderDeps
 

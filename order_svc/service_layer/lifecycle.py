@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mesh.errors import (
+from mesh.serving.errors import (
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,

@@ -8,8 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mesh import money
-from mesh.errors import (
+from mesh.serving.errors import (
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -17,6 +16,7 @@ from mesh.errors import (
     PreconditionViolation,
     Unavailable,
 )
+from mesh.values import money
 from order_svc.adapters.metrics import ORDERS_PLACED
 from order_svc.adapters.proto_mapping import outgoing_events
 from order_svc.domain.model import Order, OrderLine

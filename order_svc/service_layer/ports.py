@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from mesh.kafka import Topics
-from mesh.uow import UnitOfWork
+from mesh.messaging.kafka import Topics
+from mesh.storage.unit_of_work import UnitOfWork
 from order_svc.adapters.price_book import PriceBook
 from order_svc.adapters.repository import (
     CatalogRepository,

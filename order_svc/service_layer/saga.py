@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from mesh.events import EventEnvelope
+from mesh.messaging.events import EventEnvelope
 from order_svc.adapters.proto_mapping import reservation_unwanted
 from order_svc.domain.model import Shortfall
 from order_svc.domain.status import HOLDS_NO_STOCK, OrderStatus, can_transition

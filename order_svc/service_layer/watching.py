@@ -20,7 +20,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from mesh.stream_slots import StreamSlots
+from mesh.serving.stream_slots import StreamSlots
 from order_svc.domain.model import Order
 from order_svc.domain.status import FINAL_STATUSES
 from order_svc.service_layer.lifecycle import visible_to

@@ -23,7 +23,7 @@ from google.protobuf import descriptor, field_mask_pb2, message_factory
 from google.protobuf.message import Message
 
 from gateway.descriptors import Method, bindings_of, upstream_of
-from mesh.authorization import Access, Rule, field_value, method_path, rule_of, services
+from mesh.auth.authorization import Access, Rule, field_value, method_path, rule_of, services
 from oms.inventory.v1 import inventory_pb2
 from oms.notify.v1 import notify_pb2
 from oms.ops.v1 import ops_pb2

@@ -17,7 +17,7 @@ import grpc
 import pytest
 import pytest_asyncio
 
-from mesh.auth import mint_token
+from mesh.auth.minting import mint_token
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc

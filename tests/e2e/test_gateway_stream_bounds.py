@@ -18,7 +18,7 @@ import grpc
 import pytest
 import pytest_asyncio
 
-from mesh.auth import mint_token
+from mesh.auth.minting import mint_token
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from order_svc.entrypoints.order_servicer import STREAM_END_KEY
 from tests.e2e.gateway_support import Stack, details_of, running_stack, sse_events, status_body

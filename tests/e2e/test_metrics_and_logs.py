@@ -16,7 +16,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from prometheus_client.parser import text_string_to_metric_families
 
-from mesh.logs import JsonFormatter, about_order
+from mesh.telemetry.logs import JsonFormatter, about_order
 from tests.e2e.tracing_support import SERVICES, ObservedStack, new_traceparent, observed_stack
 from tests.support.processes import Mesh
 from tests.support.wait import eventually

@@ -1,6 +1,6 @@
 """The whole mesh with TLS on: HTTPS at the gateway, mutual TLS on every gRPC hop.
 
-One stack for the module (development CA from mesh.dev_certs): orders placed through the HTTPS
+One stack for the module (development CA from mesh.auth.dev_certs): orders placed through the HTTPS
 gateway go through order → inventory → Kafka and are confirmed; a client without a certificate,
 one with a certificate of another CA, and one of our CA whose identity a service does not
 allow are refused; grpcurl and grpc-health-probe with the right certificate work.
@@ -20,8 +20,8 @@ import pytest
 import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from mesh import dev_certs
-from mesh.tls import MeshTls
+from mesh.auth import dev_certs
+from mesh.auth.tls import MeshTls
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from tests.e2e.gateway_support import Stack, running_stack
 from tests.support.infra import Infra

@@ -17,10 +17,10 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from mesh.db import asyncpg_dsn, create_engine, session_factory
-from mesh.events import OutgoingEvent, cloudevent_headers
-from mesh.kafka import Topics
-from mesh.outbox import add_events
+from mesh.messaging.events import OutgoingEvent, cloudevent_headers
+from mesh.messaging.kafka import Topics
+from mesh.messaging.outbox import add_events
+from mesh.storage.engine import asyncpg_dsn, create_engine, session_factory
 from oms.inventory.v1 import events_pb2 as inventory_events
 from oms.order.v1 import events_pb2 as order_events
 from oms.order.v1 import order_pb2

@@ -176,7 +176,7 @@ async def test_order_service_survives_inventory_outage(core: Mesh, clients: Clie
 async def test_a_failed_payment_cancels_and_releases(core: Mesh, clients: Clients) -> None:
     from datetime import UTC, datetime
 
-    from mesh.events import cloudevent_headers
+    from mesh.messaging.events import cloudevent_headers
     from oms.payment.v1 import events_pb2 as payment_events
     from tests.support.topics import produce_raw
 

@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from mesh.db import create_engine, session_factory
-from mesh.events import OutgoingEvent
-from mesh.kafka import Topics
-from mesh.outbox import OUTBOX, add_events
-from mesh.outbox_parking import list_parked, republish
+from mesh.messaging.events import OutgoingEvent
+from mesh.messaging.kafka import Topics
+from mesh.messaging.outbox import OUTBOX, add_events
+from mesh.messaging.outbox_parking import list_parked, republish
+from mesh.storage.engine import create_engine, session_factory
 from oms.order.v1 import events_pb2, order_pb2
 from tests.e2e.conftest import start_core
 from tests.support.clients import Clients
@@ -55,7 +55,7 @@ async def test_an_oversized_event_is_parked_and_orders_are_still_confirmed(mesh:
 
         reason = "".join(random.choices(string.ascii_letters, k=2_000_000))
         oversized = OutgoingEvent(
-            topic=Topics(mesh.kafka.topic_prefix).orders,
+            topic=Topics(mesh.messaging.kafka.topic_prefix).orders,
             key=before.order_id,
             message=events_pb2.OrderCancelled(order=before, reason=reason),
         )

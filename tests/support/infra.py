@@ -11,9 +11,9 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from mesh.kafka import ensure_topics
-from mesh.migrate import upgrade
-from mesh.settings import KafkaSettings
+from mesh.messaging.kafka import ensure_topics
+from mesh.settings.common import KafkaSettings
+from mesh.storage.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 

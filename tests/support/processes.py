@@ -22,9 +22,9 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from mesh.auth import mint_token
-from mesh.settings import KafkaSettings
-from mesh.tls import MeshTls
+from mesh.auth.minting import mint_token
+from mesh.auth.tls import MeshTls
+from mesh.settings.common import KafkaSettings
 from tests.support.infra import Infra, create_database, drop_database, fresh_kafka
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,7 +128,7 @@ class Mesh:
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     databases: dict[str, str] = field(default_factory=dict)
     relays: list[RelayProcess] = field(default_factory=list)
-    # A folder of mesh.dev_certs output: every process then runs with mutual TLS (its own
+    # A folder of mesh.auth.dev_certs output: every process then runs with mutual TLS (its own
     # certificate, <name>.pem) and the gateway with HTTPS. None: plaintext, as in development.
     tls_dir: Path | None = None
 
@@ -232,7 +232,7 @@ async def new_mesh(infra: Infra, workdir: Path) -> Mesh:
 
 @dataclass
 class RelayProcess:
-    """A standalone outbox relay (``python -m mesh.relay_main``) for one service's database."""
+    """A standalone outbox relay (``python -m mesh.messaging.relay_main``) for one service's database."""
 
     service: ServiceProcess
     log_path: Path
@@ -244,7 +244,7 @@ class RelayProcess:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "mesh.relay_main",
+                "mesh.messaging.relay_main",
                 self.service.name,
                 cwd=ROOT,
                 env=self.service.env,

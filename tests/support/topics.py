@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Producer
 
-from mesh.events import headers_dict
+from mesh.messaging.events import headers_dict
 
 
 @dataclass(frozen=True)

@@ -15,16 +15,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from mesh.auth import (
-    SYNTHETIC_ADMIN,
-    AuthError,
-    AuthServerInterceptor,
-    AuthSettings,
-    Principal,
-    TokenVerifier,
-    current_principal,
-    mint_token,
-)
+from mesh.auth.interceptor import AuthServerInterceptor
+from mesh.auth.minting import mint_token
+from mesh.auth.principal import SYNTHETIC_ADMIN, Principal, current_principal
+from mesh.auth.settings import AuthSettings
+from mesh.auth.verification import AuthError, TokenVerifier
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.order.v1 import order_pb2, order_pb2_grpc
 
@@ -97,7 +92,7 @@ def test_a_refused_token_is_never_cached(name: str) -> None:
 
 
 def test_the_cache_is_bounded_and_forgets_the_oldest_token_first() -> None:
-    from mesh.auth import VerifiedTokens
+    from mesh.auth.token_cache import VerifiedTokens
 
     cache = VerifiedTokens(leeway_s=0, capacity=2)
     claims = {"exp": time.time() + 60}
@@ -109,7 +104,7 @@ def test_the_cache_is_bounded_and_forgets_the_oldest_token_first() -> None:
 
 
 def test_a_token_not_yet_valid_is_not_served_from_the_cache() -> None:
-    from mesh.auth import VerifiedTokens
+    from mesh.auth.token_cache import VerifiedTokens
 
     cache = VerifiedTokens(leeway_s=5)
     cache.put("t", Principal(id="x"), {"exp": time.time() + 600, "nbf": time.time() + 60})

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mesh.auth import DEV_JWT_SECRET, AuthSettings, deployment_problem, load_auth
-from mesh.settings import DeploymentSettings, SettingsError
+from mesh.auth.settings import DEV_JWT_SECRET, AuthSettings, deployment_problem, load_auth
+from mesh.settings.common import DeploymentSettings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
 OWN_SECRET = "a-secret-of-our-own-that-is-long-enough-0123456789"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mesh.authorization import rules
-from mesh.authorization_doc import END, START, markdown
+from mesh.auth.authorization import rules
+from mesh.auth.authorization_doc import END, START, markdown
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "authorization.md"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mesh.bounds_doc import END, START, markdown
+from mesh.serving.bounds_doc import END, START, markdown
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "input-bounds.md"
 

@@ -20,9 +20,9 @@ from pydantic_settings import BaseSettings
 
 from gateway.settings import GatewaySettings
 from inventory_svc.settings import InventorySettings
-from mesh.auth import AuthSettings
-from mesh.paging import PageTokenSettings
-from mesh.settings import KafkaSettings, RedisSettings
+from mesh.auth.settings import AuthSettings
+from mesh.settings.common import KafkaSettings, RedisSettings
+from mesh.storage.paging import PageTokenSettings
 from notify_svc.settings import NotifySettings
 from order_svc.settings import OrderSettings
 
@@ -37,7 +37,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     AuthSettings,
     PageTokenSettings,
 )
-# Read with os.environ by mesh.entry, not through a settings class.
+# Read with os.environ by mesh.serving.entry, not through a settings class.
 PLAIN_VARIABLES = {"OMS_LOG_FORMAT", "OMS_LOG_LEVEL"}
 GRPC_SERVICES = {"order": OrderSettings, "inventory": InventorySettings, "notify": NotifySettings}
 

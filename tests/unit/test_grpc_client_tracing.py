@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from mesh.grpc_client_tracing import TracedChannel
+from mesh.telemetry.grpc_client_tracing import TracedChannel
 
 SAY = "/test.v1.Echo/Say"
 REPEAT = "/test.v1.Echo/Repeat"

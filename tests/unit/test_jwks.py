@@ -1,4 +1,4 @@
-"""mesh.jwks through mesh.auth: a JWKS URL is fetched at a bounded rate, off the event loop's
+"""mesh.auth.jwks through mesh.auth: a JWKS URL is fetched at a bounded rate, off the event loop's
 shared pool, with a short timeout, and a failed refresh keeps the keys already known.
 
 The key set is served by a real HTTP server on 127.0.0.1 that counts its requests.
@@ -20,8 +20,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mesh.auth import AuthError, AuthSettings, TokenVerifier, mint_token, verify_off_loop
-from mesh.jwks import RemoteKeySet
+from mesh.auth.jwks import RemoteKeySet
+from mesh.auth.minting import mint_token
+from mesh.auth.settings import AuthSettings
+from mesh.auth.verification import AuthError, TokenVerifier, verify_off_loop
 
 
 def new_key() -> rsa.RSAPrivateKey:

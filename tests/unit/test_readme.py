@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mesh.settings_doc import markdown
+from mesh.settings.doc import markdown
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 START, END = "<!-- settings-table:start -->\n", "<!-- settings-table:end -->"

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from mesh.messaging_tables import create_messaging_tables_v1
+from mesh.messaging.tables import create_messaging_tables_v1
 
 revision: str = "0001"
 down_revision: str | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from mesh.messaging_tables import add_outbox_parking_v2, drop_outbox_parking_v2
+from mesh.messaging.tables import add_outbox_parking_v2, drop_outbox_parking_v2
 
 revision = "0002"
 down_revision = "0001"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from mesh.messaging_tables import create_messaging_tables_v1
+from mesh.messaging.tables import create_messaging_tables_v1
 
 revision = "0001"
 down_revision = None

@@ -13,9 +13,9 @@ import pytest
 
 from inventory_svc.bootstrap import Inventory, bootstrap
 from inventory_svc.settings import Config, InventorySettings
-from mesh.auth import AuthSettings
-from mesh.server import serve
-from mesh.settings import KafkaSettings, RedisSettings
+from mesh.auth.settings import AuthSettings
+from mesh.serving.server import serve
+from mesh.settings.common import KafkaSettings, RedisSettings
 from oms.inventory.v1 import inventory_pb2_grpc
 from tests.support.infra import Infra
 

@@ -13,8 +13,8 @@ from prometheus_client import REGISTRY
 from inventory_svc.bootstrap import SERVICE, Inventory
 from inventory_svc.domain.model import StockLevel
 from inventory_svc.service_layer import catalog, stock
-from mesh.events import EventEnvelope
-from mesh.outbox import OUTBOX
+from mesh.messaging.events import EventEnvelope
+from mesh.messaging.outbox import OUTBOX
 from oms.inventory.v1 import events_pb2 as inventory_events
 from oms.inventory.v1 import inventory_pb2 as pb
 from oms.order.v1 import events_pb2 as order_events

@@ -12,7 +12,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from inventory_svc.bootstrap import Inventory
-from mesh.auth import mint_token
+from mesh.auth.minting import mint_token
 from oms.inventory.v1 import inventory_pb2 as pb
 from tests.integration.inventory.conftest import AppFactory
 from tests.integration.inventory.helpers import cache_hits, cancelled, eur, new_product, placed, unique

@@ -10,7 +10,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from inventory_svc.bootstrap import Inventory
-from mesh.bounds import MAX_REQUEST_BYTES
+from mesh.serving.bounds import MAX_REQUEST_BYTES
 from oms.inventory.v1 import inventory_pb2 as pb
 from tests.integration.inventory.conftest import start_server
 from tests.integration.inventory.helpers import new_product, unique

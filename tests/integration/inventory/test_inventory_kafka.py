@@ -13,8 +13,8 @@ import pytest
 from confluent_kafka import Consumer
 
 from inventory_svc.bootstrap import SERVICE, Inventory
-from mesh.events import cloudevent_headers, headers_dict
-from mesh.kafka import KafkaProducer
+from mesh.messaging.events import cloudevent_headers, headers_dict
+from mesh.messaging.kafka import KafkaProducer
 from oms.inventory.v1 import events_pb2 as ev
 from oms.order.v1 import events_pb2 as order_events
 from tests.integration.inventory.helpers import order, product_with_stock, unique

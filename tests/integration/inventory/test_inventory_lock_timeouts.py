@@ -18,10 +18,10 @@ from google.protobuf.message import Message
 from prometheus_client import REGISTRY
 
 from inventory_svc.bootstrap import Inventory
-from mesh.db import asyncpg_dsn
-from mesh.events import cloudevent_headers
-from mesh.kafka import KafkaProducer, Topics
-from mesh.retry import is_transient
+from mesh.messaging.events import cloudevent_headers
+from mesh.messaging.kafka import KafkaProducer, Topics
+from mesh.resilience.retry import is_transient
+from mesh.storage.engine import asyncpg_dsn
 from oms.order.v1 import events_pb2 as order_events
 from tests.integration.inventory.conftest import AppFactory
 from tests.integration.inventory.helpers import level, order, product_with_stock, unique

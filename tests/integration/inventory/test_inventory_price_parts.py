@@ -13,7 +13,7 @@ from google.type import money_pb2
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
-from mesh.auth import AuthSettings
+from mesh.auth.settings import AuthSettings
 from oms.inventory.v1 import inventory_pb2 as pb
 from oms.inventory.v1.inventory_pb2_grpc import InventoryServiceStub
 from tests.integration.inventory.conftest import AppFactory, start_server

@@ -8,8 +8,8 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, Message
 
-from mesh.kafka import KafkaProducer, Topics
-from mesh.kafka._consumer import partition_lags
+from mesh.messaging.kafka import KafkaProducer, Topics
+from mesh.messaging.kafka._consumer import partition_lags
 from tests.support.infra import Infra, fresh_kafka
 from tests.support.wait import eventually
 

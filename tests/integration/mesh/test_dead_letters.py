@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from mesh import auth
-from mesh import dead_letters as dead_letters_module
-from mesh.dead_letters import DeadLetters, EventTypes
-from mesh.errors import InvalidArgument, NotFound, PermissionDenied
-from mesh.events import cloudevent_headers
-from mesh.kafka import KafkaProducer, Topics
-from mesh.operations import OperationsServicer
-from mesh.paging import PageTokens
-from mesh.parked import ParkedRow
-from mesh.settings import KafkaSettings
+from mesh.auth import principal
+from mesh.messaging import dead_letters as dead_letters_module
+from mesh.messaging.dead_letters import DeadLetters, EventTypes
+from mesh.messaging.events import cloudevent_headers
+from mesh.messaging.kafka import KafkaProducer, Topics
+from mesh.messaging.operations import OperationsServicer
+from mesh.messaging.parked import ParkedRow
+from mesh.serving.errors import InvalidArgument, NotFound, PermissionDenied
+from mesh.settings.common import KafkaSettings
+from mesh.storage.paging import PageTokens
 from oms.ops.v1 import ops_pb2
 from oms.order.v1 import events_pb2, order_pb2
 from tests.support.infra import Infra, fresh_kafka
@@ -139,14 +139,14 @@ async def test_a_filter_a_missing_dead_letter_and_a_forged_token(setup: Any) -> 
 
 async def test_only_an_admin_may_read_them(setup: Any) -> None:
     _, _, servicer, _ = setup
-    reset = auth._current.set(auth.Principal(id="c-1", roles=frozenset({"customer"})))
+    reset = principal._current.set(principal.Principal(id="c-1", roles=frozenset({"customer"})))
     try:
         with pytest.raises(PermissionDenied):
             await servicer.ListDeadLetters(ops_pb2.ListDeadLettersRequest(), None)
         with pytest.raises(PermissionDenied):
             await servicer.ReplayDeadLetters(ops_pb2.ReplayDeadLettersRequest(), None)
     finally:
-        auth._current.reset(reset)
+        principal._current.reset(reset)
 
 
 async def test_a_replay_publishes_the_original_on_its_topic(setup: Any) -> None:

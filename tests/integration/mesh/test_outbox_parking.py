@@ -1,6 +1,6 @@
 """The outbox relay against the real Kafka and PostgreSQL: a row the broker refuses for good is
 parked with its error, and the rows after it are published, in order, by a relay that keeps
-running. Parked rows are listed and republished (mesh.outbox_parking)."""
+running. Parked rows are listed and republished (mesh.messaging.outbox_parking)."""
 
 from __future__ import annotations
 
@@ -24,13 +24,13 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mesh.db import asyncpg_dsn, create_engine, session_factory
-from mesh.events import OutgoingEvent
-from mesh.kafka import KafkaProducer, Topics
-from mesh.outbox import OUTBOX, add_events
-from mesh.outbox_parking import list_parked, republish
-from mesh.relay import OutboxRelay, RelaySettings
-from mesh.settings import KafkaSettings
+from mesh.messaging.events import OutgoingEvent
+from mesh.messaging.kafka import KafkaProducer, Topics
+from mesh.messaging.outbox import OUTBOX, add_events
+from mesh.messaging.outbox_parking import list_parked, republish
+from mesh.messaging.relay import OutboxRelay, RelaySettings
+from mesh.settings.common import KafkaSettings
+from mesh.storage.engine import asyncpg_dsn, create_engine, session_factory
 from oms.order.v1 import events_pb2, order_pb2
 from tests.support.processes import free_port
 from tests.support.topics import read_topic

@@ -11,9 +11,9 @@ from typing import Any
 import grpc
 import pytest
 
-from mesh.kafka import KafkaProducer
-from mesh.server import serve
-from mesh.settings import KafkaSettings
+from mesh.messaging.kafka import KafkaProducer
+from mesh.serving.server import serve
+from mesh.settings.common import KafkaSettings
 from notify_svc.bootstrap import NotifyApp, build
 from notify_svc.settings import NotifySettings
 from oms.notify.v1 import notify_pb2_grpc

@@ -13,10 +13,10 @@ import asyncpg
 from aiosmtpd.controller import Controller
 from google.type import money_pb2
 
-from mesh.db import asyncpg_dsn
-from mesh.events import cloudevent_headers
-from mesh.kafka import KafkaProducer, Topics
-from mesh.settings import KafkaSettings
+from mesh.messaging.events import cloudevent_headers
+from mesh.messaging.kafka import KafkaProducer, Topics
+from mesh.settings.common import KafkaSettings
+from mesh.storage.engine import asyncpg_dsn
 from notify_svc.dev_smtp import MailSink, ReceivedMail
 from oms.order.v1 import events_pb2, order_pb2
 

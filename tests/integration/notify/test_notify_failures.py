@@ -7,8 +7,8 @@ import uuid
 import grpc
 import pytest
 
-from mesh.kafka import KafkaProducer
-from mesh.settings import KafkaSettings
+from mesh.messaging.kafka import KafkaProducer
+from mesh.settings.common import KafkaSettings
 from notify_svc.dev_smtp import ReceivedMail
 from oms.notify.v1 import notify_pb2
 from tests.integration.notify.conftest import StartNotify

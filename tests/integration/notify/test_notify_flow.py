@@ -7,8 +7,8 @@ import uuid
 import pytest
 from prometheus_client import REGISTRY
 
-from mesh.kafka import KafkaProducer
-from mesh.settings import KafkaSettings
+from mesh.messaging.kafka import KafkaProducer
+from mesh.settings.common import KafkaSettings
 from notify_svc.dev_smtp import ReceivedMail
 from tests.integration.notify.conftest import StartNotify
 from tests.integration.notify.support import SmtpServer, confirmed, placed, publish

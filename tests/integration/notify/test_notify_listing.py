@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 import pytest
 
-from mesh.events import EventEnvelope
+from mesh.messaging.events import EventEnvelope
 from notify_svc.entrypoints.event_handlers import to_domain
 from notify_svc.service_layer.handlers import record_order_event
 from oms.notify.v1 import notify_pb2

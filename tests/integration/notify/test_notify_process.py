@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mesh.kafka import KafkaProducer
-from mesh.settings import KafkaSettings
+from mesh.messaging.kafka import KafkaProducer
+from mesh.settings.common import KafkaSettings
 from tests.integration.notify.support import NotificationRows, SmtpServer, placed, publish
 from tests.support.wait import eventually
 

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
 
-from mesh.db import create_engine, session_factory
-from mesh.kafka import Topics
+from mesh.messaging.kafka import Topics
+from mesh.storage.engine import create_engine, session_factory
 from order_svc.domain.placement import CatalogEntry
 from order_svc.service_layer.ports import NoOrderCache, OrderDeps, OrderUnitOfWork
 

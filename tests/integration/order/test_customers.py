@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mesh.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
+from mesh.serving.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from order_svc.service_layer.customers import (
     CustomerDraft,
     create_customer,

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mesh.cache import Cache
-from mesh.db import create_engine, session_factory
-from mesh.kafka import Topics
-from mesh.settings import RedisSettings
+from mesh.messaging.kafka import Topics
+from mesh.settings.common import RedisSettings
+from mesh.storage.cache import Cache
+from mesh.storage.engine import create_engine, session_factory
 from order_svc.adapters.order_cache import RedisOrderCache
 from order_svc.adapters.repository import Customer
 from order_svc.domain.placement import CatalogEntry, RequestedLine

@@ -18,11 +18,11 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from mesh.auth import AuthSettings
-from mesh.db import create_engine, session_factory
-from mesh.paging import PageTokens, PageTokenSettings
-from mesh.server import serve
-from mesh.settings import KafkaSettings, RedisSettings
+from mesh.auth.settings import AuthSettings
+from mesh.serving.server import serve
+from mesh.settings.common import KafkaSettings, RedisSettings
+from mesh.storage.engine import create_engine, session_factory
+from mesh.storage.paging import PageTokens, PageTokenSettings
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc
 from order_svc.bootstrap import OrderConfig, build
 from order_svc.domain.model import Order, OrderLine

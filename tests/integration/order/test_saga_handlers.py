@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from mesh.events import EventEnvelope
+from mesh.messaging.events import EventEnvelope
 from oms.inventory.v1 import events_pb2 as inventory_events
 from order_svc.adapters.repository import Customer
 from order_svc.domain.placement import RequestedLine
@@ -60,7 +60,7 @@ async def test_an_outcome_for_an_order_that_moved_on_is_ignored(deps: OrderDeps)
 
 async def test_the_order_and_its_event_are_written_together(deps: OrderDeps) -> None:
     """A placement that fails (unknown customer) leaves neither an order nor an event."""
-    from mesh.errors import InvalidArgument
+    from mesh.serving.errors import InvalidArgument
 
     with pytest.raises(InvalidArgument):
         await place_order(PlaceOrder("nobody", [RequestedLine("p-1", 1)]), ADMIN, deps)

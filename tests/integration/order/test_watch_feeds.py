@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from mesh.db import asyncpg_dsn, create_engine, session_factory
-from mesh.kafka import Topics
+from mesh.messaging.kafka import Topics
+from mesh.storage.engine import asyncpg_dsn, create_engine, session_factory
 from order_svc.adapters.repository import Customer
 from order_svc.adapters.watch_hub import WatchHub
 from order_svc.domain.model import Order

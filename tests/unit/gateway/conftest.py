@@ -22,7 +22,8 @@ from grpc_health.v1 import health, health_pb2_grpc
 from gateway.app import GatewayApp, create_app
 from gateway.descriptors import Method
 from gateway.settings import GatewaySettings
-from mesh.auth import AuthSettings, mint_token
+from mesh.auth.minting import mint_token
+from mesh.auth.settings import AuthSettings
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.inventory.v1 import operations_pb2 as inventory_ops_pb2
 from oms.inventory.v1 import operations_pb2_grpc as inventory_ops_pb2_grpc

@@ -9,7 +9,7 @@ import pytest
 from google.rpc import error_details_pb2
 
 from gateway.transcoding import MAX_JSON_DEPTH, nested_deeper_than
-from mesh.bounds import MAX_REQUEST_BYTES
+from mesh.serving.bounds import MAX_REQUEST_BYTES
 from tests.unit.gateway.conftest import Recorder
 
 DEEP = 100_000

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.settings import GatewaySettings
-from mesh.settings import SettingsError, load
+from mesh.settings.common import SettingsError, load
 
 REPO = Path(__file__).resolve().parents[3]
 

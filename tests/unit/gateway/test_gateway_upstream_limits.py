@@ -7,7 +7,7 @@ import httpx
 
 from gateway.response_bounds import RESPONSE_BOUNDS, largest_response
 from gateway.upstream import MAX_RESPONSE_BYTES
-from mesh.bounds import rpc_methods
+from mesh.serving.bounds import rpc_methods
 from notify_svc.domain.model import MAX_LAST_ERROR
 from oms.inventory.v1 import inventory_pb2
 from oms.order.v1 import order_pb2

@@ -7,7 +7,7 @@ import pytest
 from inventory_svc.domain.events import StockChangeCause, StockLevelChanged
 from inventory_svc.domain.model import Line, Money, Product, Reservation, StockLevel
 from inventory_svc.service_layer import catalog, stock
-from mesh.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from mesh.serving.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from tests.unit.inventory.fakes import FakeCatalogCache, FakeUnitOfWork, Store
 
 EUR_5 = catalog.PriceInput("EUR", 5, 0)

@@ -7,8 +7,8 @@ import pytest
 from inventory_svc.domain.model import Money, Product
 from inventory_svc.domain.paging import ProductQuery
 from inventory_svc.service_layer.catalog import list_products
-from mesh.errors import InvalidArgument
-from mesh.paging import PageTokens
+from mesh.serving.errors import InvalidArgument
+from mesh.storage.paging import PageTokens
 from tests.unit.inventory.fakes import FakeCatalogCache, FakeUnitOfWork, Store
 
 TOKENS = PageTokens.development()

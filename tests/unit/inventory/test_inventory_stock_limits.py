@@ -8,8 +8,8 @@ import pytest
 from inventory_svc.domain.model import MAX_STOCK, Money, Product, StockLevel, can_add
 from inventory_svc.domain.validation import MAX_UNITS, Violations, check_units, parse_price
 from inventory_svc.service_layer import stock
-from mesh import money
-from mesh.errors import FailedPrecondition, InvalidArgument
+from mesh.serving.errors import FailedPrecondition, InvalidArgument
+from mesh.values import money
 from order_svc.domain import placement
 from tests.unit.inventory.fakes import FakeCatalogCache, FakeUnitOfWork, Store
 

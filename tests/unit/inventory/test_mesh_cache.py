@@ -1,4 +1,4 @@
-"""mesh.cache against an in-memory stand-in for the Redis client: never raises, bypasses
+"""mesh.storage.cache against an in-memory stand-in for the Redis client: never raises, bypasses
 after an error, and replays evictions it could not deliver before reading again."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from mesh.cache import Cache
+from mesh.storage.cache import Cache
 
 
 class FlakyRedis:

@@ -1,4 +1,4 @@
-"""mesh.authorization: every RPC's declared rule, and the interceptor that enforces it."""
+"""mesh.auth.authorization: every RPC's declared rule, and the interceptor that enforces it."""
 
 from __future__ import annotations
 
@@ -8,16 +8,12 @@ import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from mesh.auth import (
-    ANONYMOUS,
-    AuthServerInterceptor,
-    AuthSettings,
-    Principal,
-    TokenVerifier,
-    current_principal,
-    mint_token,
-)
-from mesh.authorization import Access, Denied, Rule, rules, validate_owner_fields
+from mesh.auth.authorization import Access, Denied, Rule, rules, validate_owner_fields
+from mesh.auth.interceptor import AuthServerInterceptor
+from mesh.auth.minting import mint_token
+from mesh.auth.principal import ANONYMOUS, Principal, current_principal
+from mesh.auth.settings import AuthSettings
+from mesh.auth.verification import TokenVerifier
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.order.v1 import customer_pb2, order_pb2, order_pb2_grpc
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from mesh.breaker import CircuitBreaker, CircuitOpen
+from mesh.resilience.breaker import CircuitBreaker, CircuitOpen
 
 
 class Clock:

@@ -13,9 +13,12 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from mesh.auth import AuthServerInterceptor, AuthSettings, TokenVerifier, mint_token
-from mesh.call_limits import CALLS_REFUSED, CallLimitInterceptor
-from mesh.grpc_errors import ErrorInterceptor
+from mesh.auth.interceptor import AuthServerInterceptor
+from mesh.auth.minting import mint_token
+from mesh.auth.settings import AuthSettings
+from mesh.auth.verification import TokenVerifier
+from mesh.serving.call_limits import CALLS_REFUSED, CallLimitInterceptor
+from mesh.serving.grpc_errors import ErrorInterceptor
 from oms.order.v1 import order_pb2
 from tests.support.wait import eventually
 
@@ -49,7 +52,7 @@ class SlowOrders:
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[grpc.aio.Channel, SlowOrders]]:
     orders = SlowOrders()
-    # The order of mesh.server: auth, then the error mapping, then the cap closest to the handler.
+    # The order of mesh.serving.server: auth, then the error mapping, then the cap closest to the handler.
     server = grpc.aio.server(
         interceptors=[
             AuthServerInterceptor(TokenVerifier(SETTINGS)),

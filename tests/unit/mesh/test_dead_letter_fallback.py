@@ -10,10 +10,10 @@ from typing import Any, cast
 import pytest
 from confluent_kafka import KafkaError, Message
 
-from mesh.events import Headers
-from mesh.kafka import ConsumerSpec, DeliveryError, EventConsumer, KafkaProducer
-from mesh.kafka._consumer import PoisonMessage, _Stopping
-from mesh.settings import KafkaSettings
+from mesh.messaging.events import Headers
+from mesh.messaging.kafka import ConsumerSpec, DeliveryError, EventConsumer, KafkaProducer
+from mesh.messaging.kafka._consumer import PoisonMessage, _Stopping
+from mesh.settings.common import KafkaSettings
 
 
 class RefusingProducer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mesh.email_address import email_problem
+from mesh.values.email_address import email_problem
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from mesh.grpc_errors import MAX_LISTED_VIOLATIONS, ErrorInterceptor, UndecodableRequestInterceptor
+from mesh.serving.grpc_errors import MAX_LISTED_VIOLATIONS, ErrorInterceptor, UndecodableRequestInterceptor
 from oms.order.v1 import order_pb2
 
 SERVICE = "oms.order.v1.OrderService"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError
 
-from mesh.kafka import DeliveryError, is_permanent
+from mesh.messaging.kafka import DeliveryError, is_permanent
 
 
 @pytest.mark.parametrize(

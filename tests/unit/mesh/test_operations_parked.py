@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from mesh import auth
-from mesh.errors import InvalidArgument, PermissionDenied
-from mesh.operations import OperationsServicer
-from mesh.paging import PageTokens
-from mesh.parked import ParkedRow
+from mesh.auth import principal
+from mesh.messaging.operations import OperationsServicer
+from mesh.messaging.parked import ParkedRow
+from mesh.serving.errors import InvalidArgument, PermissionDenied
+from mesh.storage.paging import PageTokens
 from oms.ops.v1 import ops_pb2
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -84,10 +84,10 @@ async def test_republish_needs_positive_ids(ids: list[int]) -> None:
 )
 async def test_a_customer_is_refused(rpc: str, request_message: Any) -> None:
     store = MemoryParked([1])
-    reset = auth._current.set(auth.Principal(id="c-1", roles=frozenset({"customer"})))
+    reset = principal._current.set(principal.Principal(id="c-1", roles=frozenset({"customer"})))
     try:
         with pytest.raises(PermissionDenied):
             await getattr(servicer(store), rpc)(request_message, None)
     finally:
-        auth._current.reset(reset)
+        principal._current.reset(reset)
     assert store.parked == {1}

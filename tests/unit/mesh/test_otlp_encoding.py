@@ -20,7 +20,7 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace.span import TraceState
 
-from mesh.otlp_encoding import SpanEncoder
+from mesh.telemetry.otlp_encoding import SpanEncoder
 
 REMOTE = SpanContext(
     trace_id=0x0AF7651916CD43DD8448EB211C80319C,
@@ -117,7 +117,7 @@ def test_the_grpc_exporter_sends_our_encoding_through_the_sdks_hook() -> None:
     """If the SDK renamed its hook, our override would silently stop being used."""
     from opentelemetry.exporter.otlp.proto.grpc.exporter import OTLPExporterMixin
 
-    from mesh.otlp_export import FastEncodingGrpcSpanExporter
+    from mesh.telemetry.otlp_export import FastEncodingGrpcSpanExporter
 
     assert "_translate_data" in OTLPExporterMixin.__abstractmethods__
     exporter = FastEncodingGrpcSpanExporter()

@@ -1,4 +1,4 @@
-"""mesh.paging's page tokens: valid ones round-trip, every edit and every misuse is refused."""
+"""mesh.storage.paging's page tokens: valid ones round-trip, every edit and every misuse is refused."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mesh.errors import InvalidArgument
-from mesh.paging import DEV_PAGE_TOKEN_KEY, PageTokens, PageTokenSettings, load_page_token_settings
-from mesh.settings import SettingsError, load
+from mesh.serving.errors import InvalidArgument
+from mesh.settings.common import SettingsError, load
+from mesh.storage.paging import DEV_PAGE_TOKEN_KEY, PageTokens, PageTokenSettings, load_page_token_settings
 
 TOKENS = PageTokens(b"k" * 32)
 WHEN = datetime(2026, 11, 30, 12, 34, 56, 789000, tzinfo=UTC)

@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from google.type import money_pb2
 
-from mesh import money
-from mesh.errors import InvalidArgument
-from mesh.paging import MAX_PAGE_SIZE, page_size
-from mesh.settings import SettingsError, load
+from mesh.serving.errors import InvalidArgument
+from mesh.settings.common import SettingsError, load
+from mesh.storage.paging import MAX_PAGE_SIZE, page_size
+from mesh.values import money
 from order_svc.settings import OrderSettings
 
 

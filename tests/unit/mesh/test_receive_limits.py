@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mesh.bounds import BYTES_PER_CHAR, largest_encoding, rpc_methods
-from mesh.server import MAX_REQUEST_BYTES
+from mesh.serving.bounds import BYTES_PER_CHAR, largest_encoding, rpc_methods
+from mesh.serving.server import MAX_REQUEST_BYTES
 from oms.order.v1 import order_pb2
 
 WIDE = "😀"  # four bytes in UTF-8: the worst case per character

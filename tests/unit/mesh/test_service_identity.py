@@ -1,4 +1,4 @@
-"""mesh.service_identity: a service calls internal RPCs with a token of its own."""
+"""mesh.auth.service_identity: a service calls internal RPCs with a token of its own."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import time
 import grpc
 import pytest
 
-from mesh.auth import AuthServerInterceptor, AuthSettings, TokenVerifier, current_principal, mint_token
-from mesh.service_identity import ServiceToken, service_channel, with_service_token
+from mesh.auth.interceptor import AuthServerInterceptor
+from mesh.auth.minting import mint_token
+from mesh.auth.principal import current_principal
+from mesh.auth.service_identity import ServiceToken, service_channel, with_service_token
+from mesh.auth.settings import AuthSettings
+from mesh.auth.verification import TokenVerifier
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 
 SETTINGS = AuthSettings(jwt_secret="unit-test-secret-that-is-long-enough-for-hs256", jwks=None)

@@ -1,4 +1,4 @@
-"""mesh.stream_slots: caps per caller and per process, and the RESOURCE_EXHAUSTED status they raise."""
+"""mesh.serving.stream_slots: caps per caller and per process, and the RESOURCE_EXHAUSTED status they raise."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import grpc
 import pytest
 from google.rpc import code_pb2, error_details_pb2
 
-from mesh.errors import ResourceExhausted
-from mesh.grpc_errors import to_status
-from mesh.stream_slots import StreamSlots, stream_end
+from mesh.serving.errors import ResourceExhausted
+from mesh.serving.grpc_errors import to_status
+from mesh.serving.stream_slots import StreamSlots, stream_end
 
 
 def test_a_caller_gets_at_most_its_share_and_others_keep_theirs() -> None:

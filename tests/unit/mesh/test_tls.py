@@ -11,9 +11,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
 from inventory_svc.settings import InventorySettings
-from mesh import dev_certs
-from mesh.settings import SettingsError, load
-from mesh.tls import MeshTls, PeerIdentityInterceptor, TlsSettings, add_port, channel, server_interceptors
+from mesh.auth import dev_certs
+from mesh.auth.tls import MeshTls, PeerIdentityInterceptor, TlsSettings, add_port, channel, server_interceptors
+from mesh.settings.common import SettingsError, load
 from order_svc.settings import OrderSettings
 
 

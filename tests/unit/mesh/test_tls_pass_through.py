@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from gateway.settings import GatewaySettings
-from mesh import dev_certs
-from mesh.db import engine_url_and_args
-from mesh.settings import KafkaSettings, RedisSettings, SettingsError, load
+from mesh.auth import dev_certs
+from mesh.settings.common import KafkaSettings, RedisSettings, SettingsError, load
+from mesh.storage.engine import engine_url_and_args
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_redis_tls_comes_from_the_rediss_scheme_with_verification() -> None:
 def test_redis_client_built_from_the_settings_speaks_tls(ca: Path) -> None:
     from redis.asyncio.connection import SSLConnection
 
-    from mesh.cache import Cache
+    from mesh.storage.cache import Cache
 
     cache = Cache.from_settings(
         RedisSettings(url="rediss://r:6380/0", ssl_ca_file=str(ca / "ca.pem")), service="t", key_prefix="t:"

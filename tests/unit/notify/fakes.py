@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
 
-from mesh.email_address import email_problem
+from mesh.values.email_address import email_problem
 from notify_svc.domain.model import Notification
 from notify_svc.domain.orders import CustomerContact, EventKind, Money, OrderEvent, OrderLine, OrderSnapshot
 from notify_svc.domain.planning import Recipient

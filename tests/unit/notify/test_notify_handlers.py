@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from mesh.errors import FailedPrecondition, InvalidArgument, NotFound
+from mesh.serving.errors import FailedPrecondition, InvalidArgument, NotFound
 from notify_svc.domain.model import Status
 from notify_svc.service_layer.handlers import list_notifications, record_order_event, retry_notification
 from notify_svc.service_layer.ports import ListQuery

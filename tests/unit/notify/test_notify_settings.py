@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mesh.settings import SettingsError, load
+from mesh.settings.common import SettingsError, load
 from notify_svc.settings import NotifySettings
 
 

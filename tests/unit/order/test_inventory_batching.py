@@ -16,10 +16,10 @@ from typing import Any, cast
 import grpc
 import pytest
 
-from mesh.breaker import CircuitBreaker
-from mesh.errors import FailedPrecondition, InvalidArgument
-from mesh.kafka import Topics
-from mesh.money import to_proto
+from mesh.messaging.kafka import Topics
+from mesh.resilience.breaker import CircuitBreaker
+from mesh.serving.errors import FailedPrecondition, InvalidArgument
+from mesh.values.money import to_proto
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from order_svc.adapters.inventory_client import InventoryClient
 from order_svc.adapters.price_book import PriceBook

@@ -12,11 +12,14 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from mesh.auth import AuthServerInterceptor, AuthSettings, TokenVerifier, mint_token
-from mesh.grpc_errors import ErrorInterceptor
-from mesh.kafka import Topics
-from mesh.paging import PageTokens
-from mesh.stream_slots import StreamSlots
+from mesh.auth.interceptor import AuthServerInterceptor
+from mesh.auth.minting import mint_token
+from mesh.auth.settings import AuthSettings
+from mesh.auth.verification import TokenVerifier
+from mesh.messaging.kafka import Topics
+from mesh.serving.grpc_errors import ErrorInterceptor
+from mesh.serving.stream_slots import StreamSlots
+from mesh.storage.paging import PageTokens
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from order_svc.adapters.watch_hub import WatchHub
 from order_svc.entrypoints.order_servicer import STREAM_END_KEY, OrderServicer

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from mesh.errors import NotFound
+from mesh.serving.errors import NotFound
 from order_svc.adapters.watch_hub import WatchHub
 from order_svc.domain.model import Order
 from order_svc.domain.status import OrderStatus

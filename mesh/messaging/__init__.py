@@ -1,0 +1,1 @@
+"""Events between services: outbox, inbox, relay, Kafka, dead letters, parked rows."""

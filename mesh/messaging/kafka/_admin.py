@@ -1,0 +1,41 @@
+"""Creates the mesh's topics with explicit partition counts (the broker never auto-creates)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from mesh.messaging.kafka._topics import Topics
+from mesh.settings.common import KafkaSettings
+
+DEAD_LETTER_PARTITIONS = 1
+
+
+def topic_specs(settings: KafkaSettings) -> list[NewTopic]:
+    topics = Topics(settings.topic_prefix)
+    specs = []
+    for name in topics.all_primary():
+        specs.append(NewTopic(name, settings.partitions, settings.replication_factor))
+        specs.append(NewTopic(Topics.dead_letter(name), DEAD_LETTER_PARTITIONS, settings.replication_factor))
+    return specs
+
+
+def _ensure_topics_blocking(settings: KafkaSettings, timeout_s: float) -> list[str]:
+    admin = AdminClient(settings.client_config())
+    futures = admin.create_topics(topic_specs(settings), operation_timeout=timeout_s, request_timeout=timeout_s)
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout_s)
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    return created
+
+
+async def ensure_topics(settings: KafkaSettings, *, timeout_s: float = 30.0) -> list[str]:
+    """Creates missing topics, idempotently; returns the names it created."""
+    return await asyncio.to_thread(_ensure_topics_blocking, settings, timeout_s)

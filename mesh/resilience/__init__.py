@@ -1,0 +1,1 @@
+"""Failing well: retry with backoff, transient-fault classification, circuit breaker."""

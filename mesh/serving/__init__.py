@@ -1,0 +1,1 @@
+"""Running a gRPC service: server bootstrap, entry point, interceptors, errors, request checks."""

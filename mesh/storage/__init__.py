@@ -1,0 +1,1 @@
+"""A service's own data: the engine, the unit of work, migrations, paging, the Redis cache."""

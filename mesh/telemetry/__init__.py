@@ -1,0 +1,1 @@
+"""Seeing what runs: tracing, the OTLP encoder, RED metrics, logs."""

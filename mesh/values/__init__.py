@@ -1,0 +1,1 @@
+"""Small value types every service shares: money, e-mail address syntax."""
