@@ -19,16 +19,10 @@ from inventory_svc.domain.validation import (
 from inventory_svc.service_layer.caching import evict_after_commit
 from inventory_svc.service_layer.errors import product_not_found, raise_if_invalid, require_id
 from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
-from mesh.serving.errors import (
-    AlreadyExists,
-    FailedPrecondition,
-    FieldViolation,
-    InvalidArgument,
-    PreconditionViolation,
-    shown,
-)
+from mesh.serving.errors import AlreadyExists, FailedPrecondition, InvalidArgument, PreconditionViolation, shown
 from mesh.storage import paging
 from mesh.storage.paging import PageTokens
+from mesh.values.violations import FieldViolation
 
 # A mask may name the whole price or its parts (grpc-gateway fills a PATCH's mask with the leaf
 # paths of the body): a part alone changes only that part.

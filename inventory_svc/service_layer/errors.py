@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from inventory_svc.domain.validation import Violations
-from mesh.serving.errors import FieldViolation, InvalidArgument, NotFound, shown
+from mesh.serving.errors import InvalidArgument, NotFound, shown
+from mesh.values.violations import FieldViolation
 
 
 def raise_if_invalid(violations: Violations) -> None:

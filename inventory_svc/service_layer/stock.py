@@ -11,14 +11,8 @@ from inventory_svc.domain.validation import Violations, check_not_negative, chec
 from inventory_svc.service_layer.caching import evict_after_commit
 from inventory_svc.service_layer.errors import product_not_found, raise_if_invalid, require_id
 from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
-from mesh.serving.errors import (
-    Aborted,
-    FailedPrecondition,
-    FieldViolation,
-    InvalidArgument,
-    MeshError,
-    PreconditionViolation,
-)
+from mesh.serving.errors import Aborted, FailedPrecondition, InvalidArgument, MeshError, PreconditionViolation
+from mesh.values.violations import FieldViolation
 
 log = logging.getLogger(__name__)
 

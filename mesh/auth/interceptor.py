@@ -12,6 +12,7 @@ from mesh.auth.authorization import PUBLIC_METHOD_PREFIXES, Access, Denied, Rule
 from mesh.auth.principal import ANONYMOUS, SYNTHETIC_ADMIN, set_current_principal
 from mesh.auth.verification import AuthError, TokenVerifier, verify_off_loop
 from mesh.serving.grpc_wrap import Handler, Streaming, Unary, WrappingInterceptor, rewrap
+from mesh.serving.wire import metadata_value
 
 
 class AuthServerInterceptor(WrappingInterceptor):
@@ -41,7 +42,7 @@ class AuthServerInterceptor(WrappingInterceptor):
         return _wrap_handler(handler, lambda request, context: self._authorize(rule, request, context))
 
     async def _authorize(self, rule: Rule, request: Any, context: grpc.aio.ServicerContext) -> None:
-        header = _metadata_value(context.invocation_metadata(), "authorization")
+        header = metadata_value(context.invocation_metadata(), "authorization")
         try:
             if header is None and not rule.needs_token:
                 principal = ANONYMOUS if self._verifier.settings.enabled else SYNTHETIC_ADMIN
@@ -55,13 +56,6 @@ class AuthServerInterceptor(WrappingInterceptor):
         except Denied as exc:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
         set_current_principal(principal)
-
-
-def _metadata_value(metadata: Any, key: str) -> str | None:
-    for item_key, value in metadata or ():
-        if item_key == key:
-            return value.decode() if isinstance(value, bytes) else str(value)
-    return None
 
 
 _Check = Callable[[Any, grpc.aio.ServicerContext], Awaitable[None]]

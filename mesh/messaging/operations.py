@@ -14,13 +14,15 @@ from typing import Any
 
 import grpc
 from confluent_kafka import KafkaException
-from google.protobuf import any_pb2, timestamp_pb2
+from google.protobuf import any_pb2
 
 from mesh.auth.principal import current_principal
 from mesh.messaging.dead_letters import DeadLetterRecord, DeadLetters, DeadLetterUnavailable, Ref
 from mesh.messaging.parked import ParkedEvents, ParkedRow
-from mesh.serving.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from mesh.serving.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
+from mesh.serving.wire import timestamp
 from mesh.storage.paging import PageTokens, page_size
+from mesh.values.violations import FieldViolation
 from oms.ops.v1 import ops_pb2
 
 _TOKEN_KIND = "dead-letters"
@@ -161,15 +163,9 @@ def parked_to_proto(row: ParkedRow) -> ops_pb2.ParkedEvent:
         size_bytes=row.size_bytes,
     )
     if row.parked_at is not None:
-        message.parked_at.CopyFrom(_timestamp(row.parked_at))
-    message.created_at.CopyFrom(_timestamp(row.created_at))
+        message.parked_at.CopyFrom(timestamp(row.parked_at))
+    message.created_at.CopyFrom(timestamp(row.created_at))
     return message
-
-
-def _timestamp(value: Any) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def _require_admin() -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from mesh.values.violations import FieldViolation
+
 ERROR_DOMAIN = "oms.mesh"
 # An InvalidArgument's message lists this many violations (the BadRequest detail has them all).
 SUMMARY_VIOLATIONS = 5
@@ -29,14 +31,6 @@ def shown(value: object, limit: int = SHOWN_CHARS, *, quoted: bool = True) -> st
     if len(text) <= limit:
         return text
     return f"{text[:limit]}…({len(text)} chars)"
-
-
-@dataclass(frozen=True)
-class FieldViolation:
-    """One bad field of a request, named by its path (``items[2].quantity``)."""
-
-    field: str
-    description: str
 
 
 @dataclass(frozen=True)

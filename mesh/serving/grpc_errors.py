@@ -19,7 +19,6 @@ from mesh.resilience.retry import is_transient
 from mesh.serving.errors import (
     ERROR_DOMAIN,
     FailedPrecondition,
-    FieldViolation,
     Internal,
     InvalidArgument,
     MeshError,
@@ -28,6 +27,7 @@ from mesh.serving.errors import (
 )
 from mesh.serving.grpc_wrap import Handler, WrappingInterceptor, rewrap
 from mesh.serving.request_checks import request_violations
+from mesh.values.violations import FieldViolation
 
 log = logging.getLogger(__name__)
 

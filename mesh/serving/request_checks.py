@@ -20,8 +20,8 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from mesh.serving.bounds import bounds_of, is_integer, is_output_only
-from mesh.serving.errors import FieldViolation
 from mesh.values.email_address import email_problem
+from mesh.values.violations import FieldViolation
 
 _STRING = FieldDescriptor.TYPE_STRING
 _BYTES = FieldDescriptor.TYPE_BYTES

@@ -26,8 +26,9 @@ from typing import Any
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mesh.serving.errors import FieldViolation, InvalidArgument
+from mesh.serving.errors import InvalidArgument
 from mesh.settings.common import DeploymentSettings, SettingsError, load
+from mesh.values.violations import FieldViolation
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,9 @@ import grpc
 from google.protobuf import timestamp_pb2
 
 from mesh.auth.principal import SYNTHETIC_ADMIN, current_principal
-from mesh.serving.errors import FieldViolation, InvalidArgument, PermissionDenied
+from mesh.serving.errors import InvalidArgument, PermissionDenied
 from mesh.storage.paging import PageTokens, page_size
+from mesh.values.violations import FieldViolation
 from notify_svc.domain.model import Notification, Status
 from notify_svc.service_layer.handlers import Dependencies, list_notifications, retry_notification
 from notify_svc.service_layer.ports import Cursor, ListQuery

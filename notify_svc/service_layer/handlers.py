@@ -7,14 +7,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mesh.serving.errors import (
-    FailedPrecondition,
-    FieldViolation,
-    InvalidArgument,
-    NotFound,
-    PreconditionViolation,
-    shown,
-)
+from mesh.serving.errors import FailedPrecondition, InvalidArgument, NotFound, PreconditionViolation, shown
+from mesh.values.violations import FieldViolation
 from notify_svc.domain.model import InvalidTransition, Notification, Status
 from notify_svc.domain.orders import OrderEvent
 from notify_svc.domain.planning import Recipient, plan_notification

@@ -20,8 +20,9 @@ from typing import TypeVar
 import grpc
 
 from mesh.resilience.breaker import CircuitBreaker, CircuitOpen
-from mesh.serving.errors import FieldViolation, InvalidArgument
+from mesh.serving.errors import InvalidArgument
 from mesh.values.money import from_proto
+from mesh.values.violations import FieldViolation
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from order_svc.domain.placement import CatalogEntry
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import grpc
 
-from mesh.serving.errors import FieldViolation, InvalidArgument
+from mesh.serving.errors import InvalidArgument
 from mesh.storage.paging import PageTokens, page_size
+from mesh.values.violations import FieldViolation
 from oms.order.v1 import customer_pb2, customer_pb2_grpc
 from order_svc.adapters.proto_mapping import customer_to_proto
 from order_svc.entrypoints.caller import caller_of

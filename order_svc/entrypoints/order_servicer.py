@@ -10,10 +10,11 @@ from datetime import datetime
 import grpc
 
 from mesh.auth.principal import SYNTHETIC_ADMIN, current_principal
-from mesh.serving.errors import FieldViolation, InvalidArgument, Unauthenticated
+from mesh.serving.errors import InvalidArgument, Unauthenticated
 from mesh.serving.stream_slots import stream_end
 from mesh.storage.paging import PageTokens, page_size
 from mesh.telemetry.logs import about_order
+from mesh.values.violations import FieldViolation
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from order_svc.adapters.proto_mapping import STATUS_FROM_PROTO, order_to_proto
 from order_svc.adapters.repository import OrderPageKey

@@ -6,16 +6,9 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from mesh.serving.errors import (
-    AlreadyExists,
-    FieldViolation,
-    InvalidArgument,
-    NotFound,
-    PermissionDenied,
-    ViolationCollector,
-    shown,
-)
+from mesh.serving.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, ViolationCollector, shown
 from mesh.values.email_address import email_problem
+from mesh.values.violations import FieldViolation
 from order_svc.adapters.repository import Customer
 from order_svc.service_layer.ports import Caller, OrderDeps
 

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 from mesh.serving.errors import (
     FailedPrecondition,
-    FieldViolation,
     InvalidArgument,
     NotFound,
     PermissionDenied,
     PreconditionViolation,
     shown,
 )
+from mesh.values.violations import FieldViolation
 from order_svc.adapters.metrics import ORDER_TRANSITIONS, ORDERS_FINAL
 from order_svc.adapters.proto_mapping import outgoing_events
 from order_svc.adapters.repository import OrderPageKey

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 from mesh.serving.errors import (
     FailedPrecondition,
-    FieldViolation,
     InvalidArgument,
     PermissionDenied,
     PreconditionViolation,
     Unavailable,
 )
 from mesh.values import money
+from mesh.values.violations import FieldViolation
 from order_svc.adapters.metrics import ORDERS_PLACED
 from order_svc.adapters.proto_mapping import outgoing_events
 from order_svc.domain.model import Order, OrderLine

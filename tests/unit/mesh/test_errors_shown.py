@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from mesh.serving.errors import SHOWN_CHARS, FieldViolation, InvalidArgument, shown
+from mesh.serving.errors import SHOWN_CHARS, InvalidArgument, shown
+from mesh.values.violations import FieldViolation
 
 
 def test_short_values_are_quoted_whole_and_long_ones_cut_with_their_length() -> None:

@@ -6,8 +6,8 @@ from google.protobuf.message import Message
 
 from inventory_svc.seed_catalog import CATALOG
 from mesh.serving.bounds import bounds_of, is_integer, is_output_only, needs_bounds, rpc_methods
-from mesh.serving.errors import FieldViolation
 from mesh.serving.request_checks import plan_of, request_violations
+from mesh.values.violations import FieldViolation
 from oms.inventory.v1 import inventory_pb2
 from oms.notify.v1 import notify_pb2
 from oms.order.v1 import customer_pb2, order_pb2
