@@ -5,6 +5,7 @@ The order and the exit status 2 on a bad setting or an unreachable database live
 
 from __future__ import annotations
 
+from inventory_svc.adapters.topics import DECLARED
 from inventory_svc.bootstrap import SERVICE, bootstrap
 from inventory_svc.settings import Config, load_config
 from mesh.serving.entry import ServiceEntry, main
@@ -21,6 +22,7 @@ ENTRY = ServiceEntry(
     service_settings=lambda config: config.service,
     kafka_settings=lambda config: config.kafka,
     database_variable="OMS_INVENTORY_DATABASE_URL",
+    topics=DECLARED,
     build=build,
 )
 

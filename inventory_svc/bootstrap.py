@@ -11,10 +11,12 @@ import grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inventory_svc.adapters.catalog_cache import CatalogCache, RedisCatalogCache
+from inventory_svc.adapters.topics import ORDERS
 from inventory_svc.entrypoints.events import OrderEventHandlers
 from inventory_svc.entrypoints.grpc_servicer import InventoryServicer
 from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork, SqlUnitOfWork
 from inventory_svc.settings import Config
+from mesh.auth.authorization import rules_of
 from mesh.auth.interceptor import AuthServerInterceptor
 from mesh.auth.tls import MeshTls, server_interceptors
 from mesh.auth.verification import TokenVerifier
@@ -32,6 +34,10 @@ from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc, operations_pb2, 
 # Package name: the migrations' home (mesh.storage.migrate), the logs' and metrics' service name.
 SERVICE = "inventory_svc"
 CONSUMER_GROUP = "inventory-svc"
+SERVICES = (
+    inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"],
+    operations_pb2.DESCRIPTOR.services_by_name["InventoryOperationsService"],
+)
 
 
 @dataclass
@@ -56,7 +62,7 @@ class Inventory:
 
     @property
     def consumed_topics(self) -> list[str]:
-        return [self.topics.orders]
+        return [self.topics.name(ORDERS)]
 
     def operations(self) -> Any:
         dead_letters = DeadLetters(
@@ -114,15 +120,12 @@ class Inventory:
             name=SERVICE,
             host=settings.grpc_host,
             port=settings.grpc_port,
-            service_names=[
-                inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].full_name,
-                operations_pb2.DESCRIPTOR.services_by_name["InventoryOperationsService"].full_name,
-            ],
+            service_names=[service.full_name for service in SERVICES],
             register=register,
             workers=workers,
             interceptors=[
                 *server_interceptors(tls, settings.tls_allowed_clients),
-                AuthServerInterceptor(TokenVerifier(self.config.auth)),
+                AuthServerInterceptor(TokenVerifier(self.config.auth), rules_of(SERVICES)),
             ],
             tls=tls,
             on_start=[self.producer.start],

@@ -7,6 +7,7 @@ database live once, in mesh.serving.entry; the consumer and the dispatcher run a
 from __future__ import annotations
 
 from mesh.serving.entry import ServiceEntry, main
+from notify_svc.adapters.topics import DECLARED
 from notify_svc.bootstrap import build_process
 from notify_svc.settings import load_config
 
@@ -16,6 +17,7 @@ ENTRY = ServiceEntry(
     service_settings=lambda config: config.service,
     kafka_settings=lambda config: config.kafka,
     database_variable="OMS_NOTIFY_DATABASE_URL",
+    topics=DECLARED,
     build=build_process,
 )
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mesh.auth.authorization import rules_of
 from mesh.auth.interceptor import AuthServerInterceptor
 from mesh.auth.settings import AuthSettings
 from mesh.auth.tls import MeshTls, server_interceptors
@@ -36,8 +37,10 @@ from notify_svc.service_layer.ports import Channel, DeliveryMetrics, UnitOfWork
 from notify_svc.settings import NotifyConfig, NotifySettings
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc, operations_pb2, operations_pb2_grpc
 
-SERVICE_NAME = notify_pb2.DESCRIPTOR.services_by_name["NotificationService"].full_name
-OPERATIONS_SERVICE_NAME = operations_pb2.DESCRIPTOR.services_by_name["NotifyOperationsService"].full_name
+SERVICES = (
+    notify_pb2.DESCRIPTOR.services_by_name["NotificationService"],
+    operations_pb2.DESCRIPTOR.services_by_name["NotifyOperationsService"],
+)
 
 
 @dataclass
@@ -135,13 +138,13 @@ def build(
         name="notify-svc",
         host=settings.grpc_host,
         port=settings.grpc_port,
-        service_names=[SERVICE_NAME, OPERATIONS_SERVICE_NAME],
+        service_names=[service.full_name for service in SERVICES],
         register=register,
         workers=[consume, dispatcher.run] if settings.run_workers else [],
         # Calling the service's port directly must not skip authentication.
         interceptors=[
             *server_interceptors(tls, settings.tls_allowed_clients),
-            *([AuthServerInterceptor(TokenVerifier(auth))] if auth is not None else []),
+            *([AuthServerInterceptor(TokenVerifier(auth), rules_of(SERVICES))] if auth is not None else []),
         ],
         tls=tls,
         on_start=[dlq.start],

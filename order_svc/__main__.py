@@ -5,6 +5,7 @@ from mesh.auth.tls import TlsSettings
 from mesh.serving.entry import ServiceEntry, main
 from mesh.settings.common import KafkaSettings, RedisSettings, load
 from mesh.storage.paging import load_page_token_settings
+from order_svc.adapters.topics import DECLARED
 from order_svc.bootstrap import SERVICE, OrderConfig, build
 from order_svc.settings import OrderSettings
 
@@ -28,6 +29,7 @@ if __name__ == "__main__":
             service_settings=lambda c: c.service,
             kafka_settings=lambda c: c.kafka,
             database_variable="OMS_ORDER_DATABASE_URL",
+            topics=DECLARED,
             build=build,
         )
     )

@@ -11,6 +11,7 @@ from functools import partial
 
 import grpc
 
+from mesh.auth.authorization import rules_of
 from mesh.auth.interceptor import AuthServerInterceptor
 from mesh.auth.service_identity import service_channel
 from mesh.auth.settings import AuthSettings
@@ -33,6 +34,7 @@ from oms.order.v1 import customer_pb2, customer_pb2_grpc, operations_pb2, operat
 from order_svc.adapters.inventory_client import InventoryClient
 from order_svc.adapters.metrics import WATCH_STREAMS, WATCHED_ORDERS
 from order_svc.adapters.order_cache import RedisOrderCache
+from order_svc.adapters.topics import INVENTORY, PAYMENTS
 from order_svc.adapters.watch_hub import WatchHub
 from order_svc.entrypoints.customer_servicer import CustomerServicer
 from order_svc.entrypoints.event_handlers import event_handlers
@@ -47,6 +49,11 @@ from order_svc.settings import OrderSettings
 log = logging.getLogger(__name__)
 SERVICE = "order_svc"
 CONSUMER_GROUP = "order-svc"
+SERVICES = (
+    order_pb2.DESCRIPTOR.services_by_name["OrderService"],
+    customer_pb2.DESCRIPTOR.services_by_name["CustomerService"],
+    operations_pb2.DESCRIPTOR.services_by_name["OrderOperationsService"],
+)
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,7 @@ def build(config: OrderConfig) -> ServiceProcess:
     WATCHED_ORDERS.set_function(lambda: len(watching.feeds))
 
     handlers = event_handlers(deps)
-    consumed = [topics.inventory, topics.payments]
+    consumed = [topics.name(INVENTORY), topics.name(PAYMENTS)]
     operations = operations_servicer(
         operations_pb2_grpc.OrderOperationsServiceServicer,
         DeadLetters(
@@ -146,16 +153,12 @@ def build(config: OrderConfig) -> ServiceProcess:
         name=SERVICE,
         host=settings.grpc_host,
         port=settings.grpc_port,
-        service_names=[
-            order_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
-            customer_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name,
-            operations_pb2.DESCRIPTOR.services_by_name["OrderOperationsService"].full_name,
-        ],
+        service_names=[service.full_name for service in SERVICES],
         register=register,
         workers=workers,
         interceptors=[
             *server_interceptors(tls, settings.tls_allowed_clients),
-            AuthServerInterceptor(TokenVerifier(config.auth)),
+            AuthServerInterceptor(TokenVerifier(config.auth), rules_of(SERVICES)),
         ],
         tls=tls,
         on_close=[close],

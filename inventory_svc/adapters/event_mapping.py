@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from inventory_svc.adapters.topics import INVENTORY
 from inventory_svc.domain import events
 from inventory_svc.domain.model import Line
 from mesh.messaging.events import OutgoingEvent
@@ -26,7 +27,7 @@ def to_outgoing(event: events.Event, topics: Topics) -> OutgoingEvent:
     match event:
         case events.InventoryReserved(order_id=order_id, lines=lines):
             message = events_pb2.InventoryReserved(order_id=order_id, items=_items(lines))
-            return OutgoingEvent(topics.inventory, order_id, message)
+            return OutgoingEvent(topics.name(INVENTORY), order_id, message)
         case events.StockReservationFailed(order_id=order_id, reason=reason, shortfalls=shortfalls):
             failed = events_pb2.StockReservationFailed(
                 order_id=order_id,
@@ -36,10 +37,10 @@ def to_outgoing(event: events.Event, topics: Topics) -> OutgoingEvent:
                     for s in shortfalls
                 ],
             )
-            return OutgoingEvent(topics.inventory, order_id, failed)
+            return OutgoingEvent(topics.name(INVENTORY), order_id, failed)
         case events.InventoryReleased(order_id=order_id, lines=lines, reason=reason):
             released = events_pb2.InventoryReleased(order_id=order_id, items=_items(lines), reason=reason)
-            return OutgoingEvent(topics.inventory, order_id, released)
+            return OutgoingEvent(topics.name(INVENTORY), order_id, released)
         case events.StockLevelChanged(level=level, cause=cause, order_id=order_id):
             changed = events_pb2.StockLevelChanged(
                 product_id=level.product_id,
@@ -50,5 +51,5 @@ def to_outgoing(event: events.Event, topics: Topics) -> OutgoingEvent:
                 cause=_CAUSES[cause],
                 order_id=order_id,
             )
-            return OutgoingEvent(topics.inventory, level.product_id, changed)
+            return OutgoingEvent(topics.name(INVENTORY), level.product_id, changed)
     raise TypeError(f"not an inventory event: {event!r}")

@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
-from mesh.auth.authorization import PUBLIC_METHOD_PREFIXES, Access, Denied, Rule, rules
+from mesh.auth.authorization import PUBLIC_METHOD_PREFIXES, Access, Denied, Rule
 from mesh.auth.principal import ANONYMOUS, SYNTHETIC_ADMIN, set_current_principal
 from mesh.auth.verification import AuthError, TokenVerifier, verify_off_loop
 from mesh.serving.grpc_wrap import Handler, Streaming, Unary, WrappingInterceptor, rewrap
@@ -28,11 +28,13 @@ class AuthServerInterceptor(WrappingInterceptor):
     def __init__(
         self,
         verifier: TokenVerifier,
-        method_rules: Mapping[str, Rule] | None = None,
+        method_rules: Mapping[str, Rule],
         public_methods_prefixes: tuple[str, ...] = PUBLIC_METHOD_PREFIXES,
     ) -> None:
         self._verifier = verifier
-        self._rules = dict(rules() if method_rules is None else method_rules)
+        # The service's own rules (mesh.auth.authorization.rules_of its services), handed over at
+        # bootstrap: mesh holds the mechanism, the contract of each service the policy.
+        self._rules = dict(method_rules)
         self._public = public_methods_prefixes
 
     def wrap(self, handler: Handler, method: str) -> Handler:

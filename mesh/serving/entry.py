@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -34,6 +34,8 @@ class ServiceEntry(Generic[ConfigT]):
     service_settings: Callable[[ConfigT], ServiceSettings]
     kafka_settings: Callable[[ConfigT], KafkaSettings]
     database_variable: str
+    # The topics the service publishes to or consumes from (without the prefix); created at start.
+    topics: Sequence[str]
     build: Callable[[ConfigT], ServiceProcess]
 
 
@@ -60,7 +62,7 @@ async def _run(entry: ServiceEntry[ConfigT], config: ConfigT) -> None:
         await probe.dispose()
     if settings.migrate_on_start:
         await upgrade(entry.name, settings.database_url)
-    await ensure_topics(entry.kafka_settings(config))
+    await ensure_topics(entry.kafka_settings(config), entry.topics)
     if settings.metrics_port:
         prometheus_client.start_http_server(settings.metrics_port, addr=settings.grpc_host)
     await serve(entry.build(config))

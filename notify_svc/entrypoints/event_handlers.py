@@ -10,6 +10,7 @@ from google.type import money_pb2
 
 from mesh.messaging.events import EventEnvelope
 from mesh.messaging.kafka import ConsumerSpec, EventHandler, Topics
+from notify_svc.adapters.topics import ORDERS
 from notify_svc.domain.orders import CustomerContact, EventKind, Money, OrderEvent, OrderLine, OrderSnapshot
 from notify_svc.service_layer.handlers import Dependencies, record_order_event
 from oms.order.v1 import events_pb2, order_pb2
@@ -26,7 +27,7 @@ def consumer_spec(topics: Topics, group_id: str, deps: Dependencies) -> Consumer
         events_pb2.OrderStatusChanged: handle,
         events_pb2.OrderCancelled: handle,
     }
-    return ConsumerSpec(group_id=group_id, topics=[topics.orders], handlers=handlers)
+    return ConsumerSpec(group_id=group_id, topics=[topics.name(ORDERS)], handlers=handlers)
 
 
 def to_domain(envelope: EventEnvelope) -> OrderEvent:

@@ -12,6 +12,7 @@ from mesh.messaging.kafka import Topics
 from mesh.values import money
 from oms.order.v1 import customer_pb2, events_pb2, order_pb2
 from order_svc.adapters.repository import Customer
+from order_svc.adapters.topics import ORDERS
 from order_svc.domain import events as domain_events
 from order_svc.domain.model import Order
 from order_svc.domain.status import OrderStatus
@@ -105,7 +106,7 @@ def outgoing_events(order: Order, customer: Customer | None, topics: Topics) -> 
                 )
             )
     order.events.clear()
-    return [OutgoingEvent(topic=topics.orders, key=order.order_id, message=m) for m in messages]
+    return [OutgoingEvent(topic=topics.name(ORDERS), key=order.order_id, message=m) for m in messages]
 
 
 def reservation_unwanted(
@@ -115,4 +116,4 @@ def reservation_unwanted(
     message = events_pb2.OrderReservationUnwanted(
         order_id=order_id, status=STATUS_TO_PROTO[status], reservation_event_id=reservation_event_id
     )
-    return OutgoingEvent(topic=topics.orders, key=order_id, message=message)
+    return OutgoingEvent(topic=topics.name(ORDERS), key=order_id, message=message)

@@ -96,7 +96,7 @@ def _complete(spans: list[ReceivedSpan], topics: Topics) -> bool:
     settled = any(
         s.service == "order_svc"
         and s.kind == CONSUMER
-        and s.attributes.get("messaging.destination.name") == topics.inventory
+        and s.attributes.get("messaging.destination.name") == topics.name("inventory")
         for s in spans
     )
     http = any(s.service == "gateway" and s.kind == SERVER for s in spans)
@@ -218,13 +218,13 @@ async def test_one_order_is_one_trace_through_all_four_processes(
     assert redis, "no Redis span (the inventory cache)"
 
     # order_svc ⇢ Kafka ⇢ inventory_svc ⇢ Kafka ⇢ order_svc ⇢ Kafka ⇢ notify_svc
-    placed_sent = _producer_under(trace, place, topics.orders, "OrderPlaced")
+    placed_sent = _producer_under(trace, place, topics.name("orders"), "OrderPlaced")
     reserve = _consumer_of(trace, placed_sent, "inventory_svc")
     assert reserve.attributes["order.id"] == order_id
-    outcome_sent = _producer_under(trace, reserve, topics.inventory, "InventoryReserved")
+    outcome_sent = _producer_under(trace, reserve, topics.name("inventory"), "InventoryReserved")
     settle = _consumer_of(trace, outcome_sent, "order_svc")
     assert settle.attributes["order.id"] == order_id
-    confirmed_sent = _producer_under(trace, settle, topics.orders, "OrderStatusChanged")
+    confirmed_sent = _producer_under(trace, settle, topics.name("orders"), "OrderStatusChanged")
     notified = _consumer_of(trace, confirmed_sent, "notify_svc")
     assert notified.attributes["order.id"] == order_id
     # notify also hears about the placement, from the first event.
@@ -233,7 +233,7 @@ async def test_one_order_is_one_trace_through_all_four_processes(
     # The headers really arrive: the records on the topics carry the producer spans' context.
     sent = [placed_sent, confirmed_sent]
     ids = {str(s.attributes["messaging.message.id"]) for s in sent}
-    on_topic = await asyncio.to_thread(_kafka_trace_headers, mesh.messaging.kafka.bootstrap, topics.orders, ids)
+    on_topic = await asyncio.to_thread(_kafka_trace_headers, mesh.messaging.kafka.bootstrap, topics.name("orders"), ids)
     for span in sent:
         assert on_topic.get(str(span.attributes["messaging.message.id"])) == f"00-{trace_id}-{span.span_id}-01"
 

@@ -76,8 +76,12 @@ async def drop_database(infra: Infra, url: str) -> None:
         await conn.close()
 
 
+# Every topic of the mesh (each service declares its own; a test may start any of them).
+ALL_TOPICS = ("orders", "inventory", "payments")
+
+
 async def fresh_kafka(infra: Infra) -> KafkaSettings:
     """Kafka settings with a topic prefix of their own, topics created."""
     settings = KafkaSettings(bootstrap=infra.kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}.", partitions=3)
-    await ensure_topics(settings)
+    await ensure_topics(settings, ALL_TOPICS)
     return settings

@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from mesh.auth.authorization import rules
 from mesh.auth.interceptor import AuthServerInterceptor
 from mesh.auth.minting import mint_token
 from mesh.auth.principal import SYNTHETIC_ADMIN, Principal, current_principal
@@ -200,7 +201,7 @@ class FakeOrders(order_pb2_grpc.OrderServiceServicer):
 @pytest.fixture
 async def channel(request: pytest.FixtureRequest) -> AsyncIterator[grpc.aio.Channel]:
     settings: AuthSettings = getattr(request, "param", SETTINGS)
-    server = grpc.aio.server(interceptors=[AuthServerInterceptor(TokenVerifier(settings))])
+    server = grpc.aio.server(interceptors=[AuthServerInterceptor(TokenVerifier(settings), rules())])
     inventory_pb2_grpc.add_InventoryServiceServicer_to_server(FakeInventory(), server)  # type: ignore[abstract]
     order_pb2_grpc.add_OrderServiceServicer_to_server(FakeOrders(), server)  # type: ignore[abstract]
     health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)

@@ -1,8 +1,9 @@
-"""Creates the mesh's topics with explicit partition counts (the broker never auto-creates)."""
+"""Creates the topics a service declares with explicit partition counts (the broker never auto-creates)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
@@ -13,18 +14,19 @@ from mesh.settings.common import KafkaSettings
 DEAD_LETTER_PARTITIONS = 1
 
 
-def topic_specs(settings: KafkaSettings) -> list[NewTopic]:
+def topic_specs(settings: KafkaSettings, names: Sequence[str]) -> list[NewTopic]:
+    """``names`` are the service's declared topics, without the prefix; each gets its dead-letter topic."""
     topics = Topics(settings.topic_prefix)
     specs = []
-    for name in topics.all_primary():
+    for name in (topics.name(n) for n in names):
         specs.append(NewTopic(name, settings.partitions, settings.replication_factor))
         specs.append(NewTopic(Topics.dead_letter(name), DEAD_LETTER_PARTITIONS, settings.replication_factor))
     return specs
 
 
-def _ensure_topics_blocking(settings: KafkaSettings, timeout_s: float) -> list[str]:
+def _ensure_topics_blocking(settings: KafkaSettings, names: Sequence[str], timeout_s: float) -> list[str]:
     admin = AdminClient(settings.client_config())
-    futures = admin.create_topics(topic_specs(settings), operation_timeout=timeout_s, request_timeout=timeout_s)
+    futures = admin.create_topics(topic_specs(settings, names), operation_timeout=timeout_s, request_timeout=timeout_s)
     created = []
     for name, future in futures.items():
         try:
@@ -36,6 +38,7 @@ def _ensure_topics_blocking(settings: KafkaSettings, timeout_s: float) -> list[s
     return created
 
 
-async def ensure_topics(settings: KafkaSettings, *, timeout_s: float = 30.0) -> list[str]:
-    """Creates missing topics, idempotently; returns the names it created."""
-    return await asyncio.to_thread(_ensure_topics_blocking, settings, timeout_s)
+async def ensure_topics(settings: KafkaSettings, names: Sequence[str], *, timeout_s: float = 30.0) -> list[str]:
+    """Creates the missing ones of ``names`` (and their dead-letter topics), idempotently; returns
+    the full names it created."""
+    return await asyncio.to_thread(_ensure_topics_blocking, settings, names, timeout_s)

@@ -1,4 +1,8 @@
-"""Topic names: one topic per aggregate type, each with its dead-letter topic."""
+"""Topic names under a prefix, each topic with its dead-letter topic.
+
+Which topics exist is each service's policy: it names the ones it publishes to and consumes
+from (``<service>/adapters/topics.py``) and hands them to mesh at start, which creates them.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +11,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Topics:
-    """The mesh's topics under one prefix (tests use a unique prefix per run)."""
+    """Topic names under one prefix (tests use a unique prefix per run)."""
 
     prefix: str = ""
 
-    @property
-    def orders(self) -> str:
-        return f"{self.prefix}orders"
-
-    @property
-    def inventory(self) -> str:
-        return f"{self.prefix}inventory"
-
-    @property
-    def payments(self) -> str:
-        return f"{self.prefix}payments"
-
-    def all_primary(self) -> list[str]:
-        return [self.orders, self.inventory, self.payments]
+    def name(self, topic: str) -> str:
+        """The full name of the service-declared ``topic`` ("orders" → "<prefix>orders")."""
+        return f"{self.prefix}{topic}"
 
     @staticmethod
     def dead_letter(topic: str) -> str:

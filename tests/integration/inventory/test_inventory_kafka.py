@@ -47,7 +47,7 @@ async def test_order_placed_on_kafka_is_reserved_and_announced(workers: Inventor
         event_id=str(uuid.uuid4()), event_type=placed.DESCRIPTOR.full_name, source="tests", time=datetime.now(UTC)
     )
     async with KafkaProducer(app.config.kafka, client_id="inventory-test") as producer:
-        await producer.send(app.topics.orders, key=order_id, value=placed.SerializeToString(), headers=headers)
+        await producer.send(app.topics.name("orders"), key=order_id, value=placed.SerializeToString(), headers=headers)
 
     reader = Consumer(
         {
@@ -56,7 +56,7 @@ async def test_order_placed_on_kafka_is_reserved_and_announced(workers: Inventor
             "auto.offset.reset": "earliest",
         }
     )
-    reader.subscribe([app.topics.inventory])
+    reader.subscribe([app.topics.name("inventory")])
     seen: list[tuple[str, dict[str, str], ev.InventoryReserved]] = []
 
     async def reserved_arrived() -> bool:

@@ -67,12 +67,12 @@ async def stock_row_locked(app: Inventory, product_id: str) -> AsyncIterator[Non
 
 
 def failures(app: Inventory) -> float:
-    labels = {"group": app.consumer_group, "topic": app.topics.orders}
+    labels = {"group": app.consumer_group, "topic": app.topics.name("orders")}
     return REGISTRY.get_sample_value("oms_events_failed_total", labels) or 0.0
 
 
 def dead_lettered(app: Inventory) -> float:
-    labels = {"group": app.consumer_group, "topic": app.topics.orders}
+    labels = {"group": app.consumer_group, "topic": app.topics.name("orders")}
     return REGISTRY.get_sample_value("oms_events_dead_lettered_total", labels) or 0.0
 
 
@@ -81,7 +81,7 @@ async def publish(app: Inventory, order_id: str, message: Message) -> None:
         event_id=str(uuid.uuid4()), event_type=message.DESCRIPTOR.full_name, source="tests", time=datetime.now(UTC)
     )
     async with KafkaProducer(app.config.kafka, client_id="lock-test") as producer:
-        await producer.send(app.topics.orders, key=order_id, value=message.SerializeToString(), headers=headers)
+        await producer.send(app.topics.name("orders"), key=order_id, value=message.SerializeToString(), headers=headers)
 
 
 async def while_locked_then_applied(
@@ -118,7 +118,9 @@ async def test_reserve_and_release_wait_out_a_held_stock_lock(consuming: Invento
     final = await level(app, product_id)
     assert (final.quantity, final.reserved) == (10, 0)
     assert dead_lettered(app) == 0
-    dlq = await read_topic(app.config.kafka.bootstrap, Topics.dead_letter(app.topics.orders), at_least=0, timeout_s=5)
+    dlq = await read_topic(
+        app.config.kafka.bootstrap, Topics.dead_letter(app.topics.name("orders")), at_least=0, timeout_s=5
+    )
     assert dlq == []
 
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 async def test_lag_is_what_the_partition_holds_beyond_our_position(infra: Infra) -> None:
     settings = await fresh_kafka(infra)
-    topic = Topics(settings.topic_prefix).orders
+    topic = Topics(settings.topic_prefix).name("orders")
     key = f"o-{uuid.uuid4().hex}"  # one key, so one partition holds all five
     async with KafkaProducer(settings, client_id="lag-test") as producer:
         for n in range(5):

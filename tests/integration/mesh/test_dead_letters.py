@@ -70,14 +70,18 @@ async def setup(infra: Infra) -> AsyncIterator[tuple[KafkaSettings, KafkaProduce
             value = b"\xff\xffnot protobuf"  # poison that never decoded
         if n == 4:
             event_type = "oms.future.v9.Unknown"
-        headers = dead_letter_headers(event_id, event_type, topics.orders, 100 + n)
-        await producer.send(Topics.dead_letter(topics.orders), key=order_id, value=value, headers=headers)
+        headers = dead_letter_headers(event_id, event_type, topics.name("orders"), 100 + n)
+        await producer.send(Topics.dead_letter(topics.name("orders")), key=order_id, value=value, headers=headers)
         event_ids.append(event_id)
     # Another group reading the same topic dead-lettered one too: not this service's.
-    theirs = dead_letter_headers("e-theirs", "oms.order.v1.OrderPlaced", topics.orders, 7, group="notify-svc")
-    await producer.send(Topics.dead_letter(topics.orders), key="o-theirs", value=b"", headers=theirs)
+    theirs = dead_letter_headers("e-theirs", "oms.order.v1.OrderPlaced", topics.name("orders"), 7, group="notify-svc")
+    await producer.send(Topics.dead_letter(topics.name("orders")), key="o-theirs", value=b"", headers=theirs)
     dead_letters = DeadLetters(
-        settings, [topics.orders], EventTypes.of([events_pb2.OrderPlaced]), producer, consumer_group="inventory-svc"
+        settings,
+        [topics.name("orders")],
+        EventTypes.of([events_pb2.OrderPlaced]),
+        producer,
+        consumer_group="inventory-svc",
     )
     try:
         yield settings, producer, OperationsServicer(dead_letters, NoParked(), PageTokens(b"t" * 32)), event_ids
@@ -100,7 +104,7 @@ async def test_dead_letters_are_listed_decoded_page_by_page(setup: Any) -> None:
     assert pages == 3
     assert [d.event_id for d in seen] == event_ids
     first = seen[0]
-    orders = Topics(settings.topic_prefix).orders
+    orders = Topics(settings.topic_prefix).name("orders")
     assert (first.ref.topic, first.ref.partition, first.ref.offset) == (f"{orders}.dlq", 0, 0)
     assert (first.error, first.error_type, first.attempts) == ("handler failed: boom", "RuntimeError", 5)
     assert (first.original_topic, first.original_partition, first.original_offset) == (orders, 2, 100)
@@ -115,7 +119,7 @@ async def test_dead_letters_are_listed_decoded_page_by_page(setup: Any) -> None:
 
 async def test_a_filter_a_missing_dead_letter_and_a_forged_token(setup: Any) -> None:
     settings, _, servicer, _ = setup
-    orders = Topics(settings.topic_prefix).orders
+    orders = Topics(settings.topic_prefix).name("orders")
     none = await servicer.ListDeadLetters(ops_pb2.ListDeadLettersRequest(original_topic="elsewhere"), None)
     assert list(none.dead_letters) == [] and none.next_page_token == ""
     one = await servicer.GetDeadLetter(ops_pb2.GetDeadLetterRequest(topic=f"{orders}.dlq", offset=1), None)
@@ -151,7 +155,7 @@ async def test_only_an_admin_may_read_them(setup: Any) -> None:
 
 async def test_a_replay_publishes_the_original_on_its_topic(setup: Any) -> None:
     settings, _, servicer, event_ids = setup
-    orders = Topics(settings.topic_prefix).orders
+    orders = Topics(settings.topic_prefix).name("orders")
     refs = [
         ops_pb2.DeadLetterRef(topic=f"{orders}.dlq", partition=0, offset=0),
         ops_pb2.DeadLetterRef(topic=f"{orders}.dlq", partition=0, offset=42),

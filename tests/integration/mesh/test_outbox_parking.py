@@ -91,7 +91,9 @@ async def start_relay(
         relay = OutboxRelay(dsn=asyncpg_dsn(url), producer=producer, source=source, settings=settings)
         stop = asyncio.Event()
         task = asyncio.create_task(relay.run(stop))
-        run = RelayRun(engine, relay, task, source, topic or Topics(kafka.topic_prefix).orders, f"o-{uuid.uuid4().hex}")
+        run = RelayRun(
+            engine, relay, task, source, topic or Topics(kafka.topic_prefix).name("orders"), f"o-{uuid.uuid4().hex}"
+        )
         runs.append((run, stop, producer))
         return run
 

@@ -124,7 +124,7 @@ async def publish(
         event_id=event_id, event_type=message.DESCRIPTOR.full_name, source="tests", time=datetime.now(UTC)
     )
     await producer.send(
-        Topics(kafka.topic_prefix).orders, key=order_id, value=message.SerializeToString(), headers=headers
+        Topics(kafka.topic_prefix).name("orders"), key=order_id, value=message.SerializeToString(), headers=headers
     )
     return event_id
 

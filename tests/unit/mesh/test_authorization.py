@@ -107,7 +107,9 @@ class Inventory(inventory_pb2_grpc.InventoryServiceServicer):
 
 
 async def _serve(method_rules: Mapping[str, Rule] | None) -> tuple[grpc.aio.Server, int, Orders]:
-    server = grpc.aio.server(interceptors=[AuthServerInterceptor(TokenVerifier(SETTINGS), method_rules)])
+    server = grpc.aio.server(
+        interceptors=[AuthServerInterceptor(TokenVerifier(SETTINGS), rules() if method_rules is None else method_rules)]
+    )
     orders = Orders()  # type: ignore[abstract]
     order_pb2_grpc.add_OrderServiceServicer_to_server(orders, server)
     inventory_pb2_grpc.add_InventoryServiceServicer_to_server(Inventory(), server)  # type: ignore[abstract]

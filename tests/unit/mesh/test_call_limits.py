@@ -13,6 +13,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from mesh.auth.authorization import rules
 from mesh.auth.interceptor import AuthServerInterceptor
 from mesh.auth.minting import mint_token
 from mesh.auth.settings import AuthSettings
@@ -55,7 +56,7 @@ async def served() -> AsyncIterator[tuple[grpc.aio.Channel, SlowOrders]]:
     # The order of mesh.serving.server: auth, then the error mapping, then the cap closest to the handler.
     server = grpc.aio.server(
         interceptors=[
-            AuthServerInterceptor(TokenVerifier(SETTINGS)),
+            AuthServerInterceptor(TokenVerifier(SETTINGS), rules()),
             ErrorInterceptor(),
             CallLimitInterceptor("test", LIMIT),
         ]

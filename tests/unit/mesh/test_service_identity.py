@@ -7,6 +7,7 @@ import time
 import grpc
 import pytest
 
+from mesh.auth.authorization import rules
 from mesh.auth.interceptor import AuthServerInterceptor
 from mesh.auth.minting import mint_token
 from mesh.auth.principal import current_principal
@@ -58,7 +59,7 @@ class Inventory(inventory_pb2_grpc.InventoryServiceServicer):
 
 
 async def test_internal_rpcs_accept_the_service_channel_and_refuse_the_customer() -> None:
-    server = grpc.aio.server(interceptors=[AuthServerInterceptor(TokenVerifier(SETTINGS))])
+    server = grpc.aio.server(interceptors=[AuthServerInterceptor(TokenVerifier(SETTINGS), rules())])
     inventory_pb2_grpc.add_InventoryServiceServicer_to_server(Inventory(), server)  # type: ignore[abstract]
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()

@@ -12,6 +12,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
+from mesh.auth.authorization import rules
 from mesh.auth.interceptor import AuthServerInterceptor
 from mesh.auth.minting import mint_token
 from mesh.auth.settings import AuthSettings
@@ -60,7 +61,7 @@ async def start(lifetime_s: float = 60.0, per_principal: int = 2, total: int = 3
         max_lifetime_s=lifetime_s,
     )
     deps = OrderDeps(uow=_no_database, topics=Topics(""), inventory=_NoInventory(), cache=NoOrderCache())
-    server = grpc.aio.server(interceptors=[AuthServerInterceptor(TokenVerifier(AUTH)), ErrorInterceptor()])
+    server = grpc.aio.server(interceptors=[AuthServerInterceptor(TokenVerifier(AUTH), rules()), ErrorInterceptor()])
     order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, watching, PageTokens(b"k" * 32)), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
