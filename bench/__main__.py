@@ -10,7 +10,7 @@ import time
 
 from bench import machine, report
 from bench.system import RESULTS, ROOT
-from tests.support.infra import Infra
+from testkit.infra import Infra
 
 DOC = ROOT / "docs" / "benchmarks.md"
 BENCHMARKS = ("placeorder", "saga", "gateway", "tracing")

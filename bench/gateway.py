@@ -23,8 +23,8 @@ from typing import Any
 from bench import cpu, ghz
 from bench.report import num, ratio, table, verdict
 from bench.system import HUGE_STOCK, RunningMesh, running_mesh, workdir
-from tests.support.infra import Infra
-from tests.support.processes import GatewayProcess, free_port
+from testkit.infra import Infra
+from testkit.processes import GatewayProcess, free_port
 
 TARGET_RATIO = 0.5
 TARGET_ADDED_P50_MS = 2.0

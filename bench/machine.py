@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from bench.report import table
 from bench.system import ROOT
-from tests.support.infra import Infra
+from testkit.infra import Infra
 
 
 def _meminfo_gib() -> str:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from bench import ghz
 from bench.report import num, ratio, table, verdict
 from bench.system import HUGE_STOCK, ROOT, running_mesh, workdir
-from tests.support.infra import Infra
-from tests.support.processes import stop_gracefully
+from testkit.infra import Infra
+from testkit.processes import stop_gracefully
 
 TARGET_RATIO = 0.4
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from bench import ghz
 from bench.report import num, table
 from bench.system import HUGE_STOCK, running_mesh, workdir
-from tests.support.infra import Infra
+from testkit.infra import Infra
 
 # Where the time of a placement can go, by the file the function lives in.
 AREAS = (

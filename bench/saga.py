@@ -38,7 +38,7 @@ from bench.stats import Latency
 from bench.system import HUGE_STOCK, ROOT, RunningMesh, running_mesh, workdir
 from mesh.storage.engine import asyncpg_dsn
 from oms.order.v1 import order_pb2, order_pb2_grpc
-from tests.support.infra import Infra, create_database, drop_database
+from testkit.infra import Infra, create_database, drop_database
 
 TARGET_P50_MS = 25.0
 TARGET_P99_MS = 150.0

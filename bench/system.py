@@ -1,4 +1,4 @@
-"""Launching the real mesh for a benchmark, through the e2e harness (tests/support)."""
+"""Launching the real mesh for a benchmark, through the e2e harness (testkit)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import grpc
 
-from tests.support.clients import Clients
-from tests.support.infra import Infra
-from tests.support.processes import Mesh, new_mesh
+from testkit.clients import Clients
+from testkit.infra import Infra
+from testkit.processes import Mesh, new_mesh
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

@@ -35,7 +35,7 @@ from bench import cpu, ghz, machine
 from bench.report import num, ratio, table, verdict
 from bench.system import HUGE_STOCK, running_mesh, workdir
 from mesh.storage.engine import asyncpg_dsn
-from tests.support.infra import Infra
+from testkit.infra import Infra
 
 # Issue #7: tracing on may cost at most 15 % of PlaceOrder throughput.
 TARGET_RATIO = 0.85

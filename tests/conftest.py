@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from mesh.settings.common import KafkaSettings
-from tests.support.infra import Infra, create_database, drop_database, fresh_kafka
-from tests.support.processes import free_port
-from tests.support.redis_server import PrivateRedis
+from testkit.infra import Infra, create_database, drop_database, fresh_kafka
+from testkit.processes import free_port
+from testkit.redis_server import PrivateRedis
 
 # The tests sign tokens with the public development secret, which only a development
 # environment accepts (mesh.auth.load_auth); processes the tests start inherit it.

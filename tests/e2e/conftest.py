@@ -8,9 +8,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.support.clients import Clients
-from tests.support.infra import Infra
-from tests.support.processes import Mesh, new_mesh
+from testkit.clients import Clients
+from testkit.infra import Infra
+from testkit.processes import Mesh, new_mesh
 
 pytestmark = pytest.mark.e2e
 

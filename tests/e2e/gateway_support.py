@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
+from testkit.clients import unique
+from testkit.processes import GatewayProcess, Mesh, ServiceProcess, free_port
 from tests.integration.notify.support import SmtpServer
-from tests.support.clients import unique
-from tests.support.processes import GatewayProcess, Mesh, ServiceProcess, free_port
 
 # The seed documents' spellings of existing RPCs (additional_bindings, docs/gateway.md). They are
 # called as the seeds show them by tests/e2e/test_seed_urls.py, so the route walk of

@@ -10,7 +10,7 @@ serving its RPC, as a given caller, and judges the answer:
   violations;
 - an error message stays short and never echoes a long input back;
 - a refused request that could write (every RPC not mapped to HTTP GET) leaves the service
-  databases' footprint unchanged (see ``tests/support/footprint.py``).
+  databases' footprint unchanged (see ``testkit/footprint.py``).
 
 Every breach becomes a ``Finding`` naming the RPC, the caller, the hostile classes of the
 input, a truncated rendering of the request, the status and its details.
@@ -29,9 +29,9 @@ import grpc
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 
-from tests.support.footprint import Footprint, changes
-from tests.support.hostile_messages import Rpc, strings_in, summarize
-from tests.support.processes import ServiceProcess
+from testkit.footprint import Footprint, changes
+from testkit.hostile_messages import Rpc, strings_in, summarize
+from testkit.processes import ServiceProcess
 
 FORBIDDEN = {
     grpc.StatusCode.INTERNAL: "a bug reached the caller",

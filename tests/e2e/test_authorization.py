@@ -28,11 +28,11 @@ from oms.inventory.v1 import inventory_pb2
 from oms.notify.v1 import notify_pb2
 from oms.ops.v1 import ops_pb2
 from oms.order.v1 import customer_pb2, order_pb2
+from testkit.clients import unique
+from testkit.infra import Infra
+from testkit.processes import new_mesh
+from testkit.wait import eventually
 from tests.e2e.gateway_support import Stack, running_stack, status_body
-from tests.support.clients import unique
-from tests.support.infra import Infra
-from tests.support.processes import new_mesh
-from tests.support.wait import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

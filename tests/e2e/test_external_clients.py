@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import ROOT, Mesh
+from testkit.processes import ROOT, Mesh
 
 BIN = ROOT / ".oms" / "bin"
 SERVICES = {

@@ -10,11 +10,11 @@ import grpc
 import pytest
 
 from oms.order.v1 import order_pb2
+from testkit.clients import Clients
+from testkit.processes import Mesh
+from testkit.topics import produce_raw, read_topic
+from testkit.wait import eventually
 from tests.e2e.conftest import start_core
-from tests.support.clients import Clients
-from tests.support.processes import Mesh
-from tests.support.topics import produce_raw, read_topic
-from tests.support.wait import eventually
 
 PENDING = order_pb2.ORDER_STATUS_PENDING
 

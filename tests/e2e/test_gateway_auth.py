@@ -21,9 +21,9 @@ from mesh.auth.minting import mint_token
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc
+from testkit.infra import Infra
+from testkit.processes import new_mesh
 from tests.e2e.gateway_support import Stack, running_stack, status_body
-from tests.support.infra import Infra
-from tests.support.processes import new_mesh
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from testkit.infra import Infra
+from testkit.processes import new_mesh
+from testkit.wait import eventually
 from tests.e2e.gateway_support import running_stack, status_body
-from tests.support.infra import Infra
-from tests.support.processes import new_mesh
-from tests.support.wait import eventually
 
 pytestmark = pytest.mark.e2e
 

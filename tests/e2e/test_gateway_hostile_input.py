@@ -10,10 +10,10 @@ import grpc
 import pytest
 import pytest_asyncio
 
+from testkit.infra import Infra
+from testkit.processes import new_mesh
+from testkit.wait import eventually
 from tests.e2e.gateway_support import Stack, details_of, running_stack, status_body
-from tests.support.infra import Infra
-from tests.support.processes import new_mesh
-from tests.support.wait import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

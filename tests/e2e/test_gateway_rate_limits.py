@@ -18,11 +18,11 @@ import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
+from testkit.infra import Infra
+from testkit.processes import GatewayProcess, free_port, new_mesh
+from testkit.redis_server import PrivateRedis
+from testkit.wait import eventually
 from tests.e2e.gateway_support import Stack, running_stack
-from tests.support.infra import Infra
-from tests.support.processes import GatewayProcess, free_port, new_mesh
-from tests.support.redis_server import PrivateRedis
-from tests.support.wait import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

@@ -16,10 +16,10 @@ import pytest_asyncio
 
 from gateway.descriptors import discover
 from gateway.settings import GatewaySettings
+from testkit.infra import Infra
+from testkit.processes import new_mesh
+from testkit.wait import eventually
 from tests.e2e.gateway_support import SEED_ROUTES, Stack, details_of, running_stack, sse_events, status_body
-from tests.support.infra import Infra
-from tests.support.processes import new_mesh
-from tests.support.wait import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

@@ -36,9 +36,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from testkit.infra import Infra
+from testkit.processes import new_mesh
 from tests.e2e.gateway_support import Stack, running_stack, status_body
-from tests.support.infra import Infra
-from tests.support.processes import new_mesh
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

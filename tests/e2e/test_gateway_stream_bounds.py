@@ -21,9 +21,9 @@ import pytest_asyncio
 from mesh.auth.minting import mint_token
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from order_svc.entrypoints.order_servicer import STREAM_END_KEY
+from testkit.infra import Infra
+from testkit.processes import new_mesh
 from tests.e2e.gateway_support import Stack, details_of, running_stack, sse_events, status_body
-from tests.support.infra import Infra
-from tests.support.processes import new_mesh
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

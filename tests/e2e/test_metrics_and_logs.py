@@ -17,9 +17,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from prometheus_client.parser import text_string_to_metric_families
 
 from mesh.telemetry.logs import JsonFormatter, about_order
+from testkit.processes import Mesh
+from testkit.wait import eventually
 from tests.e2e.tracing_support import SERVICES, ObservedStack, new_traceparent, observed_stack
-from tests.support.processes import Mesh
-from tests.support.wait import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

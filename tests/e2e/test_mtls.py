@@ -23,10 +23,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from mesh.auth import dev_certs
 from mesh.auth.tls import MeshTls
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
+from testkit.infra import Infra
+from testkit.processes import ROOT, new_mesh
+from testkit.wait import eventually
 from tests.e2e.gateway_support import Stack, running_stack
-from tests.support.infra import Infra
-from tests.support.processes import ROOT, new_mesh
-from tests.support.wait import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

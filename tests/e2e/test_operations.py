@@ -24,12 +24,12 @@ from mesh.storage.engine import asyncpg_dsn, create_engine, session_factory
 from oms.inventory.v1 import events_pb2 as inventory_events
 from oms.order.v1 import events_pb2 as order_events
 from oms.order.v1 import order_pb2
+from testkit.clients import unique
+from testkit.infra import Infra
+from testkit.processes import ROOT, new_mesh
+from testkit.topics import produce_raw
+from testkit.wait import eventually
 from tests.e2e.gateway_support import Stack, running_stack
-from tests.support.clients import unique
-from tests.support.infra import Infra
-from tests.support.processes import ROOT, new_mesh
-from tests.support.topics import produce_raw
-from tests.support.wait import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 

@@ -10,9 +10,9 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from oms.order.v1 import order_pb2
-from tests.support.clients import Clients
-from tests.support.processes import Mesh
-from tests.support.wait import eventually
+from testkit.clients import Clients
+from testkit.processes import Mesh
+from testkit.wait import eventually
 
 NO_PRECHECK = pytest.mark.order_env({"OMS_ORDER_STOCK_PRECHECK": "false"})
 
@@ -178,7 +178,7 @@ async def test_a_failed_payment_cancels_and_releases(core: Mesh, clients: Client
 
     from mesh.messaging.events import cloudevent_headers
     from oms.payment.v1 import events_pb2 as payment_events
-    from tests.support.topics import produce_raw
+    from testkit.topics import produce_raw
 
     product = await clients.product(stock=5)
     customer = await clients.customer()

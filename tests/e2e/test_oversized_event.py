@@ -20,10 +20,10 @@ from mesh.messaging.outbox import OUTBOX, add_events
 from mesh.messaging.outbox_parking import list_parked, republish
 from mesh.storage.engine import create_engine, session_factory
 from oms.order.v1 import events_pb2, order_pb2
+from testkit.clients import Clients
+from testkit.processes import Mesh, free_port
+from testkit.wait import eventually
 from tests.e2e.conftest import start_core
-from tests.support.clients import Clients
-from tests.support.processes import Mesh, free_port
-from tests.support.wait import eventually
 
 CONFIRMED = order_pb2.ORDER_STATUS_CONFIRMED
 

@@ -18,9 +18,9 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.support.infra import ROOT, Infra, create_database, drop_database, fresh_kafka
-from tests.support.processes import free_port
-from tests.support.wait import eventually
+from testkit.infra import ROOT, Infra, create_database, drop_database, fresh_kafka
+from testkit.processes import free_port
+from testkit.wait import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -19,9 +19,9 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from oms.order.v1 import order_pb2
-from tests.support.clients import Clients
-from tests.support.processes import Mesh
-from tests.support.wait import eventually
+from testkit.clients import Clients
+from testkit.processes import Mesh
+from testkit.wait import eventually
 
 PER_CALLER, PER_PROCESS = 4, 40
 CAPS = {

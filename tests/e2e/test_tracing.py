@@ -23,6 +23,8 @@ from confluent_kafka import Consumer
 
 from mesh.messaging.events import headers_dict
 from mesh.messaging.kafka import Topics
+from testkit.processes import Mesh
+from testkit.wait import eventually
 from tests.e2e.tracing_support import (
     CLIENT,
     CONSUMER,
@@ -35,8 +37,6 @@ from tests.e2e.tracing_support import (
     new_traceparent,
     observed_stack,
 )
-from tests.support.processes import Mesh
-from tests.support.wait import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

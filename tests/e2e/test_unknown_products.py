@@ -12,7 +12,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from tests.support.clients import Clients
+from testkit.clients import Clients
 
 # Well past the breaker's threshold (OMS_ORDER_BREAKER_FAILURES, 5 by default).
 ORDERS = 12

@@ -19,9 +19,9 @@ import httpx
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.common.v1 import common_pb2
 
+from testkit.clients import unique
+from testkit.processes import GatewayProcess, Mesh, free_port
 from tests.integration.notify.support import SmtpServer
-from tests.support.clients import unique
-from tests.support.processes import GatewayProcess, Mesh, free_port
 
 SERVICES = ("gateway", "order_svc", "inventory_svc", "notify_svc")
 # opentelemetry.proto.trace.v1.Span.SpanKind

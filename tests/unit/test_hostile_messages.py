@@ -6,7 +6,7 @@ import pytest
 from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, find, given, settings
 
-from tests.support.hostile_messages import (
+from testkit.hostile_messages import (
     WEDGE_LENGTH,
     Drawn,
     Pools,

@@ -17,7 +17,7 @@ from mesh.auth.settings import AuthSettings
 from mesh.serving.server import serve
 from mesh.settings.common import KafkaSettings, RedisSettings
 from oms.inventory.v1 import inventory_pb2_grpc
-from tests.support.infra import Infra
+from testkit.infra import Infra
 
 if TYPE_CHECKING:
     from oms.inventory.v1.inventory_pb2_grpc import InventoryServiceAsyncStub

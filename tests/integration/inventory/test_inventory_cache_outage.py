@@ -11,11 +11,11 @@ from redis.asyncio import Redis
 
 from inventory_svc.bootstrap import SERVICE
 from oms.inventory.v1 import inventory_pb2 as pb
+from testkit.processes import free_port
+from testkit.redis_server import PrivateRedis
+from testkit.wait import eventually
 from tests.integration.inventory.conftest import AppFactory
 from tests.integration.inventory.helpers import cache_hits, new_product, unique
-from tests.support.processes import free_port
-from tests.support.redis_server import PrivateRedis
-from tests.support.wait import eventually
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

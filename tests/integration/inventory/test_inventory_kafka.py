@@ -17,8 +17,8 @@ from mesh.messaging.events import cloudevent_headers, headers_dict
 from mesh.messaging.kafka import KafkaProducer
 from oms.inventory.v1 import events_pb2 as ev
 from oms.order.v1 import events_pb2 as order_events
+from testkit.wait import eventually
 from tests.integration.inventory.helpers import order, product_with_stock, unique
-from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -23,10 +23,10 @@ from mesh.messaging.kafka import KafkaProducer, Topics
 from mesh.resilience.retry import is_transient
 from mesh.storage.engine import asyncpg_dsn
 from oms.order.v1 import events_pb2 as order_events
+from testkit.topics import read_topic
+from testkit.wait import eventually
 from tests.integration.inventory.conftest import AppFactory
 from tests.integration.inventory.helpers import level, order, product_with_stock, unique
-from tests.support.topics import read_topic
-from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 

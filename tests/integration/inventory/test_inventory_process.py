@@ -17,8 +17,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from mesh.settings.common import KafkaSettings
 from oms.inventory.v1 import inventory_pb2 as pb
 from oms.inventory.v1 import inventory_pb2_grpc
-from tests.support.infra import Infra
-from tests.support.wait import eventually
+from testkit.infra import Infra
+from testkit.wait import eventually
 
 pytestmark = pytest.mark.integration
 

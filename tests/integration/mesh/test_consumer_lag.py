@@ -10,8 +10,8 @@ from confluent_kafka import Consumer, Message
 
 from mesh.messaging.kafka import KafkaProducer, Topics
 from mesh.messaging.kafka._consumer import partition_lags
-from tests.support.infra import Infra, fresh_kafka
-from tests.support.wait import eventually
+from testkit.infra import Infra, fresh_kafka
+from testkit.wait import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,8 @@ from mesh.settings.common import KafkaSettings
 from mesh.storage.paging import PageTokens
 from oms.ops.v1 import ops_pb2
 from oms.order.v1 import events_pb2, order_pb2
-from tests.support.infra import Infra, fresh_kafka
-from tests.support.topics import read_topic
+from testkit.infra import Infra, fresh_kafka
+from testkit.topics import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -32,9 +32,9 @@ from mesh.messaging.relay import OutboxRelay, RelaySettings
 from mesh.settings.common import KafkaSettings
 from mesh.storage.engine import asyncpg_dsn, create_engine, session_factory
 from oms.order.v1 import events_pb2, order_pb2
-from tests.support.processes import free_port
-from tests.support.topics import read_topic
-from tests.support.wait import eventually
+from testkit.processes import free_port
+from testkit.topics import read_topic
+from testkit.wait import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ import pytest
 
 from notify_svc.adapters.email_channel import EmailChannel, SmtpConfig
 from notify_svc.domain.model import Notification, RenderedMessage
+from testkit.wait import eventually
 from tests.integration.notify.support import free_port
-from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 

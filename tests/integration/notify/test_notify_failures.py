@@ -11,9 +11,9 @@ from mesh.messaging.kafka import KafkaProducer
 from mesh.settings.common import KafkaSettings
 from notify_svc.dev_smtp import ReceivedMail
 from oms.notify.v1 import notify_pb2
+from testkit.wait import eventually
 from tests.integration.notify.conftest import StartNotify
 from tests.integration.notify.support import SmtpServer, confirmed, placed, publish
-from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 

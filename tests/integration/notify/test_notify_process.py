@@ -15,8 +15,8 @@ import pytest
 
 from mesh.messaging.kafka import KafkaProducer
 from mesh.settings.common import KafkaSettings
+from testkit.wait import eventually
 from tests.integration.notify.support import NotificationRows, SmtpServer, placed, publish
-from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 

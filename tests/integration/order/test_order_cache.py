@@ -19,9 +19,9 @@ from order_svc.domain.status import OrderStatus
 from order_svc.service_layer.lifecycle import change_status, get_order, transition
 from order_svc.service_layer.placement import PlaceOrder, place_order
 from order_svc.service_layer.ports import Caller, OrderDeps, OrderUnitOfWork
+from testkit.redis_server import PrivateRedis
+from testkit.wait import eventually
 from tests.integration.order.conftest import FakeInventory
-from tests.support.redis_server import PrivateRedis
-from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 ADMIN = Caller("admin-1", is_admin=True)

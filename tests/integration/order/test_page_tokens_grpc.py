@@ -28,7 +28,7 @@ from order_svc.bootstrap import OrderConfig, build
 from order_svc.domain.model import Order, OrderLine
 from order_svc.service_layer.ports import OrderUnitOfWork
 from order_svc.settings import OrderSettings
-from tests.support.infra import Infra
+from testkit.infra import Infra
 
 if TYPE_CHECKING:
     from oms.order.v1.customer_pb2_grpc import CustomerServiceAsyncStub

@@ -21,8 +21,8 @@ from order_svc.service_layer.lifecycle import read_order, transition
 from order_svc.service_layer.placement import PlaceOrder, place_order
 from order_svc.service_layer.ports import Caller, NoOrderCache, OrderDeps, OrderUnitOfWork
 from order_svc.service_layer.watching import OrderFeeds, follow
+from testkit.wait import eventually
 from tests.integration.order.conftest import FakeInventory
-from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 ADMIN = Caller("admin-1", is_admin=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from gateway.log_redaction import REDACTED, RedactingFilter, redact
-from tests.support.processes import GatewayProcess, free_port
+from testkit.processes import GatewayProcess, free_port
 
 
 def test_redact_hides_query_tokens_and_bearer_values() -> None:

@@ -17,8 +17,8 @@ from gateway.context import Gateway
 from gateway.descriptors import discover
 from gateway.rate_limits import RateLimits, RouteClass, route_class
 from gateway.settings import GatewaySettings
-from tests.support.processes import free_port
-from tests.support.wait import eventually
+from testkit.processes import free_port
+from testkit.wait import eventually
 from tests.unit.gateway.conftest import AUTH, Recorder, Upstream, settings_for, token
 
 # Exact counts are asserted with hour-long windows: a sliding window's count shifts when a window

@@ -18,7 +18,7 @@ from gateway.app import GatewayApp, create_app
 from gateway.context import Gateway
 from mesh.auth.minting import mint_token
 from mesh.auth.settings import AuthSettings
-from tests.support.wait import eventually
+from testkit.wait import eventually
 from tests.unit.gateway.conftest import SECRET, Recorder, Upstream, rich_abort_metadata, serve, settings_for
 from tests.unit.gateway.test_gateway_streaming import watch
 

@@ -21,7 +21,7 @@ from mesh.auth.verification import TokenVerifier
 from mesh.serving.call_limits import CALLS_REFUSED, CallLimitInterceptor
 from mesh.serving.grpc_errors import ErrorInterceptor
 from oms.order.v1 import order_pb2
-from tests.support.wait import eventually
+from testkit.wait import eventually
 
 SETTINGS = AuthSettings(jwt_secret="call-limits-unit-test-secret-long-enough-for-hs256", jwks=None)
 SERVICE = "oms.order.v1.OrderService"

@@ -26,7 +26,7 @@ from order_svc.adapters.watch_hub import WatchHub
 from order_svc.entrypoints.order_servicer import STREAM_END_KEY, OrderServicer
 from order_svc.service_layer.ports import NoOrderCache, OrderDeps, OrderUnitOfWork
 from order_svc.service_layer.watching import OrderFeeds, Watching
-from tests.support.wait import eventually
+from testkit.wait import eventually
 from tests.unit.order.test_watching import CountingOrders
 
 AUTH = AuthSettings(jwt_secret="watch-rpc-unit-test-secret-long-enough-for-hs256", jwks=None, leeway_s=0)

@@ -15,7 +15,7 @@ from order_svc.domain.model import Order
 from order_svc.domain.status import OrderStatus
 from order_svc.service_layer.ports import Caller
 from order_svc.service_layer.watching import OrderFeeds, follow
-from tests.support.wait import eventually
+from testkit.wait import eventually
 
 ADMIN = Caller(principal_id="admin-1", is_admin=True)
 

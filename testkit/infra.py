@@ -15,7 +15,7 @@ from mesh.messaging.kafka import ensure_topics
 from mesh.settings.common import KafkaSettings
 from mesh.storage.migrate import upgrade
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import grpc
 
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc
-from tests.support.wait import eventually
+from testkit.wait import eventually
 
 Metadata = Sequence[tuple[str, str]]
 FINAL = {order_pb2.ORDER_STATUS_REJECTED, order_pb2.ORDER_STATUS_DELIVERED, order_pb2.ORDER_STATUS_CANCELLED}

@@ -25,9 +25,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from mesh.auth.minting import mint_token
 from mesh.auth.tls import MeshTls
 from mesh.settings.common import KafkaSettings
-from tests.support.infra import Infra, create_database, drop_database, fresh_kafka
+from testkit.infra import Infra, create_database, drop_database, fresh_kafka
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 RATE_LIMIT_CLASSES = ("READS", "WRITES", "PLACEMENT", "STREAMS")
 
 

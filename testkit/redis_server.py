@@ -8,7 +8,7 @@ import shutil
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from tests.support.wait import eventually
+from testkit.wait import eventually
 
 
 class PrivateRedis:

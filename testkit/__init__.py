@@ -1,0 +1,1 @@
+"""The process harness and infra helpers that the test suites and the benchmarks share."""

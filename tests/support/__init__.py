@@ -1,1 +1,0 @@
-"""Helpers shared by the test suites (fixtures live in tests/conftest.py)."""
