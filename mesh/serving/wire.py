@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from google.protobuf import timestamp_pb2
+from google.type import money_pb2
+
+from mesh.values.money import MINOR_PER_UNIT, NANOS_PER_MINOR
 
 
 def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
@@ -19,6 +22,21 @@ def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
 def optional_timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     """None stays None, so an unset time stays an unset message field."""
     return None if value is None else timestamp(value)
+
+
+def money(minor: int, currency: str) -> money_pb2.Money:
+    """A ``google.type.Money`` of an amount in minor units (cents)."""
+    units, rest = divmod(minor, MINOR_PER_UNIT)
+    return money_pb2.Money(currency_code=currency, units=units, nanos=rest * NANOS_PER_MINOR)
+
+
+def minor_units(value: money_pb2.Money) -> int:
+    """Minor units of ``value``; raises ValueError when it has sub-cent precision or mixed signs."""
+    if value.nanos % NANOS_PER_MINOR:
+        raise ValueError("more precision than one cent")
+    if (value.units > 0 and value.nanos < 0) or (value.units < 0 and value.nanos > 0):
+        raise ValueError("units and nanos must have the same sign")
+    return int(value.units * MINOR_PER_UNIT + value.nanos // NANOS_PER_MINOR)
 
 
 def metadata_value(metadata: Iterable[tuple[str, Any]] | None, key: str) -> str | None:

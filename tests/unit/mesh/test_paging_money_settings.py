@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from google.type import money_pb2
 
+from mesh.serving import wire
 from mesh.serving.errors import InvalidArgument
 from mesh.settings.common import SettingsError, load
 from mesh.storage.paging import MAX_PAGE_SIZE, page_size
-from mesh.values import money
 from order_svc.settings import OrderSettings
 
 
@@ -18,10 +18,12 @@ def test_page_size_defaults_and_caps() -> None:
 
 
 def test_money_round_trip_in_cents() -> None:
-    assert money.from_proto(money.to_proto(12345, "EUR")) == 12345
-    assert money.to_proto(199, "EUR") == money_pb2.Money(currency_code="EUR", units=1, nanos=990_000_000)
+    assert wire.minor_units(wire.money(12345, "EUR")) == 12345
+    assert wire.money(199, "EUR") == money_pb2.Money(currency_code="EUR", units=1, nanos=990_000_000)
     with pytest.raises(ValueError):
-        money.from_proto(money_pb2.Money(currency_code="EUR", units=1, nanos=1))
+        wire.minor_units(money_pb2.Money(currency_code="EUR", units=1, nanos=1))
+    with pytest.raises(ValueError):
+        wire.minor_units(money_pb2.Money(currency_code="EUR", units=1, nanos=-10_000_000))
 
 
 def test_a_malformed_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
