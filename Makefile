@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/.oms/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help run test deps proto check check-proto lint typecheck check-compose \
+.PHONY: help run test deps proto check check-proto check-layers lint typecheck check-compose \
         infra-up infra-down infra-status migrate seed test-unit test-integration test-e2e test-hostile bench clean
 
 help: ## list the targets
@@ -43,10 +43,13 @@ node_modules/.installed: package.json
 proto: deps ## regenerate the oms package from proto/
 	scripts/gen-proto
 
-check: check-proto lint typecheck check-compose ## contracts, lint, types, compose file
+check: check-proto check-layers lint typecheck check-compose ## contracts, layering, lint, types, compose file
 
 check-proto: deps ## buf lint/format/breaking and generated-code drift
 	scripts/check-proto
+
+check-layers: deps ## the import contracts in pyproject.toml (services, domain, service layer, mesh, oms)
+	lint-imports --no-logo
 
 lint: deps
 	ruff check .
