@@ -1,7 +1,7 @@
 """Prints the input-bounds table of every RPC, from the descriptors themselves.
 
 docs/input-bounds.md carries this output between markers (scripts/update-bounds-doc writes
-it, tests/unit/test_bounds_doc.py keeps them equal), so the documented bounds cannot drift
+it, tests/unit/mesh/test_bounds_doc.py keeps them equal), so the documented bounds cannot drift
 from the ones enforced.
 """
 

@@ -26,7 +26,7 @@ from mesh.storage.paging import PageTokenSettings
 from notify_svc.settings import NotifySettings
 from order_svc.settings import OrderSettings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SETTINGS: tuple[type[BaseSettings], ...] = (
     OrderSettings,
     InventorySettings,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mesh.settings.doc import markdown
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 START, END = "<!-- settings-table:start -->\n", "<!-- settings-table:end -->"
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mesh.serving.bounds_doc import END, START, markdown
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "input-bounds.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "input-bounds.md"
 
 
 def test_the_committed_table_is_the_generated_one() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from mesh.auth.authorization import rules
 from mesh.auth.authorization_doc import END, START, markdown
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "authorization.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "authorization.md"
 
 
 def test_the_committed_table_is_generated_from_the_descriptors() -> None:

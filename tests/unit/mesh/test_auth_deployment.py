@@ -18,7 +18,7 @@ import pytest
 from mesh.auth.settings import DEV_JWT_SECRET, AuthSettings, deployment_problem, load_auth
 from mesh.settings.common import DeploymentSettings, SettingsError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 OWN_SECRET = "a-secret-of-our-own-that-is-long-enough-0123456789"
 PRODUCTION = DeploymentSettings(env="production")
 DEVELOPMENT = DeploymentSettings(env="development")
