@@ -12,7 +12,7 @@ orders is also followed through the public API (``WatchOrder``) as a cross-check
 listener's times are what a client sees. At the end the bench waits (with a deadline) until
 ``ListOrders(status=PENDING)`` is empty, and counts the orders by status.
 
-Baseline (DESIGN §10, "the raw database transaction"): on a scratch copy of the order schema
+Baseline ("the raw database transaction", docs/architecture.md, "Measuring"): on a scratch copy of the order schema
 in the same PostgreSQL, one asyncpg transaction inserting an order row, its item row and an
 outbox row — the shape of the write ``PlaceOrder`` commits — timed back to back.
 """

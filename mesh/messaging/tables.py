@@ -1,4 +1,4 @@
-"""The outbox and inbox tables every service database has (DESIGN.md §3).
+"""The outbox and inbox tables every service database has (docs/architecture.md, "Events on Kafka").
 
 ``create_messaging_tables_v1`` is called by each service's first migration, and
 ``add_outbox_parking_v2`` by each service's second. Both are frozen: a later change to these

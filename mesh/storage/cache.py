@@ -1,4 +1,5 @@
-"""A best-effort async cache over Redis: it never fails a caller (DESIGN.md §7, Redis is cache only).
+"""A best-effort async cache over Redis: it never fails a caller, because Redis is a cache only and the
+system keeps working while it is down (docs/architecture.md, "Redis is a cache only").
 
 Every operation is bounded by ``timeout_s``; a Redis error or timeout is logged and counted
 in ``oms_cache_errors_total`` and the call behaves as a miss (reads) or a no-op (writes). After

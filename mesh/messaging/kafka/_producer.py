@@ -2,7 +2,7 @@
 
 It wraps the plain ``confluent_kafka.Producer``: ``produce`` never blocks, and a thread polls
 delivery reports and resolves asyncio futures. The asyncio producer of confluent-kafka is not
-used because some releases drop message headers (DESIGN.md §9), and headers carry the
+used because some releases drop message headers (docs/architecture.md, "Known traps"), and headers carry the
 CloudEvents attributes and the trace context.
 """
 

@@ -1,4 +1,4 @@
-"""The order state machine, every (from, to) pair (DESIGN.md §5)."""
+"""The order state machine, every (from, to) pair (docs/architecture.md, "Order states")."""
 
 from __future__ import annotations
 
