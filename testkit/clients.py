@@ -13,7 +13,13 @@ from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_g
 from testkit.wait import eventually
 
 Metadata = Sequence[tuple[str, str]]
+
 FINAL = {order_pb2.ORDER_STATUS_REJECTED, order_pb2.ORDER_STATUS_DELIVERED, order_pb2.ORDER_STATUS_CANCELLED}
+
+
+def _wire(metadata: Metadata) -> tuple[tuple[str, str | bytes], ...]:
+    """The tuple of pairs grpc's stubs are annotated with (callers pass lists too)."""
+    return tuple(metadata)
 
 
 def unique(prefix: str) -> str:
@@ -22,9 +28,9 @@ def unique(prefix: str) -> str:
 
 @dataclass
 class Clients:
-    orders: order_pb2_grpc.OrderServiceStub
-    customers: customer_pb2_grpc.CustomerServiceStub
-    inventory: inventory_pb2_grpc.InventoryServiceStub
+    orders: order_pb2_grpc.OrderServiceAsyncStub
+    customers: customer_pb2_grpc.CustomerServiceAsyncStub
+    inventory: inventory_pb2_grpc.InventoryServiceAsyncStub
     admin: Metadata
 
     @classmethod
@@ -48,11 +54,11 @@ class Clients:
                     price={"currency_code": "EUR", "units": units, "nanos": cents * 10_000_000},
                 )
             ),
-            metadata=self.admin,
+            metadata=_wire(self.admin),
         )
         if stock:
             await self.inventory.AddStock(
-                inventory_pb2.AddStockRequest(product_id=product_id, quantity=stock), metadata=self.admin
+                inventory_pb2.AddStockRequest(product_id=product_id, quantity=stock), metadata=_wire(self.admin)
             )
         return product_id
 
@@ -64,7 +70,7 @@ class Clients:
                     customer_id=customer_id, name="Ada Lovelace", email=f"{customer_id}@example.com"
                 )
             ),
-            metadata=self.admin,
+            metadata=_wire(self.admin),
         )
         return customer_id
 
@@ -74,11 +80,13 @@ class Clients:
         request = order_pb2.PlaceOrderRequest(
             customer_id=customer_id, items=[order_pb2.OrderLine(product_id=p, quantity=q) for p, q in lines]
         )
-        response = await self.orders.PlaceOrder(request, metadata=metadata or self.admin, timeout=30)
+        response = await self.orders.PlaceOrder(request, metadata=_wire(metadata or self.admin), timeout=30)
         return response.order
 
     async def order(self, order_id: str) -> order_pb2.Order:
-        return (await self.orders.GetOrder(order_pb2.GetOrderRequest(order_id=order_id), metadata=self.admin)).order
+        return (
+            await self.orders.GetOrder(order_pb2.GetOrderRequest(order_id=order_id), metadata=_wire(self.admin))
+        ).order
 
     async def settled(self, order_id: str, *, timeout_s: float = 30.0) -> order_pb2.Order:
         """The order once it left PENDING."""
@@ -90,5 +98,7 @@ class Clients:
         )
 
     async def stock(self, product_id: str) -> inventory_pb2.Stock:
-        reply = await self.inventory.GetStock(inventory_pb2.GetStockRequest(product_id=product_id), metadata=self.admin)
+        reply = await self.inventory.GetStock(
+            inventory_pb2.GetStockRequest(product_id=product_id), metadata=_wire(self.admin)
+        )
         return reply.stock

@@ -55,7 +55,7 @@ async def read_topic(bootstrap: str, topic: str, *, at_least: int = 1, timeout_s
 
 
 def produce_raw(
-    bootstrap: str, topic: str, *, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None
+    bootstrap: str, topic: str, *, key: str, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None
 ) -> None:
     producer = Producer({"bootstrap.servers": bootstrap})
     producer.produce(topic, key=key.encode(), value=value, headers=headers or [])
