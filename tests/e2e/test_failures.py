@@ -64,7 +64,7 @@ async def assert_books_balance(clients: Clients, products: list[str]) -> None:
 @pytest.mark.slow
 async def test_kill_inventory_then_order_then_relay_mid_flight(mesh: Mesh) -> None:
     await start_core(mesh, order_env={"OMS_ORDER_STOCK_PRECHECK": "false", "OMS_ORDER_RUN_RELAY": "false"})
-    relay = mesh.messaging.relay("order")
+    relay = mesh.relay("order")
     await relay.start()
     inventory, order = mesh.services["inventory"], mesh.services["order"]
     order_channel = grpc.aio.insecure_channel(order.address)
@@ -123,7 +123,7 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_flow_goes_on(core: M
 
 async def test_two_relays_publish_each_event_once(mesh: Mesh) -> None:
     await start_core(mesh, order_env={"OMS_ORDER_RUN_RELAY": "false"})
-    relays = [mesh.messaging.relay("order", 1), mesh.messaging.relay("order", 2)]
+    relays = [mesh.relay("order", 1), mesh.relay("order", 2)]
     for relay in relays:
         await relay.start()
     order_channel = grpc.aio.insecure_channel(mesh.services["order"].address)
@@ -134,9 +134,7 @@ async def test_two_relays_publish_each_event_once(mesh: Mesh) -> None:
         customer = await clients.customer()
         placed = await asyncio.gather(*(clients.place(customer, [(product, 1)]) for _ in range(40)))
         await asyncio.gather(*(clients.settled(o.order_id) for o in placed))
-        events = await read_topic(
-            mesh.messaging.kafka.bootstrap, f"{mesh.messaging.kafka.topic_prefix}orders", at_least=80
-        )
+        events = await read_topic(mesh.kafka.bootstrap, f"{mesh.kafka.topic_prefix}orders", at_least=80)
         ids = Counter(m.headers["ce_id"] for m in events)
         assert len(ids) == 80  # 40 placed + 40 confirmed
         assert set(ids.values()) == {1}, "an event was published twice"

@@ -55,7 +55,7 @@ async def test_an_oversized_event_is_parked_and_orders_are_still_confirmed(mesh:
 
         reason = "".join(random.choices(string.ascii_letters, k=2_000_000))
         oversized = OutgoingEvent(
-            topic=Topics(mesh.messaging.kafka.topic_prefix).name("orders"),
+            topic=Topics(mesh.kafka.topic_prefix).name("orders"),
             key=before.order_id,
             message=events_pb2.OrderCancelled(order=before, reason=reason),
         )

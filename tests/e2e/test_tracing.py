@@ -172,7 +172,7 @@ def _kafka_trace_headers(bootstrap: str, topic: str, event_ids: set[str]) -> dic
 async def test_one_order_is_one_trace_through_all_four_processes(
     stack: ObservedStack, receiver: SpanReceiver, mesh: Mesh
 ) -> None:
-    topics = Topics(mesh.messaging.kafka.topic_prefix)
+    topics = Topics(mesh.kafka.topic_prefix)
     product, customer = await stack.product(stock=10), await stack.customer()
     traceparent, trace_id, caller_span_id = new_traceparent()
 
@@ -233,7 +233,7 @@ async def test_one_order_is_one_trace_through_all_four_processes(
     # The headers really arrive: the records on the topics carry the producer spans' context.
     sent = [placed_sent, confirmed_sent]
     ids = {str(s.attributes["messaging.message.id"]) for s in sent}
-    on_topic = await asyncio.to_thread(_kafka_trace_headers, mesh.messaging.kafka.bootstrap, topics.name("orders"), ids)
+    on_topic = await asyncio.to_thread(_kafka_trace_headers, mesh.kafka.bootstrap, topics.name("orders"), ids)
     for span in sent:
         assert on_topic.get(str(span.attributes["messaging.message.id"])) == f"00-{trace_id}-{span.span_id}-01"
 
