@@ -1,15 +1,14 @@
-"""In-memory fakes of the inventory's own ports (repositories, unit of work, catalog cache)."""
+"""In-memory fakes of the inventory's own ports (service_layer/ports.py): repositories, unit of
+work, catalog cache, metrics, and the Dependencies that bundle them."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Self
 
-from inventory_svc.adapters.catalog_cache import CatalogCache, ProductPage, Slot
-from inventory_svc.adapters.repository import ProductRepository, ReservationRepository, StockRepository
 from inventory_svc.domain.events import Event
 from inventory_svc.domain.model import (
     MAX_STOCK,
@@ -21,7 +20,8 @@ from inventory_svc.domain.model import (
     StockLevel,
 )
 from inventory_svc.domain.paging import ProductQuery
-from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
+from inventory_svc.service_layer.ports import AfterCommit, Dependencies, ProductPage, Slot, UnitOfWork
+from mesh.storage.paging import PageTokens
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Store:
     batch_reads: int = 0
 
 
-class FakeProducts(ProductRepository):
+class FakeProducts:
     def __init__(self, store: Store) -> None:
         self.store = store
 
@@ -86,7 +86,7 @@ class FakeProducts(ProductRepository):
         return found[:limit]
 
 
-class FakeStock(StockRepository):
+class FakeStock:
     def __init__(self, store: Store) -> None:
         self.store = store
 
@@ -134,7 +134,7 @@ class FakeStock(StockRepository):
         )
 
 
-class FakeReservations(ReservationRepository):
+class FakeReservations:
     def __init__(self, store: Store) -> None:
         self.store = store
 
@@ -162,8 +162,12 @@ class FakeReservations(ReservationRepository):
         )
 
 
-class FakeUnitOfWork(InventoryUnitOfWork):
+class FakeUnitOfWork:
     """Works on a copy of the store; commit replaces the store's contents, anything else drops it."""
+
+    products: FakeProducts
+    stock: FakeStock
+    reservations: FakeReservations
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -172,7 +176,7 @@ class FakeUnitOfWork(InventoryUnitOfWork):
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self.store)
         self._events: list[Event] = []
-        self._callbacks: list[Callable[[], Awaitable[object]]] = []
+        self._callbacks: list[AfterCommit] = []
         self.products = FakeProducts(self._work)
         self.stock = FakeStock(self._work)
         self.reservations = FakeReservations(self._work)
@@ -192,7 +196,7 @@ class FakeUnitOfWork(InventoryUnitOfWork):
         self._work.inbox.add(event_id)
         return True
 
-    def after_commit(self, callback: Callable[[], Awaitable[object]]) -> None:
+    def after_commit(self, callback: AfterCommit) -> None:
         self._callbacks.append(callback)
 
     async def commit(self) -> None:
@@ -204,7 +208,7 @@ class FakeUnitOfWork(InventoryUnitOfWork):
         self._callbacks = []
 
 
-class FakeCatalogCache(CatalogCache):
+class FakeCatalogCache:
     """A dict with generations, like the Redis one; ``evicted`` records what was invalidated."""
 
     def __init__(self) -> None:
@@ -249,3 +253,46 @@ class FakeCatalogCache(CatalogCache):
         for namespace in [*product_ids, "pages"]:
             self.generation[namespace] = self.generation.get(namespace, 0) + 1
         self.evicted.extend(product_ids)
+
+
+@dataclass
+class FakeMetrics:
+    """What the entry points counted: (outcome, seconds) per reservation, (event, outcome) else."""
+
+    reservations: list[tuple[str, float]] = field(default_factory=list)
+    order_events: list[tuple[str, str]] = field(default_factory=list)
+
+    def reservation(self, outcome: str, seconds: float) -> None:
+        self.reservations.append((outcome, seconds))
+
+    def order_event(self, event: str, outcome: str) -> None:
+        self.order_events.append((event, outcome))
+
+
+@dataclass
+class Fakes:
+    """One test's world: the store, the cache and the metrics the Dependencies are built on;
+    ``uows`` lists every unit of work a handler opened (its ``commits`` tell what it did)."""
+
+    store: Store = field(default_factory=Store)
+    cache: FakeCatalogCache = field(default_factory=FakeCatalogCache)
+    metrics: FakeMetrics = field(default_factory=FakeMetrics)
+    page_tokens: PageTokens = field(default_factory=PageTokens.development)
+    uows: list[FakeUnitOfWork] = field(default_factory=list)
+
+    def uow(self) -> UnitOfWork:
+        uow = FakeUnitOfWork(self.store)
+        self.uows.append(uow)
+        return uow
+
+    @property
+    def commits(self) -> int:
+        return sum(uow.commits for uow in self.uows)
+
+    def deps(self) -> Dependencies:
+        return Dependencies(uow=self.uow, catalog_cache=self.cache, page_tokens=self.page_tokens, metrics=self.metrics)
+
+
+def fake_deps(store: Store, cache: FakeCatalogCache | None = None) -> Dependencies:
+    """Dependencies on ``store`` (and ``cache``, else a fresh one), with fake metrics."""
+    return Fakes(store, cache or FakeCatalogCache()).deps()

@@ -10,8 +10,16 @@ from inventory_svc.domain.events import (
     StockReservationFailed,
 )
 from inventory_svc.domain.model import Line, Money, Product, ReservationStatus, StockLevel
-from inventory_svc.service_layer.reservations import Outcome, ReserveOrder, release_order, reserve_order, ship_order
-from tests.unit.inventory.fakes import FakeCatalogCache, FakeUnitOfWork, Store
+from inventory_svc.service_layer.reservations import (
+    Outcome,
+    ReleaseOrder,
+    ReserveOrder,
+    ShipOrder,
+    release_order,
+    reserve_order,
+    ship_order,
+)
+from tests.unit.inventory.fakes import FakeCatalogCache, Store, fake_deps
 
 
 def _store(**stock: int) -> Store:
@@ -24,7 +32,7 @@ def _store(**stock: int) -> Store:
 
 async def _reserve(store: Store, order_id: str, *lines: Line, event_id: str | None = None) -> Outcome:
     command = ReserveOrder(event_id or f"evt-{order_id}", order_id, list(lines))
-    return await reserve_order(command, FakeUnitOfWork(store), FakeCatalogCache())
+    return await reserve_order(command, fake_deps(store))
 
 
 async def test_every_line_is_reserved_with_events() -> None:
@@ -82,24 +90,24 @@ async def test_cancel_releases_once() -> None:
     store = _store(apple=5)
     await _reserve(store, "o1", Line("apple", 2))
     cache = FakeCatalogCache()
-    assert await release_order("c1", "o1", "changed mind", FakeUnitOfWork(store), cache) is Outcome.RELEASED
+    assert await release_order(ReleaseOrder("c1", "o1", "changed mind"), fake_deps(store, cache)) is Outcome.RELEASED
     assert store.stock["apple"].reserved == 0 and store.stock["apple"].quantity == 5
     assert store.reservations["o1"].status is ReservationStatus.RELEASED
     assert cache.evicted == ["apple"]
     assert any(isinstance(e, InventoryReleased) and e.reason == "changed mind" for e in store.published)
-    assert await release_order("c2", "o1", "again", FakeUnitOfWork(store), cache) is Outcome.UNCHANGED
+    assert await release_order(ReleaseOrder("c2", "o1", "again"), fake_deps(store, cache)) is Outcome.UNCHANGED
 
 
 async def test_cancel_without_reservation_is_a_no_op() -> None:
     store = _store(apple=5)
-    assert await release_order("c1", "rejected", "", FakeUnitOfWork(store), FakeCatalogCache()) is Outcome.UNCHANGED
+    assert await release_order(ReleaseOrder("c1", "rejected", ""), fake_deps(store)) is Outcome.UNCHANGED
     assert store.published == []
 
 
 async def test_shipping_commits_the_reservation() -> None:
     store = _store(apple=5)
     await _reserve(store, "o1", Line("apple", 2))
-    assert await ship_order("s1", "o1", FakeUnitOfWork(store), FakeCatalogCache()) is Outcome.SHIPPED
+    assert await ship_order(ShipOrder("s1", "o1"), fake_deps(store)) is Outcome.SHIPPED
     assert (store.stock["apple"].quantity, store.stock["apple"].reserved) == (3, 0)
     assert store.reservations["o1"].status is ReservationStatus.SHIPPED
-    assert await release_order("c1", "o1", "", FakeUnitOfWork(store), FakeCatalogCache()) is Outcome.UNCHANGED
+    assert await release_order(ReleaseOrder("c1", "o1", ""), fake_deps(store)) is Outcome.UNCHANGED
