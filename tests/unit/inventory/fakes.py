@@ -34,13 +34,15 @@ class Store:
     failures: dict[str, tuple[str, list[Shortfall]]] = field(default_factory=dict)
     inbox: set[str] = field(default_factory=set)
     published: list[Event] = field(default_factory=list)
-    # Calls of ProductRepository.get_many: batched reads must stay one query.
+    # Calls of ProductRepository.get_many: batched reads must stay one query. Counted here
+    # whether or not the transaction commits (a read-only one never does).
     batch_reads: int = 0
 
 
 class FakeProducts:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, committed: Store | None = None) -> None:
         self.store = store
+        self.committed = committed or store
 
     def _with_stock(self, product: Product) -> Product:
         level = self.store.stock.get(product.product_id)
@@ -51,7 +53,7 @@ class FakeProducts:
         return self._with_stock(product) if product else None
 
     async def get_many(self, product_ids: Sequence[str]) -> list[Product]:
-        self.store.batch_reads += 1
+        self.committed.batch_reads += 1
         return [self._with_stock(self.store.products[p]) for p in product_ids if p in self.store.products]
 
     async def add(self, product: Product) -> Product | None:
@@ -177,7 +179,7 @@ class FakeUnitOfWork:
         self._work = copy.deepcopy(self.store)
         self._events: list[Event] = []
         self._callbacks: list[AfterCommit] = []
-        self.products = FakeProducts(self._work)
+        self.products = FakeProducts(self._work, self.store)
         self.stock = FakeStock(self._work)
         self.reservations = FakeReservations(self._work)
         return self
@@ -201,7 +203,9 @@ class FakeUnitOfWork:
 
     async def commit(self) -> None:
         self._work.published.extend(self._events)
+        reads = self.store.batch_reads
         self.store.__dict__.update(copy.deepcopy(self._work).__dict__)
+        self.store.batch_reads = reads
         self.commits += 1
         for callback in self._callbacks:
             await callback()
@@ -209,15 +213,18 @@ class FakeUnitOfWork:
 
 
 class FakeCatalogCache:
-    """A dict with generations, like the Redis one; ``evicted`` records what was invalidated."""
+    """A dict with generations, like the Redis one; ``evicted`` records what was invalidated.
+
+    ``down`` is a Redis that cannot be reached: no slot, so readers go to the database."""
 
     def __init__(self) -> None:
         self.entries: dict[str, object] = {}
         self.generation: dict[str, int] = {}
         self.evicted: list[str] = []
+        self.down = False
 
-    def _slot(self, namespace: str, name: str) -> Slot:
-        return Slot(f"{name}@{self.generation.get(namespace, 0)}")
+    def _slot(self, namespace: str, name: str) -> Slot | None:
+        return None if self.down else Slot(f"{name}@{self.generation.get(namespace, 0)}")
 
     async def product_slot(self, product_id: str) -> Slot | None:
         return self._slot(product_id, f"product:{product_id}")
