@@ -164,7 +164,8 @@ def bootstrap(
         ],
         tls=tls,
         on_start=[conn.producer.start],
-        on_close=[conn.close],
+        # Connections handed in belong to the caller, who closes them.
+        on_close=[conn.close] if connections is None else [],
         grace_s=settings.shutdown_grace_s,
         max_calls_per_principal=settings.max_concurrent_calls_per_principal,
     )
