@@ -7,7 +7,7 @@ producer; the process's ``on_close`` releases them all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -81,26 +81,41 @@ def build_connections(config: Config) -> Connections:
     )
 
 
-def build_dependencies(
-    config: Config,
-    *,
-    connections: Connections,
-    uow: UnitOfWorkFactory | None = None,
-    catalog_cache: CatalogCache | None = None,
-    page_tokens: PageTokens | None = None,
-    metrics: Metrics | None = None,
-) -> Dependencies:
-    """The ports, on ``connections`` (whoever built them closes them); a test may hand in any
-    port instead (a fake, a spy)."""
-
-    def sql_unit_of_work() -> UnitOfWork:
+def _sql_units_of_work(connections: Connections) -> UnitOfWorkFactory:
+    def unit_of_work() -> UnitOfWork:
         return SqlUnitOfWork(connections.sessions, connections.topics)
 
+    return unit_of_work
+
+
+class PortOverrides(TypedDict, total=False):
+    """Ports a caller (a test) hands in instead of the ones built here: fakes, spies."""
+
+    uow: UnitOfWorkFactory
+    catalog_cache: CatalogCache
+    page_tokens: PageTokens
+    metrics: Metrics
+
+
+def build_dependencies(
+    config: Config, *, connections: Connections | None = None, **overrides: Unpack[PortOverrides]
+) -> Dependencies:
+    """The ports the handlers use; each override replaces one.
+
+    ``connections``: the pool and Redis client of the SQL unit of work and the Redis cache;
+    whoever passes them closes them (bootstrap does at close). Without them, the ports that
+    need them get connections of their own, which live as long as the process.
+    """
+    uow, catalog_cache = overrides.get("uow"), overrides.get("catalog_cache")
+    if uow is None or catalog_cache is None:
+        conn = connections or build_connections(config)
+        uow = uow or _sql_units_of_work(conn)
+        catalog_cache = catalog_cache or RedisCatalogCache(conn.cache)
     return Dependencies(
-        uow=uow or sql_unit_of_work,
-        catalog_cache=catalog_cache or RedisCatalogCache(connections.cache),
-        page_tokens=page_tokens or PageTokens.from_settings(config.paging),
-        metrics=metrics or PrometheusMetrics(),
+        uow=uow,
+        catalog_cache=catalog_cache,
+        page_tokens=overrides.get("page_tokens") or PageTokens.from_settings(config.paging),
+        metrics=overrides.get("metrics") or PrometheusMetrics(),
     )
 
 
@@ -131,13 +146,13 @@ def _operations(config: Config, conn: Connections, deps: Dependencies) -> Any:
 
 
 def bootstrap(
-    config: Config, *, connections: Connections | None = None, deps: Dependencies | None = None
+    config: Config, *, connections: Connections | None = None, **overrides: Unpack[PortOverrides]
 ) -> ServiceProcess:
-    """The process ``python -m inventory_svc`` serves. Tests may hand in the connections (to
-    read the database beside it) and the dependencies (fakes) it is built on."""
+    """The process ``python -m inventory_svc`` serves. A test may hand in the connections (to
+    read the same database beside it; it closes them) and ports (``build_dependencies``)."""
     settings = config.service
     conn = connections or build_connections(config)
-    deps = deps or build_dependencies(config, connections=conn)
+    deps = build_dependencies(config, connections=conn, **overrides)
     servicer = InventoryServicer(deps)
     operations = _operations(config, conn, deps)
 

@@ -31,8 +31,9 @@ from oms.order.v1 import order_pb2
 
 @dataclass
 class InventoryApp:
-    """The composed service as a test drives it: what bootstrap builds the process on (its
-    connections and dependencies), the process itself, and its workers one by one."""
+    """The composed service as a test drives it: the connections bootstrap builds the process on,
+    dependencies on them (the same ports the process's handlers get), the process itself, and
+    its workers one by one. The test closes the connections (``close``), not the process."""
 
     config: Config
     connections: Connections
@@ -44,7 +45,7 @@ class InventoryApp:
         return cls(config, connections, bootstrap.build_dependencies(config, connections=connections))
 
     def process(self) -> ServiceProcess:
-        return bootstrap.bootstrap(self.config, connections=self.connections, deps=self.deps)
+        return bootstrap.bootstrap(self.config, connections=self.connections)
 
     def event_handlers(self) -> OrderEventHandlers:
         return OrderEventHandlers(self.deps)

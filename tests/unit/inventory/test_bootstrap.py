@@ -8,7 +8,7 @@ from inventory_svc.settings import Config, InventorySettings
 from mesh.auth.settings import AuthSettings
 from mesh.serving.server import ServiceProcess
 from mesh.settings.common import KafkaSettings, RedisSettings
-from tests.unit.inventory.fakes import FakeCatalogCache, Fakes
+from tests.unit.inventory.fakes import Fakes
 
 
 def _config(*, run_relay: bool = True, run_workers: bool = True) -> Config:
@@ -48,12 +48,8 @@ async def test_connections_handed_in_are_left_to_the_caller() -> None:
         await connections.close()
 
 
-async def test_a_port_handed_in_replaces_the_built_one() -> None:
-    config = _config()
-    connections = build_connections(config)
+def test_ports_handed_in_replace_the_built_ones() -> None:
+    """With the unit of work and the cache handed in, nothing needs a connection."""
     fakes = Fakes()
-    try:
-        deps = build_dependencies(config, connections=connections, uow=fakes.uow, catalog_cache=fakes.cache)
-        assert deps.uow == fakes.uow and isinstance(deps.catalog_cache, FakeCatalogCache)
-    finally:
-        await connections.close()
+    deps = build_dependencies(_config(), uow=fakes.uow, catalog_cache=fakes.cache, metrics=fakes.metrics)
+    assert (deps.uow, deps.catalog_cache, deps.metrics) == (fakes.uow, fakes.cache, fakes.metrics)
