@@ -7,14 +7,8 @@ from __future__ import annotations
 
 from inventory_svc.adapters.topics import DECLARED
 from inventory_svc.bootstrap import SERVICE, bootstrap
-from inventory_svc.settings import Config, load_config
+from inventory_svc.settings import load_config
 from mesh.serving.entry import ServiceEntry, main
-from mesh.serving.server import ServiceProcess
-
-
-def build(config: Config) -> ServiceProcess:
-    return bootstrap(config).process()
-
 
 ENTRY = ServiceEntry(
     name=SERVICE,
@@ -23,7 +17,7 @@ ENTRY = ServiceEntry(
     kafka_settings=lambda config: config.kafka,
     database_variable="OMS_INVENTORY_DATABASE_URL",
     topics=DECLARED,
-    build=build,
+    build=bootstrap,
 )
 
 if __name__ == "__main__":

@@ -1,20 +1,24 @@
-"""The composition root: builds every client of the inventory service. Nothing connects here:
-the producer starts when the process starts (or a worker runs), and ``close()`` releases all."""
+"""The composition root: connections, dependencies, servicers, consumer, relay, workers.
+
+Nothing connects here: pools and clients connect on first use or when the process starts its
+producer; the process's ``on_close`` releases them all.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from inventory_svc.adapters.catalog_cache import CatalogCache, RedisCatalogCache
-from inventory_svc.adapters.topics import ORDERS
-from inventory_svc.entrypoints.events import OrderEventHandlers
+from inventory_svc.adapters.catalog_cache import RedisCatalogCache
+from inventory_svc.adapters.metrics import PrometheusMetrics
+from inventory_svc.adapters.unit_of_work import SqlUnitOfWork
+from inventory_svc.entrypoints import workers
+from inventory_svc.entrypoints.event_handlers import consumer_spec
 from inventory_svc.entrypoints.grpc_servicer import InventoryServicer
-from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork, SqlUnitOfWork
+from inventory_svc.service_layer.ports import CatalogCache, Dependencies, Metrics, UnitOfWork, UnitOfWorkFactory
 from inventory_svc.settings import Config
 from mesh.auth.authorization import rules_of
 from mesh.auth.interceptor import AuthServerInterceptor
@@ -40,99 +44,16 @@ SERVICES = (
 )
 
 
-@dataclass
-class Inventory:
-    config: Config
-    topics: Topics
+@dataclass(frozen=True)
+class Connections:
+    """The pools and clients one process holds: built (not connected) by ``build_connections``,
+    released by ``close`` (the process's on_close)."""
+
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     cache: Cache
-    catalog_cache: CatalogCache
     producer: KafkaProducer
-    page_tokens: PageTokens
-
-    def uow(self) -> InventoryUnitOfWork:
-        return SqlUnitOfWork(self.sessions, self.topics)
-
-    def servicer(self) -> InventoryServicer:
-        return InventoryServicer(self.uow, self.catalog_cache, self.page_tokens)
-
-    def event_handlers(self) -> OrderEventHandlers:
-        return OrderEventHandlers(self.uow, self.catalog_cache)
-
-    @property
-    def consumed_topics(self) -> list[str]:
-        return [self.topics.name(ORDERS)]
-
-    def operations(self) -> Any:
-        dead_letters = DeadLetters(
-            self.config.kafka,
-            self.consumed_topics,
-            EventTypes.of(self.event_handlers().handlers()),
-            self.producer,
-            consumer_group=self.consumer_group,
-        )
-        return operations_servicer(
-            operations_pb2_grpc.InventoryOperationsServiceServicer,
-            dead_letters,
-            SqlParkedEvents(self.engine),
-            self.page_tokens,
-        )
-
-    @property
-    def consumer_group(self) -> str:
-        return self.config.service.group_id(CONSUMER_GROUP)
-
-    def consumer(self) -> EventConsumer:
-        spec = ConsumerSpec(
-            group_id=self.consumer_group, topics=self.consumed_topics, handlers=self.event_handlers().handlers()
-        )
-        return EventConsumer(self.config.kafka, spec, dlq_producer=self.producer)
-
-    def relay(self) -> OutboxRelay:
-        dsn = asyncpg_dsn(self.config.service.database_url)
-        return OutboxRelay(dsn=dsn, producer=self.producer, source=f"/{SERVICE}")
-
-    async def run_relay(self, stop: asyncio.Event) -> None:
-        await self.producer.start()  # idempotent: also started by the process (on_start)
-        await self.relay().run(stop)
-
-    async def run_consumer(self, stop: asyncio.Event) -> None:
-        await self.producer.start()  # dead letters are produced with it
-        await self.consumer().run(stop)
-
-    def process(self) -> ServiceProcess:
-        settings = self.config.service
-        servicer = self.servicer()
-        operations = self.operations()
-
-        def register(server: grpc.aio.Server) -> None:
-            inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server)
-            operations_pb2_grpc.add_InventoryOperationsServiceServicer_to_server(operations, server)
-
-        tls = MeshTls.from_settings(self.config.tls)
-        workers: list[Worker] = []
-        if settings.run_relay:
-            workers.append(self.run_relay)
-        if settings.run_workers:
-            workers.append(self.run_consumer)
-        return ServiceProcess(
-            name=SERVICE,
-            host=settings.grpc_host,
-            port=settings.grpc_port,
-            service_names=[service.full_name for service in SERVICES],
-            register=register,
-            workers=workers,
-            interceptors=[
-                *server_interceptors(tls, settings.tls_allowed_clients),
-                AuthServerInterceptor(TokenVerifier(self.config.auth), rules_of(SERVICES)),
-            ],
-            tls=tls,
-            on_start=[self.producer.start],
-            on_close=[self.close],
-            grace_s=settings.shutdown_grace_s,
-            max_calls_per_principal=settings.max_concurrent_calls_per_principal,
-        )
+    topics: Topics
 
     async def close(self) -> None:
         await self.producer.stop()
@@ -140,7 +61,7 @@ class Inventory:
         await self.engine.dispose()
 
 
-def bootstrap(config: Config) -> Inventory:
+def build_connections(config: Config) -> Connections:
     settings = config.service
     engine = create_engine(
         settings.database_url,
@@ -151,13 +72,115 @@ def bootstrap(config: Config) -> Inventory:
     cache = Cache.from_settings(
         config.redis, service=SERVICE, key_prefix=settings.cache_key_prefix, breaker_s=settings.cache_breaker_s
     )
-    return Inventory(
-        config=config,
-        topics=Topics(config.kafka.topic_prefix),
+    return Connections(
         engine=engine,
         sessions=session_factory(engine),
         cache=cache,
-        catalog_cache=RedisCatalogCache(cache),
         producer=KafkaProducer(config.kafka, client_id=SERVICE),
-        page_tokens=PageTokens.from_settings(config.paging),
+        topics=Topics(config.kafka.topic_prefix),
+    )
+
+
+def _sql_units_of_work(connections: Connections) -> UnitOfWorkFactory:
+    def unit_of_work() -> UnitOfWork:
+        return SqlUnitOfWork(connections.sessions, connections.topics)
+
+    return unit_of_work
+
+
+class PortOverrides(TypedDict, total=False):
+    """Ports a caller (a test) hands in instead of the ones built here: fakes, spies."""
+
+    uow: UnitOfWorkFactory
+    catalog_cache: CatalogCache
+    page_tokens: PageTokens
+    metrics: Metrics
+
+
+def build_dependencies(
+    config: Config, *, connections: Connections | None = None, **overrides: Unpack[PortOverrides]
+) -> Dependencies:
+    """The ports the handlers use; each override replaces one.
+
+    ``connections``: the pool and Redis client of the SQL unit of work and the Redis cache;
+    whoever passes them closes them (bootstrap does at close). Without them, the ports that
+    need them get connections of their own, which live as long as the process.
+    """
+    uow, catalog_cache = overrides.get("uow"), overrides.get("catalog_cache")
+    if uow is None or catalog_cache is None:
+        conn = connections or build_connections(config)
+        uow = uow or _sql_units_of_work(conn)
+        catalog_cache = catalog_cache or RedisCatalogCache(conn.cache)
+    return Dependencies(
+        uow=uow,
+        catalog_cache=catalog_cache,
+        page_tokens=overrides.get("page_tokens") or PageTokens.from_settings(config.paging),
+        metrics=overrides.get("metrics") or PrometheusMetrics(),
+    )
+
+
+def order_consumer_spec(config: Config, conn: Connections, deps: Dependencies) -> ConsumerSpec:
+    return consumer_spec(conn.topics, config.service.group_id(CONSUMER_GROUP), deps)
+
+
+def order_consumer(config: Config, conn: Connections, deps: Dependencies) -> EventConsumer:
+    """Reads order events; poison is dead-lettered through the process's producer."""
+    return EventConsumer(config.kafka, order_consumer_spec(config, conn, deps), dlq_producer=conn.producer)
+
+
+def outbox_relay(config: Config, conn: Connections) -> OutboxRelay:
+    return OutboxRelay(dsn=asyncpg_dsn(config.service.database_url), producer=conn.producer, source=f"/{SERVICE}")
+
+
+def _operations(config: Config, conn: Connections, deps: Dependencies) -> Any:
+    spec = order_consumer_spec(config, conn, deps)
+    dead_letters = DeadLetters(
+        config.kafka, spec.topics, EventTypes.of(spec.handlers), conn.producer, consumer_group=spec.group_id
+    )
+    return operations_servicer(
+        operations_pb2_grpc.InventoryOperationsServiceServicer,
+        dead_letters,
+        SqlParkedEvents(conn.engine),
+        deps.page_tokens,
+    )
+
+
+def bootstrap(
+    config: Config, *, connections: Connections | None = None, **overrides: Unpack[PortOverrides]
+) -> ServiceProcess:
+    """The process ``python -m inventory_svc`` serves. A test may hand in the connections (to
+    read the same database beside it; it closes them) and ports (``build_dependencies``)."""
+    settings = config.service
+    conn = connections or build_connections(config)
+    deps = build_dependencies(config, connections=conn, **overrides)
+    servicer = InventoryServicer(deps)
+    operations = _operations(config, conn, deps)
+
+    def register(server: grpc.aio.Server) -> None:
+        inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server)
+        operations_pb2_grpc.add_InventoryOperationsServiceServicer_to_server(operations, server)
+
+    tls = MeshTls.from_settings(config.tls)
+    loops: list[Worker] = []
+    if settings.run_relay:
+        loops.append(workers.outbox_relay(outbox_relay(config, conn), conn.producer))
+    if settings.run_workers:
+        loops.append(workers.order_events(order_consumer(config, conn, deps), conn.producer))
+    return ServiceProcess(
+        name=SERVICE,
+        host=settings.grpc_host,
+        port=settings.grpc_port,
+        service_names=[service.full_name for service in SERVICES],
+        register=register,
+        workers=loops,
+        interceptors=[
+            *server_interceptors(tls, settings.tls_allowed_clients),
+            AuthServerInterceptor(TokenVerifier(config.auth), rules_of(SERVICES)),
+        ],
+        tls=tls,
+        on_start=[conn.producer.start],
+        # Connections handed in belong to the caller, who closes them.
+        on_close=[conn.close] if connections is None else [],
+        grace_s=settings.shutdown_grace_s,
+        max_calls_per_principal=settings.max_concurrent_calls_per_principal,
     )

@@ -10,28 +10,27 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from inventory_svc.bootstrap import SERVICE, Inventory, bootstrap
+from inventory_svc.bootstrap import SERVICE, build_connections, build_dependencies
 from inventory_svc.seed_catalog import CATALOG, SeedProduct
 from inventory_svc.service_layer import catalog, stock
+from inventory_svc.service_layer.ports import Dependencies
 from inventory_svc.settings import load_config
 from mesh.serving.errors import AlreadyExists
 from mesh.settings.common import SettingsError
 from mesh.storage.migrate import upgrade
 
 
-async def seed(app: Inventory, products: list[SeedProduct] = CATALOG) -> int:
+async def seed(deps: Dependencies, products: list[SeedProduct] = CATALOG) -> int:
     """Creates the products that are missing; returns how many it created."""
     created = 0
     for product_id, name, description, price_cents, units in products:
         price = catalog.PriceInput("EUR", price_cents // 100, (price_cents % 100) * 10_000_000)
         try:
-            await catalog.create_product(
-                catalog.CreateProduct(product_id, name, description, price), app.uow(), app.catalog_cache
-            )
+            await catalog.create_product(catalog.CreateProduct(product_id, name, description, price), deps)
         except AlreadyExists:
             continue
         if units:
-            await stock.add_stock(product_id, units, app.uow(), app.catalog_cache)
+            await stock.add_stock(stock.AddStock(product_id, units), deps)
         created += 1
     return created
 
@@ -40,11 +39,11 @@ async def run() -> int:
     config = load_config()
     if config.service.migrate_on_start:
         await upgrade(SERVICE, config.service.database_url)
-    app = bootstrap(config)
+    connections = build_connections(config)
     try:
-        return await seed(app)
+        return await seed(build_dependencies(config, connections=connections))
     finally:
-        await app.close()
+        await connections.close()
 
 
 def main() -> None:

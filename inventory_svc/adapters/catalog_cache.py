@@ -8,66 +8,21 @@ which nobody looks up any more: a stale value can never be stored where readers 
 
 from __future__ import annotations
 
-import abc
 import hashlib
-from dataclasses import dataclass
 
 from inventory_svc.adapters.proto import product_from_pb, product_to_pb, stock_from_pb, stock_to_pb
 from inventory_svc.domain.model import Product, StockLevel
 from inventory_svc.domain.paging import ProductQuery
+from inventory_svc.service_layer.ports import ProductPage, Slot
 from mesh.storage.cache import Cache
 from oms.inventory.v1 import inventory_pb2
 
 PAGES = "pages"
 
 
-@dataclass(frozen=True)
-class ProductPage:
-    products: list[Product]
-    next_page_token: str
+class RedisCatalogCache:
+    """Implements service_layer.ports.CatalogCache on mesh.storage.cache (Redis)."""
 
-
-@dataclass(frozen=True)
-class Slot:
-    """Where one entry is cached; taken before the database read (see module doc)."""
-
-    key: str
-
-
-class CatalogCache(abc.ABC):
-    @abc.abstractmethod
-    async def product_slot(self, product_id: str) -> Slot | None: ...
-
-    @abc.abstractmethod
-    async def stock_slot(self, product_id: str) -> Slot | None: ...
-
-    @abc.abstractmethod
-    async def page_slot(self, query: ProductQuery, page_token: str, size: int) -> Slot | None: ...
-
-    @abc.abstractmethod
-    async def get_product(self, slot: Slot) -> Product | None: ...
-
-    @abc.abstractmethod
-    async def put_product(self, slot: Slot, product: Product) -> None: ...
-
-    @abc.abstractmethod
-    async def get_stock(self, slot: Slot) -> StockLevel | None: ...
-
-    @abc.abstractmethod
-    async def put_stock(self, slot: Slot, level: StockLevel) -> None: ...
-
-    @abc.abstractmethod
-    async def get_page(self, slot: Slot) -> ProductPage | None: ...
-
-    @abc.abstractmethod
-    async def put_page(self, slot: Slot, page: ProductPage) -> None: ...
-
-    @abc.abstractmethod
-    async def evict(self, product_ids: list[str]) -> None:
-        """Everything showing these products (their entries and every page) becomes a miss."""
-
-
-class RedisCatalogCache(CatalogCache):
     def __init__(self, cache: Cache) -> None:
         self._cache = cache
 

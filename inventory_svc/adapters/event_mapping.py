@@ -1,4 +1,8 @@
-"""Domain events to outbox events: protobuf message, topic and key (DESIGN.md §3)."""
+"""Domain events to outbox events: protobuf message, topic and key.
+
+Protobuf exists only here, at the edge: the domain and the use cases publish plain dataclasses,
+and the unit of work turns them into outbox rows with this mapping (docs/architecture.md).
+"""
 
 from __future__ import annotations
 

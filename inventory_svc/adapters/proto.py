@@ -8,19 +8,12 @@ from google.protobuf import timestamp_pb2
 from google.type import money_pb2
 
 from inventory_svc.domain.model import Money, Product, StockLevel
+from mesh.serving.wire import optional_timestamp
 from oms.inventory.v1 import inventory_pb2
 
 
 def money_to_pb(money: Money) -> money_pb2.Money:
     return money_pb2.Money(currency_code=money.currency, units=money.units, nanos=money.nanos)
-
-
-def _timestamp(when: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if when is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(when)
-    return stamp
 
 
 def _datetime(stamp: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
@@ -35,8 +28,8 @@ def product_to_pb(product: Product) -> inventory_pb2.Product:
         price=money_to_pb(product.price),
         active=product.active,
         available_quantity=product.available,
-        create_time=_timestamp(product.created_at),
-        update_time=_timestamp(product.updated_at),
+        create_time=optional_timestamp(product.created_at),
+        update_time=optional_timestamp(product.updated_at),
     )
 
 
@@ -61,7 +54,7 @@ def stock_to_pb(level: StockLevel) -> inventory_pb2.Stock:
         reserved=level.reserved,
         available=level.available,
         version=level.version,
-        update_time=_timestamp(level.updated_at),
+        update_time=optional_timestamp(level.updated_at),
     )
 
 

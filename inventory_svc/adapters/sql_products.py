@@ -10,7 +10,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inventory_svc.adapters.repository import ProductRepository
 from inventory_svc.adapters.tables import products, stock
 from inventory_svc.domain.model import Money, PriceChange, Product, ProductChanges
 from inventory_svc.domain.paging import ProductQuery
@@ -37,7 +36,9 @@ def product_from_row(row: Any) -> Product:
     )
 
 
-class SqlProductRepository(ProductRepository):
+class SqlProductRepository:
+    """Implements service_layer.ports.ProductRepository."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 

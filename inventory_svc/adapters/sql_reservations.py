@@ -8,12 +8,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inventory_svc.adapters.repository import ReservationRepository
 from inventory_svc.adapters.tables import reservation_failures, reservation_items, reservations
 from inventory_svc.domain.model import Line, Reservation, ReservationStatus, Shortfall
 
 
-class SqlReservationRepository(ReservationRepository):
+class SqlReservationRepository:
+    """Implements service_layer.ports.ReservationRepository."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 

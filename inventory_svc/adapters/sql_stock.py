@@ -2,7 +2,8 @@
 
 Under READ COMMITTED, PostgreSQL re-evaluates an UPDATE's WHERE clause on the newest row
 version after waiting for a concurrent writer, so ``quantity - reserved >= n`` holds at the
-moment of the write, whatever runs concurrently (DESIGN.md §9). The CHECK constraints back it up.
+moment of the write, whatever runs concurrently: no read-then-write that a concurrent reservation
+could slip between, and no explicit row lock held across round trips. The CHECK constraints back it up.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inventory_svc.adapters.repository import StockRepository
 from inventory_svc.adapters.tables import products, stock
 from inventory_svc.domain.model import MAX_STOCK, StockLevel
 
@@ -24,7 +24,9 @@ def level_from_row(row: Any) -> StockLevel:
     return StockLevel(row.product_id, row.quantity, row.reserved, row.version, row.updated_at)
 
 
-class SqlStockRepository(StockRepository):
+class SqlStockRepository:
+    """Implements service_layer.ports.StockRepository."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 

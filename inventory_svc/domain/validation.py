@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 
 from inventory_svc.domain.model import MAX_STOCK, Money, PriceChange
+from mesh.values.violations import FieldViolation
 
 PRODUCT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 CURRENCY = re.compile(r"[A-Z]{3}")
@@ -18,20 +18,14 @@ NANOS_PER_CENT = 10_000_000
 MAX_UNITS = 10**11
 
 
-@dataclass(frozen=True)
-class Violation:
-    field: str
-    description: str
-
-
 class Violations:
     """Collects every problem of one request so the caller sees them all at once."""
 
     def __init__(self) -> None:
-        self.items: list[Violation] = []
+        self.items: list[FieldViolation] = []
 
     def add(self, field: str, description: str) -> None:
-        self.items.append(Violation(field, description))
+        self.items.append(FieldViolation(field, description))
 
     def __bool__(self) -> bool:
         return bool(self.items)

@@ -6,12 +6,10 @@ from typing import Any
 
 import grpc
 
-from inventory_svc.adapters.catalog_cache import CatalogCache
 from inventory_svc.adapters.proto import product_to_pb, stock_to_pb
 from inventory_svc.domain.paging import ProductQuery
 from inventory_svc.service_layer import catalog, stock
-from inventory_svc.service_layer.unit_of_work import UnitOfWorkFactory
-from mesh.storage.paging import PageTokens
+from inventory_svc.service_layer.ports import Dependencies
 from oms.inventory.v1 import inventory_pb2 as pb
 from oms.inventory.v1 import inventory_pb2_grpc
 
@@ -36,30 +34,31 @@ def _present_fields(product: pb.Product) -> list[str]:
 
 
 class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
-    def __init__(self, uow_factory: UnitOfWorkFactory, cache: CatalogCache, page_tokens: PageTokens) -> None:
-        self._uow = uow_factory
-        self._cache = cache
-        self._tokens = page_tokens
+    """Who may call what is the auth interceptor's (the contract's authorization options):
+    no RPC here depends on the caller, so none reads the principal."""
+
+    def __init__(self, deps: Dependencies) -> None:
+        self._deps = deps
 
     async def ListProducts(self, request: pb.ListProductsRequest, context: Context) -> pb.ListProductsResponse:
         query = ProductQuery(
             active=request.active if request.HasField("active") else None, name_contains=request.name_contains
         )
         page = await catalog.list_products(
-            query, request.page_token, request.page_size, self._uow(), self._cache, self._tokens
+            catalog.ListProducts(query, request.page_token, request.page_size), self._deps
         )
         return pb.ListProductsResponse(
             products=[product_to_pb(p) for p in page.products], next_page_token=page.next_page_token
         )
 
     async def GetProduct(self, request: pb.GetProductRequest, context: Context) -> pb.GetProductResponse:
-        product = await catalog.get_product(request.product_id, self._uow(), self._cache)
+        product = await catalog.get_product(catalog.GetProduct(request.product_id), self._deps)
         return pb.GetProductResponse(product=product_to_pb(product))
 
     async def BatchGetProducts(
         self, request: pb.BatchGetProductsRequest, context: Context
     ) -> pb.BatchGetProductsResponse:
-        batch = await catalog.batch_get_products(list(request.product_ids), self._uow())
+        batch = await catalog.batch_get_products(catalog.BatchGetProducts(list(request.product_ids)), self._deps)
         return pb.BatchGetProductsResponse(
             products=[product_to_pb(p) for p in batch.products], missing_product_ids=batch.missing_product_ids
         )
@@ -67,7 +66,7 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
     async def CreateProduct(self, request: pb.CreateProductRequest, context: Context) -> pb.CreateProductResponse:
         given = request.product
         command = catalog.CreateProduct(given.product_id, given.name, given.description, _price(given))
-        product = await catalog.create_product(command, self._uow(), self._cache)
+        product = await catalog.create_product(command, self._deps)
         return pb.CreateProductResponse(product=product_to_pb(product))
 
     async def UpdateProduct(self, request: pb.UpdateProductRequest, context: Context) -> pb.UpdateProductResponse:
@@ -81,34 +80,29 @@ class InventoryServicer(inventory_pb2_grpc.InventoryServiceServicer):
             price=_price(given),
             active=given.active,
         )
-        product = await catalog.update_product(command, self._uow(), self._cache)
+        product = await catalog.update_product(command, self._deps)
         return pb.UpdateProductResponse(product=product_to_pb(product))
 
     async def DeleteProduct(self, request: pb.DeleteProductRequest, context: Context) -> pb.DeleteProductResponse:
-        await catalog.delete_product(request.product_id, self._uow(), self._cache)
+        await catalog.delete_product(catalog.DeleteProduct(request.product_id), self._deps)
         return pb.DeleteProductResponse()
 
     async def GetStock(self, request: pb.GetStockRequest, context: Context) -> pb.GetStockResponse:
-        level = await stock.get_stock(request.product_id, self._uow(), self._cache)
+        level = await stock.get_stock(stock.GetStock(request.product_id), self._deps)
         return pb.GetStockResponse(stock=stock_to_pb(level))
 
     async def CheckStock(self, request: pb.CheckStockRequest, context: Context) -> pb.CheckStockResponse:
-        available, unknown = await stock.check_stock(list(request.product_ids), self._uow())
-        return pb.CheckStockResponse(available=available, unknown_product_ids=unknown)
+        checked = await stock.check_stock(stock.CheckStock(list(request.product_ids)), self._deps)
+        return pb.CheckStockResponse(available=checked.available, unknown_product_ids=checked.unknown_product_ids)
 
     async def AddStock(self, request: pb.AddStockRequest, context: Context) -> pb.AddStockResponse:
-        level = await stock.add_stock(
-            request.product_id, request.quantity, self._uow(), self._cache, reason=request.reason
-        )
+        command = stock.AddStock(request.product_id, request.quantity, reason=request.reason)
+        level = await stock.add_stock(command, self._deps)
         return pb.AddStockResponse(stock=stock_to_pb(level))
 
     async def AuditStock(self, request: pb.AuditStockRequest, context: Context) -> pb.AuditStockResponse:
-        level = await stock.audit_stock(
-            request.product_id,
-            request.quantity,
-            request.expected_version,
-            self._uow(),
-            self._cache,
-            reason=request.reason,
+        command = stock.AuditStock(
+            request.product_id, request.quantity, request.expected_version, reason=request.reason
         )
+        level = await stock.audit_stock(command, self._deps)
         return pb.AuditStockResponse(stock=stock_to_pb(level))

@@ -1,1 +1,1 @@
-"""Use cases of the inventory: small handlers that take their dependencies as parameters."""
+"""Use cases of the inventory: small handlers ``async def use_case(cmd, deps)`` that see only the ports."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inventory_svc.adapters.catalog_cache import CatalogCache, ProductPage
 from inventory_svc.domain.model import PriceChange, Product, ProductChanges
 from inventory_svc.domain.paging import ProductQuery
 from inventory_svc.domain.validation import (
@@ -16,12 +15,11 @@ from inventory_svc.domain.validation import (
     parse_price,
     parse_price_parts,
 )
-from inventory_svc.service_layer.caching import evict_after_commit
+from inventory_svc.service_layer.caching import evict_after_commit, read_through
 from inventory_svc.service_layer.errors import product_not_found, raise_if_invalid, require_id
-from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
+from inventory_svc.service_layer.ports import Dependencies, ProductPage, UnitOfWork
 from mesh.serving.errors import AlreadyExists, FailedPrecondition, InvalidArgument, PreconditionViolation, shown
 from mesh.storage import paging
-from mesh.storage.paging import PageTokens
 from mesh.values.violations import FieldViolation
 
 # A mask may name the whole price or its parts (grpc-gateway fills a PATCH's mask with the leaf
@@ -64,7 +62,29 @@ class UpdateProduct:
     active: bool = False
 
 
-async def create_product(cmd: CreateProduct, uow: InventoryUnitOfWork, cache: CatalogCache) -> Product:
+@dataclass(frozen=True)
+class DeleteProduct:
+    product_id: str
+
+
+@dataclass(frozen=True)
+class GetProduct:
+    product_id: str
+
+
+@dataclass(frozen=True)
+class BatchGetProducts:
+    product_ids: list[str]
+
+
+@dataclass(frozen=True)
+class ListProducts:
+    query: ProductQuery
+    page_token: str = ""
+    page_size: int = 0
+
+
+async def create_product(cmd: CreateProduct, deps: Dependencies) -> Product:
     """New products are active and have no stock."""
     out = Violations()
     if cmd.product_id:
@@ -80,11 +100,11 @@ async def create_product(cmd: CreateProduct, uow: InventoryUnitOfWork, cache: Ca
     assert price is not None
     product_id = cmd.product_id or new_product_id()
     product = Product(product_id, cmd.name.strip(), cmd.description, price, active=True)
-    async with uow:
+    async with deps.uow() as uow:
         created = await uow.products.add(product)
         if created is None:
             raise AlreadyExists(f"product {shown(product_id)} already exists", metadata={"product_id": product_id})
-        evict_after_commit(uow, cache, [product_id])
+        evict_after_commit(uow, deps.catalog_cache, [product_id])
         await uow.commit()
     return created
 
@@ -134,9 +154,9 @@ def _price_change(given: PriceInput | None, paths: set[str], out: Violations) ->
     )
 
 
-async def update_product(cmd: UpdateProduct, uow: InventoryUnitOfWork, cache: CatalogCache) -> Product:
+async def update_product(cmd: UpdateProduct, deps: Dependencies) -> Product:
     changes = _changes(cmd)
-    async with uow:
+    async with deps.uow() as uow:
         if changes.is_empty():
             current = await uow.products.get(cmd.product_id)
             if current is None:
@@ -145,18 +165,19 @@ async def update_product(cmd: UpdateProduct, uow: InventoryUnitOfWork, cache: Ca
         updated = await uow.products.update(cmd.product_id, changes)
         if updated is None:
             raise product_not_found(cmd.product_id)
-        evict_after_commit(uow, cache, [cmd.product_id])
+        evict_after_commit(uow, deps.catalog_cache, [cmd.product_id])
         await uow.commit()
     return updated
 
 
-async def delete_product(product_id: str, uow: InventoryUnitOfWork, cache: CatalogCache) -> None:
+async def delete_product(cmd: DeleteProduct, deps: Dependencies) -> None:
     """Refused while an open reservation holds the product; otherwise a hard delete.
 
     Past reservations keep the product id as text, so history survives the deletion.
     """
+    product_id = cmd.product_id
     require_id(product_id)
-    async with uow:
+    async with deps.uow() as uow:
         # Locking the stock row first serializes with a concurrent reservation of the product:
         # either it committed before (and `holds` sees it) or it waits and then finds no row.
         if await uow.stock.lock(product_id) is None:
@@ -169,22 +190,24 @@ async def delete_product(product_id: str, uow: InventoryUnitOfWork, cache: Catal
                 ],
             )
         await uow.products.delete(product_id)
-        evict_after_commit(uow, cache, [product_id])
+        evict_after_commit(uow, deps.catalog_cache, [product_id])
         await uow.commit()
 
 
-async def get_product(product_id: str, uow: InventoryUnitOfWork, cache: CatalogCache) -> Product:
-    require_id(product_id)
-    slot = await cache.product_slot(product_id)
-    if slot is not None and (cached := await cache.get_product(slot)) is not None:
-        return cached
-    async with uow:
-        product = await uow.products.get(product_id)
-    if product is None:
-        raise product_not_found(product_id)
-    if slot is not None:
-        await cache.put_product(slot, product)
-    return product
+async def _product_of(uow: UnitOfWork, product_id: str) -> Product | None:
+    return await uow.products.get(product_id)
+
+
+async def get_product(cmd: GetProduct, deps: Dependencies) -> Product:
+    cache = deps.catalog_cache
+    return await read_through(
+        cmd.product_id,
+        deps,
+        slot_of=cache.product_slot,
+        cached=cache.get_product,
+        store=cache.put_product,
+        load=_product_of,
+    )
 
 
 @dataclass(frozen=True)
@@ -193,12 +216,13 @@ class ProductBatch:
     missing_product_ids: list[str]
 
 
-async def batch_get_products(product_ids: list[str], uow: InventoryUnitOfWork) -> ProductBatch:
+async def batch_get_products(cmd: BatchGetProducts, deps: Dependencies) -> ProductBatch:
     """The products named, in the order asked (duplicates collapsed), and the ids that name none.
 
     One query whatever the count. Not read through the cache: its per-product entries would cost
     two Redis round trips per id, more than the one indexed query.
     """
+    product_ids = cmd.product_ids
     if not product_ids:
         raise InvalidArgument([FieldViolation("product_ids", "must name at least one product")])
     if len(product_ids) > MAX_BATCH_GET:
@@ -211,20 +235,14 @@ async def batch_get_products(product_ids: list[str], uow: InventoryUnitOfWork) -
             out.add(f"product_ids[{index}]", f"must be at most {MAX_ID} characters")
     raise_if_invalid(out)
     wanted = list(dict.fromkeys(product_ids))
-    async with uow:
+    async with deps.uow() as uow:
         found = {product.product_id: product for product in await uow.products.get_many(wanted)}
     return ProductBatch([found[p] for p in wanted if p in found], [p for p in wanted if p not in found])
 
 
-async def list_products(
-    query: ProductQuery,
-    page_token: str,
-    page_size: int,
-    uow: InventoryUnitOfWork,
-    cache: CatalogCache,
-    tokens: PageTokens,
-) -> ProductPage:
-    size = paging.page_size(page_size)
+async def list_products(cmd: ListProducts, deps: Dependencies) -> ProductPage:
+    query, page_token, tokens, cache = cmd.query, cmd.page_token, deps.page_tokens, deps.catalog_cache
+    size = paging.page_size(cmd.page_size)
     # Keyset position: the last product_id of the previous page; products added meanwhile
     # never shift or repeat a page.
     position = tokens.decode("products", page_token, (str,), filters=query.filters())
@@ -232,7 +250,7 @@ async def list_products(
     slot = await cache.page_slot(query, page_token, size)
     if slot is not None and (cached := await cache.get_page(slot)) is not None:
         return cached
-    async with uow:
+    async with deps.uow() as uow:
         # One extra row tells whether another page follows, without a count.
         rows = await uow.products.list(query, after, size + 1)
     page_rows = rows[:size]

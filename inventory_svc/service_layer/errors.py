@@ -9,7 +9,7 @@ from mesh.values.violations import FieldViolation
 
 def raise_if_invalid(violations: Violations) -> None:
     if violations:
-        raise InvalidArgument([FieldViolation(v.field, v.description) for v in violations.items])
+        raise InvalidArgument(list(violations.items))
 
 
 def product_not_found(product_id: str) -> NotFound:

@@ -10,7 +10,6 @@ import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from inventory_svc.adapters.catalog_cache import CatalogCache
 from inventory_svc.domain.events import (
     InventoryReleased,
     InventoryReserved,
@@ -21,7 +20,7 @@ from inventory_svc.domain.events import (
 from inventory_svc.domain.model import Line, Reservation, ReservationStatus, Shortfall, StockLevel
 from inventory_svc.domain.reservation import UnreservableOrder, describe_failure, normalize_lines, shortfalls
 from inventory_svc.service_layer.caching import evict_after_commit
-from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
+from inventory_svc.service_layer.ports import Dependencies, UnitOfWork
 
 _StockChange = Callable[[str, int], Awaitable[StockLevel | None]]
 
@@ -46,12 +45,26 @@ class ReserveOrder:
     lines: list[Line]
 
 
+@dataclass(frozen=True)
+class ReleaseOrder:
+    event_id: str
+    order_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ShipOrder:
+    event_id: str
+    order_id: str
+
+
 class InconsistentStock(RuntimeError):
     """A reservation's stock row is missing or short: a bug or a manual change, not a retry."""
 
 
-async def reserve_order(cmd: ReserveOrder, uow: InventoryUnitOfWork, cache: CatalogCache) -> Outcome:
+async def reserve_order(cmd: ReserveOrder, deps: Dependencies) -> Outcome:
     """Reserves every line or none; a refusal is published with each product's shortfall."""
+    uow = deps.uow()
     try:
         lines = normalize_lines(cmd.lines)
     except UnreservableOrder as exc:
@@ -68,7 +81,7 @@ async def reserve_order(cmd: ReserveOrder, uow: InventoryUnitOfWork, cache: Cata
                     InventoryReserved(cmd.order_id, tuple(lines)),
                     *(StockLevelChanged(level, StockChangeCause.RESERVED, cmd.order_id) for level in levels),
                 )
-                evict_after_commit(uow, cache, [line.product_id for line in lines])
+                evict_after_commit(uow, deps.catalog_cache, [line.product_id for line in lines])
                 await uow.commit()
                 return Outcome.RESERVED
         # Leaving the block rolled back every line reserved before the one that failed.
@@ -80,7 +93,7 @@ async def reserve_order(cmd: ReserveOrder, uow: InventoryUnitOfWork, cache: Cata
     raise AssertionError("unreachable")
 
 
-async def _reserve_all(uow: InventoryUnitOfWork, lines: list[Line]) -> list[StockLevel] | None:
+async def _reserve_all(uow: UnitOfWork, lines: list[Line]) -> list[StockLevel] | None:
     levels = []
     for line in lines:
         level = await uow.stock.try_reserve(line.product_id, line.quantity)
@@ -90,7 +103,7 @@ async def _reserve_all(uow: InventoryUnitOfWork, lines: list[Line]) -> list[Stoc
     return levels
 
 
-async def _refuse(cmd: ReserveOrder, uow: InventoryUnitOfWork, reason: str, short: list[Shortfall]) -> Outcome:
+async def _refuse(cmd: ReserveOrder, uow: UnitOfWork, reason: str, short: list[Shortfall]) -> Outcome:
     async with uow:
         if not await uow.claim(cmd.event_id) or await uow.reservations.outcome_recorded(cmd.order_id):
             await uow.commit()
@@ -101,9 +114,7 @@ async def _refuse(cmd: ReserveOrder, uow: InventoryUnitOfWork, reason: str, shor
     return Outcome.FAILED
 
 
-async def release_order(
-    event_id: str, order_id: str, reason: str, uow: InventoryUnitOfWork, cache: CatalogCache
-) -> Outcome:
+async def release_order(cmd: ReleaseOrder, deps: Dependencies) -> Outcome:
     """Gives back what an open reservation holds.
 
     With no reservation at all (the order was cancelled before its OrderPlaced was handled, e.g.
@@ -111,7 +122,8 @@ async def release_order(
     order's tombstone: a later or replayed OrderPlaced finds the outcome recorded and reserves
     nothing.
     """
-    async with uow:
+    event_id, order_id = cmd.event_id, cmd.order_id
+    async with deps.uow() as uow:
         if not await uow.claim(event_id):
             return Outcome.UNCHANGED
         reservation = await uow.reservations.get_for_update(order_id)
@@ -126,17 +138,18 @@ async def release_order(
         levels = [await _apply(uow.stock.release, line) for line in reservation.lines]
         await uow.reservations.save_status(reservation)
         uow.publish(
-            InventoryReleased(order_id, tuple(reservation.lines), reason or "order cancelled"),
+            InventoryReleased(order_id, tuple(reservation.lines), cmd.reason or "order cancelled"),
             *(StockLevelChanged(level, StockChangeCause.RELEASED, order_id) for level in levels),
         )
-        evict_after_commit(uow, cache, [line.product_id for line in reservation.lines])
+        evict_after_commit(uow, deps.catalog_cache, [line.product_id for line in reservation.lines])
         await uow.commit()
     return Outcome.RELEASED
 
 
-async def ship_order(event_id: str, order_id: str, uow: InventoryUnitOfWork, cache: CatalogCache) -> Outcome:
+async def ship_order(cmd: ShipOrder, deps: Dependencies) -> Outcome:
     """Reserved units leave the warehouse: quantity and reserved both drop."""
-    async with uow:
+    event_id, order_id = cmd.event_id, cmd.order_id
+    async with deps.uow() as uow:
         if not await uow.claim(event_id):
             return Outcome.UNCHANGED
         reservation = await uow.reservations.get_for_update(order_id)
@@ -147,7 +160,7 @@ async def ship_order(event_id: str, order_id: str, uow: InventoryUnitOfWork, cac
         levels = [await _apply(uow.stock.ship, line) for line in reservation.lines]
         await uow.reservations.save_status(reservation)
         uow.publish(*(StockLevelChanged(level, StockChangeCause.SHIPPED, order_id) for level in levels))
-        evict_after_commit(uow, cache, [line.product_id for line in reservation.lines])
+        evict_after_commit(uow, deps.catalog_cache, [line.product_id for line in reservation.lines])
         await uow.commit()
     return Outcome.SHIPPED
 

@@ -48,7 +48,8 @@ def upgrade() -> None:
         sa.Column("reserved", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
-        # The database, not only the code, guarantees no oversell (DESIGN.md §4).
+        # The database, not only the code, guarantees no oversell: a bug or a manual UPDATE that
+        # would reserve more than is on hand fails here instead of promising stock twice.
         sa.CheckConstraint("quantity >= 0", name="stock_quantity_not_negative"),
         sa.CheckConstraint("reserved >= 0", name="stock_reserved_not_negative"),
         sa.CheckConstraint("quantity - reserved >= 0", name="stock_available_not_negative"),

@@ -11,34 +11,34 @@ from typing import TYPE_CHECKING
 import grpc
 import pytest
 
-from inventory_svc.bootstrap import Inventory, bootstrap
 from inventory_svc.settings import Config, InventorySettings
 from mesh.auth.settings import AuthSettings
 from mesh.serving.server import serve
 from mesh.settings.common import KafkaSettings, RedisSettings
 from oms.inventory.v1 import inventory_pb2_grpc
 from testkit.infra import Infra
+from tests.integration.inventory.helpers import InventoryApp
 
 if TYPE_CHECKING:
     from oms.inventory.v1.inventory_pb2_grpc import InventoryServiceAsyncStub
 
-AppFactory = Callable[..., Awaitable[Inventory]]
+AppFactory = Callable[..., Awaitable[InventoryApp]]
 
 
 @pytest.fixture
 async def make_inventory(
     database_factory: Callable[[str], Awaitable[str]], kafka: KafkaSettings, infra: Infra
 ) -> AsyncIterator[AppFactory]:
-    """``await make_inventory(redis_url=..., breaker_s=..., auth=..., lock_timeout_s=...)`` → an Inventory.
+    """``await make_inventory(redis_url=..., breaker_s=..., auth=..., lock_timeout_s=...)`` → an InventoryApp.
 
     Authentication is off unless asked for: these tests are about inventory, not tokens."""
-    apps: list[Inventory] = []
+    apps: list[InventoryApp] = []
     url = await database_factory("inventory_svc")
     run_id = uuid.uuid4().hex[:10]
 
     async def make(
         *, redis_url: str | None = None, breaker_s: float = 1.0, auth: bool = False, lock_timeout_s: float = 2.0
-    ) -> Inventory:
+    ) -> InventoryApp:
         settings = InventorySettings(
             database_url=url,
             grpc_port=0,
@@ -51,7 +51,7 @@ async def make_inventory(
             db_lock_timeout_s=lock_timeout_s,
         )
         redis = RedisSettings(url=redis_url or infra.redis_url)
-        app = bootstrap(Config(settings, kafka, redis, AuthSettings(enabled=auth)))
+        app = InventoryApp.build(Config(settings, kafka, redis, AuthSettings(enabled=auth)))
         apps.append(app)
         return app
 
@@ -61,11 +61,11 @@ async def make_inventory(
 
 
 @pytest.fixture
-async def inventory(make_inventory: AppFactory) -> Inventory:
+async def inventory(make_inventory: AppFactory) -> InventoryApp:
     return await make_inventory()
 
 
-async def start_server(app: Inventory) -> tuple[asyncio.Event, asyncio.Task[None], int]:
+async def start_server(app: InventoryApp) -> tuple[asyncio.Event, asyncio.Task[None], int]:
     """Serves the app's gRPC API in-process (no workers); returns stop event, task and port."""
     process = app.process()
     process.workers = []
@@ -80,10 +80,10 @@ async def start_server(app: Inventory) -> tuple[asyncio.Event, asyncio.Task[None
 
 
 @pytest.fixture
-async def stub_for() -> AsyncIterator[Callable[[Inventory], Awaitable[InventoryServiceAsyncStub]]]:
+async def stub_for() -> AsyncIterator[Callable[[InventoryApp], Awaitable[InventoryServiceAsyncStub]]]:
     running: list[tuple[asyncio.Event, asyncio.Task[None], grpc.aio.Channel]] = []
 
-    async def make(app: Inventory) -> InventoryServiceAsyncStub:
+    async def make(app: InventoryApp) -> InventoryServiceAsyncStub:
         stop, task, port = await start_server(app)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         running.append((stop, task, channel))
@@ -98,6 +98,6 @@ async def stub_for() -> AsyncIterator[Callable[[Inventory], Awaitable[InventoryS
 
 @pytest.fixture
 async def stub(
-    inventory: Inventory, stub_for: Callable[[Inventory], Awaitable[InventoryServiceAsyncStub]]
+    inventory: InventoryApp, stub_for: Callable[[InventoryApp], Awaitable[InventoryServiceAsyncStub]]
 ) -> InventoryServiceAsyncStub:
     return await stub_for(inventory)

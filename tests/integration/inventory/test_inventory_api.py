@@ -11,17 +11,16 @@ from google.protobuf import field_mask_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from inventory_svc.bootstrap import Inventory
 from mesh.auth.minting import mint_token
 from oms.inventory.v1 import inventory_pb2 as pb
 from tests.integration.inventory.conftest import AppFactory
-from tests.integration.inventory.helpers import cache_hits, cancelled, eur, new_product, placed, unique
+from tests.integration.inventory.helpers import InventoryApp, cache_hits, cancelled, eur, new_product, placed, unique
 
 if TYPE_CHECKING:
     from oms.inventory.v1.inventory_pb2_grpc import InventoryServiceAsyncStub as InventoryServiceStub
 
 pytestmark = pytest.mark.integration
-StubFactory = Callable[[Inventory], Awaitable["InventoryServiceStub"]]
+StubFactory = Callable[[InventoryApp], Awaitable["InventoryServiceStub"]]
 
 
 def _violations(error: grpc.aio.AioRpcError) -> list[str]:
@@ -95,7 +94,7 @@ async def test_audit_with_stale_version_is_aborted_and_changes_nothing(stub: Inv
     assert (audited.stock.quantity, audited.stock.version) == (7, stock.version + 1)
 
 
-async def test_audit_below_reserved_is_refused(inventory: Inventory, stub: InventoryServiceStub) -> None:
+async def test_audit_below_reserved_is_refused(inventory: InventoryApp, stub: InventoryServiceStub) -> None:
     stock = await _stocked(stub, 10)
     await inventory.event_handlers().order_placed(placed(unique("o"), (stock.product_id, 6)))
     current = (await stub.GetStock(pb.GetStockRequest(product_id=stock.product_id))).stock
@@ -116,7 +115,7 @@ async def test_check_stock_lists_unknown_ids_apart(stub: InventoryServiceStub) -
     assert list(answer.unknown_product_ids) == [ghost]
 
 
-async def test_delete_refused_while_reserved_then_allowed(inventory: Inventory, stub: InventoryServiceStub) -> None:
+async def test_delete_refused_while_reserved_then_allowed(inventory: InventoryApp, stub: InventoryServiceStub) -> None:
     stock = await _stocked(stub, 3)
     order_id = unique("o")
     await inventory.event_handlers().order_placed(placed(order_id, (stock.product_id, 1)))
@@ -158,7 +157,7 @@ async def test_name_filter_escapes_wildcards(stub: InventoryServiceStub) -> None
     assert [p.name for p in page.products] == [f"{tag} 100% cotton"]
 
 
-async def test_reads_after_writes_are_never_stale(inventory: Inventory, stub: InventoryServiceStub) -> None:
+async def test_reads_after_writes_are_never_stale(inventory: InventoryApp, stub: InventoryServiceStub) -> None:
     stock = await _stocked(stub, 5)
     product_id = stock.product_id
     listing = pb.ListProductsRequest(name_contains="Widget", page_size=500)

@@ -9,9 +9,8 @@ import pytest
 from google.protobuf import field_mask_pb2
 from sqlalchemy import event
 
-from inventory_svc.bootstrap import Inventory
 from oms.inventory.v1 import inventory_pb2 as pb
-from tests.integration.inventory.helpers import new_product, unique
+from tests.integration.inventory.helpers import InventoryApp, new_product, unique
 
 if TYPE_CHECKING:
     from oms.inventory.v1.inventory_pb2_grpc import InventoryServiceAsyncStub as InventoryServiceStub
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 async def test_found_in_request_order_duplicates_collapsed_missing_listed(
-    inventory: Inventory, stub: InventoryServiceStub
+    inventory: InventoryApp, stub: InventoryServiceStub
 ) -> None:
     ids = [(await stub.CreateProduct(new_product(unique("p")))).product.product_id for _ in range(3)]
     await stub.UpdateProduct(
@@ -35,12 +34,12 @@ async def test_found_in_request_order_duplicates_collapsed_missing_listed(
         if "FROM products" in statement:
             statements.append(statement)
 
-    event.listen(inventory.engine.sync_engine, "before_cursor_execute", count)
+    event.listen(inventory.connections.engine.sync_engine, "before_cursor_execute", count)
     try:
         asked = [ids[2], "nope-1", ids[0], ids[2], ids[1], "nope-2"]
         reply = await stub.BatchGetProducts(pb.BatchGetProductsRequest(product_ids=asked))
     finally:
-        event.remove(inventory.engine.sync_engine, "before_cursor_execute", count)
+        event.remove(inventory.connections.engine.sync_engine, "before_cursor_execute", count)
     assert [p.product_id for p in reply.products] == [ids[2], ids[0], ids[1]]
     assert [p.active for p in reply.products] == [True, True, False]  # inactive ones are found too
     assert reply.products[0].available_quantity == 7

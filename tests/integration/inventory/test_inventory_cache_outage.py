@@ -20,8 +20,8 @@ from tests.integration.inventory.helpers import cache_hits, new_product, unique
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from inventory_svc.bootstrap import Inventory
     from oms.inventory.v1.inventory_pb2_grpc import InventoryServiceAsyncStub as Stub
+    from tests.integration.inventory.helpers import InventoryApp
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,7 @@ async def _exercise_every_rpc(stub: Stub) -> None:
 
 
 async def test_every_rpc_works_with_redis_on_a_closed_port(
-    make_inventory: AppFactory, stub_for: Callable[[Inventory], Awaitable[Stub]]
+    make_inventory: AppFactory, stub_for: Callable[[InventoryApp], Awaitable[Stub]]
 ) -> None:
     app = await make_inventory(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     stub = await stub_for(app)
@@ -70,7 +70,7 @@ async def test_every_rpc_works_with_redis_on_a_closed_port(
 
 
 async def test_redis_stopped_and_restarted(
-    make_inventory: AppFactory, stub_for: Callable[[Inventory], Awaitable[Stub]], private_redis: PrivateRedis
+    make_inventory: AppFactory, stub_for: Callable[[InventoryApp], Awaitable[Stub]], private_redis: PrivateRedis
 ) -> None:
     app = await make_inventory(redis_url=private_redis.url, breaker_s=0.3)
     stub = await stub_for(app)
@@ -99,7 +99,7 @@ async def test_redis_stopped_and_restarted(
 
 
 async def test_evictions_missed_during_a_stall_are_replayed(
-    make_inventory: AppFactory, stub_for: Callable[[Inventory], Awaitable[Stub]], private_redis: PrivateRedis
+    make_inventory: AppFactory, stub_for: Callable[[InventoryApp], Awaitable[Stub]], private_redis: PrivateRedis
 ) -> None:
     """Redis keeps its data but stops answering for a while: the stale entry must never be served."""
     app = await make_inventory(redis_url=private_redis.url, breaker_s=0.3)

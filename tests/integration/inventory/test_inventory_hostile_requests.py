@@ -9,11 +9,10 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from inventory_svc.bootstrap import Inventory
 from mesh.serving.bounds import MAX_REQUEST_BYTES
 from oms.inventory.v1 import inventory_pb2 as pb
 from tests.integration.inventory.conftest import start_server
-from tests.integration.inventory.helpers import new_product, unique
+from tests.integration.inventory.helpers import InventoryApp, new_product, unique
 
 if TYPE_CHECKING:
     from oms.inventory.v1.inventory_pb2_grpc import InventoryServiceAsyncStub as InventoryServiceStub
@@ -84,7 +83,7 @@ async def test_stock_quantities_past_the_declared_range_are_refused(stub: Invent
     assert stock.quantity == 0
 
 
-async def test_bytes_that_are_not_protobuf_are_invalid_argument_on_every_rpc(inventory: Inventory) -> None:
+async def test_bytes_that_are_not_protobuf_are_invalid_argument_on_every_rpc(inventory: InventoryApp) -> None:
     stop, task, port = await start_server(inventory)
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:

@@ -12,21 +12,21 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Consumer
 
-from inventory_svc.bootstrap import SERVICE, Inventory
+from inventory_svc.bootstrap import SERVICE
 from mesh.messaging.events import cloudevent_headers, headers_dict
 from mesh.messaging.kafka import KafkaProducer
 from oms.inventory.v1 import events_pb2 as ev
 from oms.order.v1 import events_pb2 as order_events
 from testkit.wait import eventually
-from tests.integration.inventory.helpers import order, product_with_stock, unique
+from tests.integration.inventory.helpers import InventoryApp, order, product_with_stock, unique
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def workers(inventory: Inventory) -> AsyncIterator[Inventory]:
+async def workers(inventory: InventoryApp) -> AsyncIterator[InventoryApp]:
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(inventory.run_relay(stop)), asyncio.create_task(inventory.run_consumer(stop))]
+    tasks = [asyncio.create_task(inventory.relay(stop)), asyncio.create_task(inventory.consumer(stop))]
     try:
         yield inventory
     finally:
@@ -39,7 +39,7 @@ async def workers(inventory: Inventory) -> AsyncIterator[Inventory]:
                 task.result()
 
 
-async def test_order_placed_on_kafka_is_reserved_and_announced(workers: Inventory) -> None:
+async def test_order_placed_on_kafka_is_reserved_and_announced(workers: InventoryApp) -> None:
     app = workers
     product_id, order_id = await product_with_stock(app, 5), unique("o")
     placed = order_events.OrderPlaced(order=order(order_id, (product_id, 2)))
@@ -47,7 +47,9 @@ async def test_order_placed_on_kafka_is_reserved_and_announced(workers: Inventor
         event_id=str(uuid.uuid4()), event_type=placed.DESCRIPTOR.full_name, source="tests", time=datetime.now(UTC)
     )
     async with KafkaProducer(app.config.kafka, client_id="inventory-test") as producer:
-        await producer.send(app.topics.name("orders"), key=order_id, value=placed.SerializeToString(), headers=headers)
+        await producer.send(
+            app.connections.topics.name("orders"), key=order_id, value=placed.SerializeToString(), headers=headers
+        )
 
     reader = Consumer(
         {
@@ -56,7 +58,7 @@ async def test_order_placed_on_kafka_is_reserved_and_announced(workers: Inventor
             "auto.offset.reset": "earliest",
         }
     )
-    reader.subscribe([app.topics.name("inventory")])
+    reader.subscribe([app.connections.topics.name("inventory")])
     seen: list[tuple[str, dict[str, str], ev.InventoryReserved]] = []
 
     async def reserved_arrived() -> bool:

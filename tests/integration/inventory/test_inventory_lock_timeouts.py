@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from google.protobuf.message import Message
 from prometheus_client import REGISTRY
 
-from inventory_svc.bootstrap import Inventory
 from mesh.messaging.events import cloudevent_headers
 from mesh.messaging.kafka import KafkaProducer, Topics
 from mesh.resilience.retry import is_transient
@@ -26,7 +25,7 @@ from oms.order.v1 import events_pb2 as order_events
 from testkit.topics import read_topic
 from testkit.wait import eventually
 from tests.integration.inventory.conftest import AppFactory
-from tests.integration.inventory.helpers import level, order, product_with_stock, unique
+from tests.integration.inventory.helpers import InventoryApp, level, order, product_with_stock, unique
 
 pytestmark = pytest.mark.integration
 
@@ -37,10 +36,10 @@ FAILURES_WHILE_LOCKED = 6
 
 
 @pytest.fixture
-async def consuming(make_inventory: AppFactory) -> AsyncIterator[Inventory]:
+async def consuming(make_inventory: AppFactory) -> AsyncIterator[InventoryApp]:
     app = await make_inventory(lock_timeout_s=LOCK_TIMEOUT_S)
     stop = asyncio.Event()
-    task = asyncio.create_task(app.run_consumer(stop))
+    task = asyncio.create_task(app.consumer(stop))
     try:
         yield app
     finally:
@@ -50,7 +49,7 @@ async def consuming(make_inventory: AppFactory) -> AsyncIterator[Inventory]:
 
 
 @contextlib.asynccontextmanager
-async def stock_row_locked(app: Inventory, product_id: str) -> AsyncIterator[None]:
+async def stock_row_locked(app: InventoryApp, product_id: str) -> AsyncIterator[None]:
     """Holds ``SELECT ... FOR UPDATE`` on the product's stock row until the block ends."""
     conn = await asyncpg.connect(asyncpg_dsn(app.config.service.database_url))
     try:
@@ -66,26 +65,28 @@ async def stock_row_locked(app: Inventory, product_id: str) -> AsyncIterator[Non
         await conn.close()
 
 
-def failures(app: Inventory) -> float:
-    labels = {"group": app.consumer_group, "topic": app.topics.name("orders")}
+def failures(app: InventoryApp) -> float:
+    labels = {"group": app.consumer_group, "topic": app.connections.topics.name("orders")}
     return REGISTRY.get_sample_value("oms_events_failed_total", labels) or 0.0
 
 
-def dead_lettered(app: Inventory) -> float:
-    labels = {"group": app.consumer_group, "topic": app.topics.name("orders")}
+def dead_lettered(app: InventoryApp) -> float:
+    labels = {"group": app.consumer_group, "topic": app.connections.topics.name("orders")}
     return REGISTRY.get_sample_value("oms_events_dead_lettered_total", labels) or 0.0
 
 
-async def publish(app: Inventory, order_id: str, message: Message) -> None:
+async def publish(app: InventoryApp, order_id: str, message: Message) -> None:
     headers = cloudevent_headers(
         event_id=str(uuid.uuid4()), event_type=message.DESCRIPTOR.full_name, source="tests", time=datetime.now(UTC)
     )
     async with KafkaProducer(app.config.kafka, client_id="lock-test") as producer:
-        await producer.send(app.topics.name("orders"), key=order_id, value=message.SerializeToString(), headers=headers)
+        await producer.send(
+            app.connections.topics.name("orders"), key=order_id, value=message.SerializeToString(), headers=headers
+        )
 
 
 async def while_locked_then_applied(
-    app: Inventory, product_id: str, send: Callable[[], Awaitable[None]], *, reserved_after: int
+    app: InventoryApp, product_id: str, send: Callable[[], Awaitable[None]], *, reserved_after: int
 ) -> None:
     before = failures(app)
     async with stock_row_locked(app, product_id):
@@ -105,7 +106,7 @@ async def while_locked_then_applied(
     )
 
 
-async def test_reserve_and_release_wait_out_a_held_stock_lock(consuming: Inventory) -> None:
+async def test_reserve_and_release_wait_out_a_held_stock_lock(consuming: InventoryApp) -> None:
     app = consuming
     product_id, order_id = await product_with_stock(app, 10), unique("o")
 
@@ -119,7 +120,7 @@ async def test_reserve_and_release_wait_out_a_held_stock_lock(consuming: Invento
     assert (final.quantity, final.reserved) == (10, 0)
     assert dead_lettered(app) == 0
     dlq = await read_topic(
-        app.config.kafka.bootstrap, Topics.dead_letter(app.topics.name("orders")), at_least=0, timeout_s=5
+        app.config.kafka.bootstrap, Topics.dead_letter(app.connections.topics.name("orders")), at_least=0, timeout_s=5
     )
     assert dlq == []
 
@@ -127,7 +128,7 @@ async def test_reserve_and_release_wait_out_a_held_stock_lock(consuming: Invento
 async def test_a_lock_timeout_through_sqlalchemy_is_transient(make_inventory: AppFactory) -> None:
     app = await make_inventory(lock_timeout_s=LOCK_TIMEOUT_S)
     product_id = await product_with_stock(app, 1)
-    async with stock_row_locked(app, product_id), app.engine.connect() as conn:
+    async with stock_row_locked(app, product_id), app.connections.engine.connect() as conn:
         with pytest.raises(sa.exc.DBAPIError) as caught:
             await conn.execute(sa.text("SELECT 1 FROM stock WHERE product_id = :p FOR UPDATE"), {"p": product_id})
     assert getattr(caught.value.orig, "sqlstate", None) == "55P03"

@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from inventory_svc.bootstrap import Inventory
 from oms.inventory.v1 import events_pb2 as ev
 from oms.order.v1 import events_pb2 as order_events
 from oms.order.v1 import order_pb2
 from tests.integration.inventory.helpers import (
+    InventoryApp,
     cancelled,
     envelope,
     level,
@@ -24,7 +24,7 @@ from tests.integration.inventory.helpers import (
 pytestmark = pytest.mark.integration
 
 
-async def test_multi_line_order_reserves_every_line(inventory: Inventory) -> None:
+async def test_multi_line_order_reserves_every_line(inventory: InventoryApp) -> None:
     apple, pear = await product_with_stock(inventory, 5), await product_with_stock(inventory, 3)
     order_id = unique("o")
     await inventory.event_handlers().order_placed(placed(order_id, (pear, 3), (apple, 2)))
@@ -38,7 +38,7 @@ async def test_multi_line_order_reserves_every_line(inventory: Inventory) -> Non
     assert all(m.order_id == order_id for _, m in reserved_changes)
 
 
-async def test_short_line_reserves_nothing_and_reports_each_shortfall(inventory: Inventory) -> None:
+async def test_short_line_reserves_nothing_and_reports_each_shortfall(inventory: InventoryApp) -> None:
     apple, pear = await product_with_stock(inventory, 5), await product_with_stock(inventory, 1)
     ghost, order_id = unique("ghost"), unique("o")
     before = await level(inventory, apple), await level(inventory, pear)
@@ -52,7 +52,7 @@ async def test_short_line_reserves_nothing_and_reports_each_shortfall(inventory:
     assert await outbox(inventory, ev.InventoryReserved) == []
 
 
-async def test_concurrent_orders_never_oversell(inventory: Inventory) -> None:
+async def test_concurrent_orders_never_oversell(inventory: InventoryApp) -> None:
     product = await product_with_stock(inventory, 50)
     handlers = inventory.event_handlers()
     orders = [placed(unique("o"), (product, 1)) for _ in range(300)]
@@ -63,7 +63,7 @@ async def test_concurrent_orders_never_oversell(inventory: Inventory) -> None:
     assert len(await outbox(inventory, ev.StockReservationFailed)) == 250
 
 
-async def test_cancel_releases_and_a_second_cancel_changes_nothing(inventory: Inventory) -> None:
+async def test_cancel_releases_and_a_second_cancel_changes_nothing(inventory: InventoryApp) -> None:
     product, order_id = await product_with_stock(inventory, 4), unique("o")
     handlers = inventory.event_handlers()
     await handlers.order_placed(placed(order_id, (product, 3)))
@@ -76,7 +76,7 @@ async def test_cancel_releases_and_a_second_cancel_changes_nothing(inventory: In
     assert await level(inventory, product) == after
 
 
-async def test_cancel_of_a_rejected_order_is_a_no_op(inventory: Inventory) -> None:
+async def test_cancel_of_a_rejected_order_is_a_no_op(inventory: InventoryApp) -> None:
     product, order_id = await product_with_stock(inventory, 1), unique("o")
     handlers = inventory.event_handlers()
     await handlers.order_placed(placed(order_id, (product, 5)))
@@ -86,7 +86,7 @@ async def test_cancel_of_a_rejected_order_is_a_no_op(inventory: Inventory) -> No
     assert await outbox(inventory, ev.InventoryReleased) == []
 
 
-async def test_shipping_commits_the_reservation(inventory: Inventory) -> None:
+async def test_shipping_commits_the_reservation(inventory: InventoryApp) -> None:
     product, order_id = await product_with_stock(inventory, 10), unique("o")
     handlers = inventory.event_handlers()
     await handlers.order_placed(placed(order_id, (product, 4)))
@@ -99,7 +99,7 @@ async def test_shipping_commits_the_reservation(inventory: Inventory) -> None:
     assert [(m.product_id, m.quantity, m.reserved) for m in shipped] == [(product, 6, 0)]
 
 
-async def test_redelivered_event_changes_nothing(inventory: Inventory) -> None:
+async def test_redelivered_event_changes_nothing(inventory: InventoryApp) -> None:
     product, order_id = await product_with_stock(inventory, 10), unique("o")
     handlers = inventory.event_handlers()
     event = placed(order_id, (product, 2))
@@ -115,7 +115,7 @@ async def test_redelivered_event_changes_nothing(inventory: Inventory) -> None:
     assert await level(inventory, product) == after_cancel
 
 
-async def test_an_order_placed_replayed_after_its_cancellation_reserves_nothing(inventory: Inventory) -> None:
+async def test_an_order_placed_replayed_after_its_cancellation_reserves_nothing(inventory: InventoryApp) -> None:
     """OrderCancelled handled before any reservation (its OrderPlaced sat in the DLQ): the order
     is remembered as released, and the OrderPlaced replayed later (same or new event id) is a no-op."""
     product, order_id = await product_with_stock(inventory, 5), unique("o")
@@ -129,7 +129,7 @@ async def test_an_order_placed_replayed_after_its_cancellation_reserves_nothing(
     assert await outbox(inventory, ev.StockReservationFailed) == []
 
 
-async def test_an_order_placed_replayed_with_a_new_event_id_reserves_once(inventory: Inventory) -> None:
+async def test_an_order_placed_replayed_with_a_new_event_id_reserves_once(inventory: InventoryApp) -> None:
     product, order_id = await product_with_stock(inventory, 5), unique("o")
     handlers = inventory.event_handlers()
     await handlers.order_placed(placed(order_id, (product, 2)))
@@ -138,7 +138,7 @@ async def test_an_order_placed_replayed_with_a_new_event_id_reserves_once(invent
     assert len(await outbox(inventory, ev.InventoryReserved)) == 1
 
 
-async def test_an_unwanted_reservation_is_released(inventory: Inventory) -> None:
+async def test_an_unwanted_reservation_is_released(inventory: InventoryApp) -> None:
     product, order_id = await product_with_stock(inventory, 5), unique("o")
     handlers = inventory.event_handlers()
     await handlers.order_placed(placed(order_id, (product, 3)))

@@ -14,11 +14,10 @@ from grpc_status import rpc_status
 from sqlalchemy.exc import IntegrityError
 
 from inventory_svc.adapters.tables import reservation_items, reservations, stock
-from inventory_svc.bootstrap import Inventory
 from inventory_svc.domain.model import MAX_STOCK
 from oms.inventory.v1 import events_pb2 as inventory_events
 from oms.inventory.v1 import inventory_pb2 as pb
-from tests.integration.inventory.helpers import level, new_product, outbox, unique
+from tests.integration.inventory.helpers import InventoryApp, level, new_product, outbox, unique
 
 if TYPE_CHECKING:
     from oms.inventory.v1.inventory_pb2_grpc import InventoryServiceAsyncStub as InventoryServiceStub
@@ -31,7 +30,7 @@ async def _product(stub: InventoryServiceStub) -> str:
 
 
 async def test_add_stock_to_the_maximum_then_one_more_is_refused_and_nothing_is_written(
-    inventory: Inventory, stub: InventoryServiceStub
+    inventory: InventoryApp, stub: InventoryServiceStub
 ) -> None:
     product_id = await _product(stub)
     await stub.AddStock(pb.AddStockRequest(product_id=product_id, quantity=MAX_STOCK - 1))
@@ -57,7 +56,7 @@ async def test_add_stock_to_the_maximum_then_one_more_is_refused_and_nothing_is_
 
 @pytest.mark.parametrize("quantity", [MAX_STOCK + 1, 2**62, 2**63 - 1])
 async def test_an_add_past_any_stock_is_invalid_argument_naming_quantity(
-    inventory: Inventory, stub: InventoryServiceStub, quantity: int
+    inventory: InventoryApp, stub: InventoryServiceStub, quantity: int
 ) -> None:
     product_id = await _product(stub)
     with pytest.raises(grpc.aio.AioRpcError) as refused:
@@ -68,7 +67,7 @@ async def test_an_add_past_any_stock_is_invalid_argument_naming_quantity(
 
 
 async def test_an_audit_count_past_the_maximum_is_invalid_argument(
-    inventory: Inventory, stub: InventoryServiceStub
+    inventory: InventoryApp, stub: InventoryServiceStub
 ) -> None:
     product_id = await _product(stub)
     with pytest.raises(grpc.aio.AioRpcError) as refused:
@@ -79,7 +78,7 @@ async def test_an_audit_count_past_the_maximum_is_invalid_argument(
 
 
 async def test_the_database_itself_refuses_stock_past_the_maximum(
-    inventory: Inventory, stub: InventoryServiceStub
+    inventory: InventoryApp, stub: InventoryServiceStub
 ) -> None:
     product_id = await _product(stub)
     row = sa.update(stock).where(stock.c.product_id == product_id)
@@ -87,11 +86,11 @@ async def test_the_database_itself_refuses_stock_past_the_maximum(
         (row.values(quantity=MAX_STOCK + 1), "stock_quantity_at_most_max"),
         (row.values(quantity=5, reserved=6), "stock_available_not_negative"),
     ):
-        async with inventory.sessions() as session:
+        async with inventory.connections.sessions() as session:
             with pytest.raises(IntegrityError, match=constraint):
                 await session.execute(statement)
     order_id = unique("o")
-    async with inventory.sessions() as session:
+    async with inventory.connections.sessions() as session:
         await session.execute(sa.insert(reservations).values(order_id=order_id, status="RESERVED"))
         with pytest.raises(IntegrityError, match="reservation_items_quantity_at_most_max"):
             await session.execute(

@@ -1,15 +1,14 @@
-"""In-memory fakes of the inventory's own ports (repositories, unit of work, catalog cache)."""
+"""In-memory fakes of the inventory's own ports (service_layer/ports.py): repositories, unit of
+work, catalog cache, metrics, and the Dependencies that bundle them."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Self
 
-from inventory_svc.adapters.catalog_cache import CatalogCache, ProductPage, Slot
-from inventory_svc.adapters.repository import ProductRepository, ReservationRepository, StockRepository
 from inventory_svc.domain.events import Event
 from inventory_svc.domain.model import (
     MAX_STOCK,
@@ -21,7 +20,8 @@ from inventory_svc.domain.model import (
     StockLevel,
 )
 from inventory_svc.domain.paging import ProductQuery
-from inventory_svc.service_layer.unit_of_work import InventoryUnitOfWork
+from inventory_svc.service_layer.ports import AfterCommit, Dependencies, ProductPage, Slot, UnitOfWork
+from mesh.storage.paging import PageTokens
 
 
 @dataclass
@@ -34,13 +34,15 @@ class Store:
     failures: dict[str, tuple[str, list[Shortfall]]] = field(default_factory=dict)
     inbox: set[str] = field(default_factory=set)
     published: list[Event] = field(default_factory=list)
-    # Calls of ProductRepository.get_many: batched reads must stay one query.
+    # Calls of ProductRepository.get_many: batched reads must stay one query. Counted here
+    # whether or not the transaction commits (a read-only one never does).
     batch_reads: int = 0
 
 
-class FakeProducts(ProductRepository):
-    def __init__(self, store: Store) -> None:
+class FakeProducts:
+    def __init__(self, store: Store, committed: Store | None = None) -> None:
         self.store = store
+        self.committed = committed or store
 
     def _with_stock(self, product: Product) -> Product:
         level = self.store.stock.get(product.product_id)
@@ -51,7 +53,7 @@ class FakeProducts(ProductRepository):
         return self._with_stock(product) if product else None
 
     async def get_many(self, product_ids: Sequence[str]) -> list[Product]:
-        self.store.batch_reads += 1
+        self.committed.batch_reads += 1
         return [self._with_stock(self.store.products[p]) for p in product_ids if p in self.store.products]
 
     async def add(self, product: Product) -> Product | None:
@@ -86,7 +88,7 @@ class FakeProducts(ProductRepository):
         return found[:limit]
 
 
-class FakeStock(StockRepository):
+class FakeStock:
     def __init__(self, store: Store) -> None:
         self.store = store
 
@@ -134,7 +136,7 @@ class FakeStock(StockRepository):
         )
 
 
-class FakeReservations(ReservationRepository):
+class FakeReservations:
     def __init__(self, store: Store) -> None:
         self.store = store
 
@@ -162,8 +164,12 @@ class FakeReservations(ReservationRepository):
         )
 
 
-class FakeUnitOfWork(InventoryUnitOfWork):
+class FakeUnitOfWork:
     """Works on a copy of the store; commit replaces the store's contents, anything else drops it."""
+
+    products: FakeProducts
+    stock: FakeStock
+    reservations: FakeReservations
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -172,8 +178,8 @@ class FakeUnitOfWork(InventoryUnitOfWork):
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self.store)
         self._events: list[Event] = []
-        self._callbacks: list[Callable[[], Awaitable[object]]] = []
-        self.products = FakeProducts(self._work)
+        self._callbacks: list[AfterCommit] = []
+        self.products = FakeProducts(self._work, self.store)
         self.stock = FakeStock(self._work)
         self.reservations = FakeReservations(self._work)
         return self
@@ -192,28 +198,33 @@ class FakeUnitOfWork(InventoryUnitOfWork):
         self._work.inbox.add(event_id)
         return True
 
-    def after_commit(self, callback: Callable[[], Awaitable[object]]) -> None:
+    def after_commit(self, callback: AfterCommit) -> None:
         self._callbacks.append(callback)
 
     async def commit(self) -> None:
         self._work.published.extend(self._events)
+        reads = self.store.batch_reads
         self.store.__dict__.update(copy.deepcopy(self._work).__dict__)
+        self.store.batch_reads = reads
         self.commits += 1
         for callback in self._callbacks:
             await callback()
         self._callbacks = []
 
 
-class FakeCatalogCache(CatalogCache):
-    """A dict with generations, like the Redis one; ``evicted`` records what was invalidated."""
+class FakeCatalogCache:
+    """A dict with generations, like the Redis one; ``evicted`` records what was invalidated.
+
+    ``down`` is a Redis that cannot be reached: no slot, so readers go to the database."""
 
     def __init__(self) -> None:
         self.entries: dict[str, object] = {}
         self.generation: dict[str, int] = {}
         self.evicted: list[str] = []
+        self.down = False
 
-    def _slot(self, namespace: str, name: str) -> Slot:
-        return Slot(f"{name}@{self.generation.get(namespace, 0)}")
+    def _slot(self, namespace: str, name: str) -> Slot | None:
+        return None if self.down else Slot(f"{name}@{self.generation.get(namespace, 0)}")
 
     async def product_slot(self, product_id: str) -> Slot | None:
         return self._slot(product_id, f"product:{product_id}")
@@ -249,3 +260,46 @@ class FakeCatalogCache(CatalogCache):
         for namespace in [*product_ids, "pages"]:
             self.generation[namespace] = self.generation.get(namespace, 0) + 1
         self.evicted.extend(product_ids)
+
+
+@dataclass
+class FakeMetrics:
+    """What the entry points counted: (outcome, seconds) per reservation, (event, outcome) else."""
+
+    reservations: list[tuple[str, float]] = field(default_factory=list)
+    order_events: list[tuple[str, str]] = field(default_factory=list)
+
+    def reservation(self, outcome: str, seconds: float) -> None:
+        self.reservations.append((outcome, seconds))
+
+    def order_event(self, event: str, outcome: str) -> None:
+        self.order_events.append((event, outcome))
+
+
+@dataclass
+class Fakes:
+    """One test's world: the store, the cache and the metrics the Dependencies are built on;
+    ``uows`` lists every unit of work a handler opened (its ``commits`` tell what it did)."""
+
+    store: Store = field(default_factory=Store)
+    cache: FakeCatalogCache = field(default_factory=FakeCatalogCache)
+    metrics: FakeMetrics = field(default_factory=FakeMetrics)
+    page_tokens: PageTokens = field(default_factory=PageTokens.development)
+    uows: list[FakeUnitOfWork] = field(default_factory=list)
+
+    def uow(self) -> UnitOfWork:
+        uow = FakeUnitOfWork(self.store)
+        self.uows.append(uow)
+        return uow
+
+    @property
+    def commits(self) -> int:
+        return sum(uow.commits for uow in self.uows)
+
+    def deps(self) -> Dependencies:
+        return Dependencies(uow=self.uow, catalog_cache=self.cache, page_tokens=self.page_tokens, metrics=self.metrics)
+
+
+def fake_deps(store: Store, cache: FakeCatalogCache | None = None) -> Dependencies:
+    """Dependencies on ``store`` (and ``cache``, else a fresh one), with fake metrics."""
+    return Fakes(store, cache or FakeCatalogCache()).deps()

@@ -11,7 +11,7 @@ from inventory_svc.service_layer import stock
 from mesh.serving.errors import FailedPrecondition, InvalidArgument
 from mesh.values import money
 from order_svc.domain import placement
-from tests.unit.inventory.fakes import FakeCatalogCache, FakeUnitOfWork, Store
+from tests.unit.inventory.fakes import Store, fake_deps
 
 
 def _store(quantity: int, reserved: int = 0) -> Store:
@@ -49,10 +49,10 @@ def test_units_are_bounded_in_form(value: int, positive: bool, ok: bool) -> None
 
 async def test_add_stock_to_the_maximum_then_one_more_is_refused_and_writes_nothing() -> None:
     store = _store(MAX_STOCK - 10)
-    level = await stock.add_stock("mug", 10, FakeUnitOfWork(store), FakeCatalogCache())
+    level = await stock.add_stock(stock.AddStock("mug", 10), fake_deps(store))
     assert level.quantity == MAX_STOCK
     with pytest.raises(FailedPrecondition) as refused:
-        await stock.add_stock("mug", 1, FakeUnitOfWork(store), FakeCatalogCache())
+        await stock.add_stock(stock.AddStock("mug", 1), fake_deps(store))
     assert refused.value.reason == "STOCK_LIMIT"
     [violation] = refused.value.violations
     assert violation.subject == "products/mug" and violation.description.startswith("quantity: at most 0 more")
@@ -64,7 +64,7 @@ async def test_an_add_larger_than_any_stock_is_invalid_argument_before_any_read(
     store = _store(0)
     for units in (MAX_STOCK + 1, 2**63 - 1):
         with pytest.raises(InvalidArgument) as refused:
-            await stock.add_stock("mug", units, FakeUnitOfWork(store), FakeCatalogCache())
+            await stock.add_stock(stock.AddStock("mug", units), fake_deps(store))
         assert [v.field for v in refused.value.violations] == ["quantity"]
     assert store.stock["mug"].quantity == 0 and store.published == []
 
@@ -72,9 +72,9 @@ async def test_an_add_larger_than_any_stock_is_invalid_argument_before_any_read(
 async def test_an_audit_count_past_the_maximum_is_invalid_argument() -> None:
     store = _store(5)
     with pytest.raises(InvalidArgument) as refused:
-        await stock.audit_stock("mug", MAX_STOCK + 1, 1, FakeUnitOfWork(store), FakeCatalogCache())
+        await stock.audit_stock(stock.AuditStock("mug", MAX_STOCK + 1, 1), fake_deps(store))
     assert [v.field for v in refused.value.violations] == ["quantity"]
-    level = await stock.audit_stock("mug", MAX_STOCK, 1, FakeUnitOfWork(store), FakeCatalogCache())
+    level = await stock.audit_stock(stock.AuditStock("mug", MAX_STOCK, 1), fake_deps(store))
     assert level.quantity == MAX_STOCK
 
 

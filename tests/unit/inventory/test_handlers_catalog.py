@@ -8,7 +8,7 @@ from inventory_svc.domain.events import StockChangeCause, StockLevelChanged
 from inventory_svc.domain.model import Line, Money, Product, Reservation, StockLevel
 from inventory_svc.service_layer import catalog, stock
 from mesh.serving.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from tests.unit.inventory.fakes import FakeCatalogCache, FakeUnitOfWork, Store
+from tests.unit.inventory.fakes import FakeCatalogCache, Store, fake_deps
 
 EUR_5 = catalog.PriceInput("EUR", 5, 0)
 
@@ -24,7 +24,7 @@ def _store(**stock_levels: int) -> Store:
 async def test_create_reports_every_bad_field_by_path() -> None:
     command = catalog.CreateProduct("Bad Id", " ", "", catalog.PriceInput("EURO", -1, 1))
     with pytest.raises(InvalidArgument) as caught:
-        await catalog.create_product(command, FakeUnitOfWork(Store()), FakeCatalogCache())
+        await catalog.create_product(command, fake_deps(Store()))
     assert {v.field for v in caught.value.violations} == {
         "product.product_id",
         "product.name",
@@ -36,17 +36,13 @@ async def test_create_reports_every_bad_field_by_path() -> None:
 
 async def test_create_without_price_names_the_price() -> None:
     with pytest.raises(InvalidArgument) as caught:
-        await catalog.create_product(
-            catalog.CreateProduct("", "Mug", "", None), FakeUnitOfWork(Store()), FakeCatalogCache()
-        )
+        await catalog.create_product(catalog.CreateProduct("", "Mug", "", None), fake_deps(Store()))
     assert [v.field for v in caught.value.violations] == ["product.price"]
 
 
 async def test_create_generates_an_id_and_an_empty_stock_row() -> None:
     store = Store()
-    product = await catalog.create_product(
-        catalog.CreateProduct("", "Mug", "", EUR_5), FakeUnitOfWork(store), FakeCatalogCache()
-    )
+    product = await catalog.create_product(catalog.CreateProduct("", "Mug", "", EUR_5), fake_deps(store))
     assert product.product_id and product.active and product.price == Money("EUR", 500)
     assert store.stock[product.product_id] == StockLevel(product.product_id, 0, 0, 0)
 
@@ -54,9 +50,7 @@ async def test_create_generates_an_id_and_an_empty_stock_row() -> None:
 async def test_duplicate_id_already_exists() -> None:
     store = _store(mug=1)
     with pytest.raises(AlreadyExists):
-        await catalog.create_product(
-            catalog.CreateProduct("mug", "Mug", "", EUR_5), FakeUnitOfWork(store), FakeCatalogCache()
-        )
+        await catalog.create_product(catalog.CreateProduct("mug", "Mug", "", EUR_5), fake_deps(store))
 
 
 @pytest.mark.parametrize(
@@ -65,7 +59,7 @@ async def test_duplicate_id_already_exists() -> None:
 async def test_update_refuses_paths_it_cannot_change(path: str) -> None:
     command = catalog.UpdateProduct("mug", [path], name="x")
     with pytest.raises(InvalidArgument) as caught:
-        await catalog.update_product(command, FakeUnitOfWork(_store(mug=1)), FakeCatalogCache())
+        await catalog.update_product(command, fake_deps(_store(mug=1)))
     assert [v.field for v in caught.value.violations] == ["update_mask.paths[0]"]
 
 
@@ -73,7 +67,7 @@ async def test_update_changes_only_masked_fields_and_evicts() -> None:
     store = _store(mug=1)
     cache = FakeCatalogCache()
     command = catalog.UpdateProduct("mug", ["active"], name="ignored", active=False)
-    updated = await catalog.update_product(command, FakeUnitOfWork(store), cache)
+    updated = await catalog.update_product(command, fake_deps(store, cache))
     assert (updated.name, updated.active) == ("Mug", False)
     assert cache.evicted == ["mug"]
 
@@ -96,46 +90,44 @@ async def test_update_of_price_parts_keeps_the_other_parts(
     store = _store(mug=1)
     store.products["mug"] = Product("mug", "Mug", "", Money("USD", 1233), True)
     command = catalog.UpdateProduct("mug", paths, price=given)
-    updated = await catalog.update_product(command, FakeUnitOfWork(store), FakeCatalogCache())
+    updated = await catalog.update_product(command, fake_deps(store))
     assert updated.price == expected
 
 
 async def test_update_of_a_price_part_is_checked_alone() -> None:
     command = catalog.UpdateProduct("mug", ["price.nanos"], price=catalog.PriceInput("nonsense", -1, 5))
     with pytest.raises(InvalidArgument) as caught:
-        await catalog.update_product(command, FakeUnitOfWork(_store(mug=1)), FakeCatalogCache())
+        await catalog.update_product(command, fake_deps(_store(mug=1)))
     assert [v.field for v in caught.value.violations] == ["product.price.nanos"]
 
 
 async def test_update_of_unknown_product_is_not_found() -> None:
     with pytest.raises(NotFound):
-        await catalog.update_product(
-            catalog.UpdateProduct("ghost", ["name"], name="x"), FakeUnitOfWork(Store()), FakeCatalogCache()
-        )
+        await catalog.update_product(catalog.UpdateProduct("ghost", ["name"], name="x"), fake_deps(Store()))
 
 
 async def test_delete_refused_while_reserved() -> None:
     store = _store(mug=5)
     store.reservations["o1"] = Reservation("o1", [Line("mug", 1)])
     with pytest.raises(FailedPrecondition):
-        await catalog.delete_product("mug", FakeUnitOfWork(store), FakeCatalogCache())
+        await catalog.delete_product(catalog.DeleteProduct("mug"), fake_deps(store))
     assert "mug" in store.products
 
 
 async def test_read_after_write_is_fresh() -> None:
     store = _store(mug=5)
     cache = FakeCatalogCache()
-    assert (await catalog.get_product("mug", FakeUnitOfWork(store), cache)).available == 5
-    await stock.add_stock("mug", 3, FakeUnitOfWork(store), cache)
-    assert (await catalog.get_product("mug", FakeUnitOfWork(store), cache)).available == 8
-    assert (await stock.get_stock("mug", FakeUnitOfWork(store), cache)).quantity == 8
+    assert (await catalog.get_product(catalog.GetProduct("mug"), fake_deps(store, cache))).available == 5
+    await stock.add_stock(stock.AddStock("mug", 3), fake_deps(store, cache))
+    assert (await catalog.get_product(catalog.GetProduct("mug"), fake_deps(store, cache))).available == 8
+    assert (await stock.get_stock(stock.GetStock("mug"), fake_deps(store, cache))).quantity == 8
 
 
 async def test_add_stock_must_be_positive_and_publishes() -> None:
     store = _store(mug=5)
     with pytest.raises(InvalidArgument):
-        await stock.add_stock("mug", 0, FakeUnitOfWork(store), FakeCatalogCache())
-    level = await stock.add_stock("mug", 2, FakeUnitOfWork(store), FakeCatalogCache())
+        await stock.add_stock(stock.AddStock("mug", 0), fake_deps(store))
+    level = await stock.add_stock(stock.AddStock("mug", 2), fake_deps(store))
     assert (level.quantity, level.version) == (7, 2)
     [event] = store.published
     assert isinstance(event, StockLevelChanged) and event.cause is StockChangeCause.ADDED
@@ -144,7 +136,7 @@ async def test_add_stock_must_be_positive_and_publishes() -> None:
 async def test_audit_with_stale_version_is_aborted_and_changes_nothing() -> None:
     store = _store(mug=5)
     with pytest.raises(Aborted):
-        await stock.audit_stock("mug", 9, 0, FakeUnitOfWork(store), FakeCatalogCache())
+        await stock.audit_stock(stock.AuditStock("mug", 9, 0), fake_deps(store))
     assert store.stock["mug"] == StockLevel("mug", 5, 0, 1) and store.published == []
 
 
@@ -152,18 +144,18 @@ async def test_audit_below_reserved_is_refused() -> None:
     store = _store(mug=5)
     store.stock["mug"] = StockLevel("mug", 5, 3, 4)
     with pytest.raises(FailedPrecondition):
-        await stock.audit_stock("mug", 2, 4, FakeUnitOfWork(store), FakeCatalogCache())
-    level = await stock.audit_stock("mug", 3, 4, FakeUnitOfWork(store), FakeCatalogCache())
+        await stock.audit_stock(stock.AuditStock("mug", 2, 4), fake_deps(store))
+    level = await stock.audit_stock(stock.AuditStock("mug", 3, 4), fake_deps(store))
     assert (level.quantity, level.reserved, level.available, level.version) == (3, 3, 0, 5)
 
 
 async def test_check_stock_lists_unknown_ids_apart() -> None:
-    available, unknown = await stock.check_stock(["mug", "ghost", "mug"], FakeUnitOfWork(_store(mug=4)))
-    assert available == {"mug": 4} and unknown == ["ghost"]
+    checked = await stock.check_stock(stock.CheckStock(["mug", "ghost", "mug"]), fake_deps(_store(mug=4)))
+    assert checked.available == {"mug": 4} and checked.unknown_product_ids == ["ghost"]
 
 
 async def test_check_stock_bounds() -> None:
     with pytest.raises(InvalidArgument):
-        await stock.check_stock([], FakeUnitOfWork(Store()))
+        await stock.check_stock(stock.CheckStock([]), fake_deps(Store()))
     with pytest.raises(InvalidArgument):
-        await stock.check_stock([f"p{i}" for i in range(501)], FakeUnitOfWork(Store()))
+        await stock.check_stock(stock.CheckStock([f"p{i}" for i in range(501)]), fake_deps(Store()))

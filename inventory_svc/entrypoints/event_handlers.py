@@ -1,4 +1,4 @@
-"""Order events from Kafka to reservation use cases."""
+"""Order events from Kafka to reservation use cases; builds the consumer's ConsumerSpec."""
 
 from __future__ import annotations
 
@@ -7,21 +7,23 @@ from collections.abc import Mapping
 
 from google.protobuf.message import Message
 
-from inventory_svc import metrics
-from inventory_svc.adapters.catalog_cache import CatalogCache
+from inventory_svc.adapters.topics import ORDERS
 from inventory_svc.domain.model import Line
 from inventory_svc.service_layer import reservations
-from inventory_svc.service_layer.unit_of_work import UnitOfWorkFactory
+from inventory_svc.service_layer.ports import Dependencies
 from mesh.messaging.events import EventEnvelope
-from mesh.messaging.kafka import EventHandler
+from mesh.messaging.kafka import ConsumerSpec, EventHandler, Topics
 from oms.order.v1 import events_pb2 as order_events
 from oms.order.v1 import order_pb2
 
 
+def consumer_spec(topics: Topics, group_id: str, deps: Dependencies) -> ConsumerSpec:
+    return ConsumerSpec(group_id=group_id, topics=[topics.name(ORDERS)], handlers=OrderEventHandlers(deps).handlers())
+
+
 class OrderEventHandlers:
-    def __init__(self, uow_factory: UnitOfWorkFactory, cache: CatalogCache) -> None:
-        self._uow = uow_factory
-        self._cache = cache
+    def __init__(self, deps: Dependencies) -> None:
+        self._deps = deps
 
     def handlers(self) -> Mapping[type[Message], EventHandler]:
         return {
@@ -40,17 +42,15 @@ class OrderEventHandlers:
             lines=[Line(item.product_id, item.quantity) for item in event.order.items],
         )
         started = time.perf_counter()
-        outcome = await reservations.reserve_order(command, self._uow(), self._cache)
-        metrics.RESERVATION_SECONDS.observe(time.perf_counter() - started)
-        metrics.RESERVATIONS.labels(outcome.value).inc()
+        outcome = await reservations.reserve_order(command, self._deps)
+        self._deps.metrics.reservation(outcome.value, time.perf_counter() - started)
 
     async def order_cancelled(self, envelope: EventEnvelope) -> None:
         event = envelope.message
         assert isinstance(event, order_events.OrderCancelled)
-        outcome = await reservations.release_order(
-            envelope.event_id, event.order.order_id, event.reason, self._uow(), self._cache
-        )
-        metrics.STOCK_EVENTS.labels("OrderCancelled", outcome.value).inc()
+        command = reservations.ReleaseOrder(envelope.event_id, event.order.order_id, event.reason)
+        outcome = await reservations.release_order(command, self._deps)
+        self._deps.metrics.order_event("OrderCancelled", outcome.value)
 
     async def reservation_unwanted(self, envelope: EventEnvelope) -> None:
         """The order no longer waits for its reservation (a late or replayed one): give it back."""
@@ -58,17 +58,19 @@ class OrderEventHandlers:
         assert isinstance(event, order_events.OrderReservationUnwanted)
         known = order_pb2.OrderStatus.DESCRIPTOR.values_by_number.get(event.status)
         status = known.name.removeprefix("ORDER_STATUS_").lower() if known else "moved on"
-        outcome = await reservations.release_order(
-            envelope.event_id, event.order_id, f"order {status}: reservation not wanted", self._uow(), self._cache
+        command = reservations.ReleaseOrder(
+            envelope.event_id, event.order_id, f"order {status}: reservation not wanted"
         )
-        metrics.STOCK_EVENTS.labels("OrderReservationUnwanted", outcome.value).inc()
+        outcome = await reservations.release_order(command, self._deps)
+        self._deps.metrics.order_event("OrderReservationUnwanted", outcome.value)
 
     async def order_status_changed(self, envelope: EventEnvelope) -> None:
         event = envelope.message
         assert isinstance(event, order_events.OrderStatusChanged)
         if event.new_status != order_pb2.ORDER_STATUS_SHIPPED:
             # Only shipping moves stock; payment failures arrive as OrderCancelled.
-            metrics.STOCK_EVENTS.labels("OrderStatusChanged", reservations.Outcome.UNCHANGED.value).inc()
+            self._deps.metrics.order_event("OrderStatusChanged", reservations.Outcome.UNCHANGED.value)
             return
-        outcome = await reservations.ship_order(envelope.event_id, event.order.order_id, self._uow(), self._cache)
-        metrics.STOCK_EVENTS.labels("OrderStatusChanged", outcome.value).inc()
+        command = reservations.ShipOrder(envelope.event_id, event.order.order_id)
+        outcome = await reservations.ship_order(command, self._deps)
+        self._deps.metrics.order_event("OrderStatusChanged", outcome.value)

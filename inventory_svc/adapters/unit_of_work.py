@@ -1,67 +1,36 @@
-"""The unit of work the handlers use: repositories, events, claim, after-commit callbacks."""
+"""The SQL unit of work: mesh's transaction (outbox, inbox, after-commit) with the inventory's
+repositories bound to its session and its domain events mapped to outbox rows."""
 
 from __future__ import annotations
 
-import abc
-from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inventory_svc.adapters.event_mapping import to_outgoing
-from inventory_svc.adapters.repository import ProductRepository, ReservationRepository, StockRepository
 from inventory_svc.adapters.sql_products import SqlProductRepository
 from inventory_svc.adapters.sql_reservations import SqlReservationRepository
 from inventory_svc.adapters.sql_stock import SqlStockRepository
 from inventory_svc.domain.events import Event
+from inventory_svc.service_layer.ports import AfterCommit
 from mesh.messaging.kafka import Topics
 from mesh.messaging.outbox import claim_event
-from mesh.storage.unit_of_work import UnitOfWork
+from mesh.storage import unit_of_work
 
 # The inbox name under which this service records the events it applied.
 CONSUMER = "inventory-svc"
 
 
-class InventoryUnitOfWork(abc.ABC):
-    """``async with uow:`` is one transaction; it rolls back unless ``commit()`` was awaited.
+class SqlUnitOfWork:
+    """Implements service_layer.ports.UnitOfWork; composes (does not extend) mesh's UnitOfWork."""
 
-    One instance serves one handler call at a time (it may be entered again afterwards).
-    """
+    products: SqlProductRepository
+    stock: SqlStockRepository
+    reservations: SqlReservationRepository
 
-    products: ProductRepository
-    stock: StockRepository
-    reservations: ReservationRepository
-
-    @abc.abstractmethod
-    async def __aenter__(self) -> Self: ...
-
-    @abc.abstractmethod
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-
-    @abc.abstractmethod
-    def publish(self, *events: Event) -> None:
-        """Stages events; they are published only if the transaction commits."""
-
-    @abc.abstractmethod
-    async def claim(self, event_id: str) -> bool:
-        """Records the consumed event in the inbox; False when it was applied before."""
-
-    @abc.abstractmethod
-    def after_commit(self, callback: Callable[[], Awaitable[object]]) -> None: ...
-
-    @abc.abstractmethod
-    async def commit(self) -> None: ...
-
-
-UnitOfWorkFactory = Callable[[], InventoryUnitOfWork]
-
-
-class SqlUnitOfWork(InventoryUnitOfWork):
     def __init__(self, sessions: async_sessionmaker[AsyncSession], topics: Topics) -> None:
-        self._uow = UnitOfWork(sessions)
+        self._uow = unit_of_work.UnitOfWork(sessions)
         self._topics = topics
 
     async def __aenter__(self) -> Self:
@@ -83,7 +52,7 @@ class SqlUnitOfWork(InventoryUnitOfWork):
     async def claim(self, event_id: str) -> bool:
         return await claim_event(self._uow.session, CONSUMER, event_id)
 
-    def after_commit(self, callback: Callable[[], Awaitable[object]]) -> None:
+    def after_commit(self, callback: AfterCommit) -> None:
         self._uow.after_commit(callback)
 
     async def commit(self) -> None:

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the inventory service (module-level: one registry per process)."""
+"""Prometheus implementation of the Metrics port (module-level metrics: one registry per process)."""
 
 from __future__ import annotations
 
@@ -19,3 +19,14 @@ STOCK_EVENTS = Counter(
     "Order events handled by the inventory, by event type and outcome.",
     ["event", "outcome"],
 )
+
+
+class PrometheusMetrics:
+    """Implements service_layer.ports.Metrics."""
+
+    def reservation(self, outcome: str, seconds: float) -> None:
+        RESERVATION_SECONDS.observe(seconds)
+        RESERVATIONS.labels(outcome).inc()
+
+    def order_event(self, event: str, outcome: str) -> None:
+        STOCK_EVENTS.labels(event, outcome).inc()
