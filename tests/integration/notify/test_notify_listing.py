@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 async def record(service: RunningNotify, order_id: str, message: Any) -> str:
     event_id = str(uuid.uuid4())
     envelope = EventEnvelope(event_id, message.DESCRIPTOR.full_name, "tests", order_id, message, "orders", 0, 0, {})
-    await record_order_event(to_domain(envelope), service.app.deps)
+    await record_order_event(to_domain(envelope), service.deps)
     return event_id
 
 
