@@ -181,10 +181,10 @@ def eur(amount: str) -> Money:
     return Money("EUR", Decimal(amount))
 
 
-def order(order_id: str = "ord-1", status: str = "PENDING") -> OrderSnapshot:
+def order(order_id: str = "ord-1", status: str = "PENDING", customer_id: str = "cust-1") -> OrderSnapshot:
     return OrderSnapshot(
         order_id=order_id,
-        customer_id="cust-1",
+        customer_id=customer_id,
         status=status,
         lines=(
             OrderLine("sku-1", "Blue Mug", 2, eur("7.50"), eur("15.00")),
@@ -194,12 +194,20 @@ def order(order_id: str = "ord-1", status: str = "PENDING") -> OrderSnapshot:
     )
 
 
-def contact(email: str = "ada@example.com") -> CustomerContact:
-    return CustomerContact("cust-1", "Ada Lovelace", email)
+def contact(email: str = "ada@example.com", customer_id: str = "cust-1") -> CustomerContact:
+    return CustomerContact(customer_id, "Ada Lovelace", email)
 
 
-def placed(event_id: str = "ev-1", *, email: str = "ada@example.com", order_id: str = "ord-1") -> OrderEvent:
-    return OrderEvent(event_id, EventKind.ORDER_PLACED, order(order_id), contact(email), new_status="PENDING")
+def placed(
+    event_id: str = "ev-1", *, email: str = "ada@example.com", order_id: str = "ord-1", customer_id: str = "cust-1"
+) -> OrderEvent:
+    return OrderEvent(
+        event_id,
+        EventKind.ORDER_PLACED,
+        order(order_id, customer_id=customer_id),
+        contact(email, customer_id),
+        new_status="PENDING",
+    )
 
 
 def status_changed(event_id: str = "ev-2", new_status: str = "CONFIRMED", reason: str = "") -> OrderEvent:
