@@ -34,7 +34,15 @@ from notify_svc.entrypoints.event_handlers import consumer_spec
 from notify_svc.entrypoints.grpc_servicer import NotificationServicer
 from notify_svc.entrypoints.workers import DispatchWorker, consumer_worker
 from notify_svc.service_layer.delivery import DeliverySettings, Dispatcher
-from notify_svc.service_layer.ports import Channel, Clock, Dependencies, Metrics, UnitOfWork, Wake
+from notify_svc.service_layer.ports import (
+    Channel,
+    Clock,
+    Dependencies,
+    Metrics,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    Wake,
+)
 from notify_svc.settings import Config, NotifySettings
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc, operations_pb2, operations_pb2_grpc
 
@@ -91,25 +99,28 @@ def build_dependencies(
     config: Config,
     *,
     engine: AsyncEngine | None = None,
+    uow: UnitOfWorkFactory | None = None,
     channels: Sequence[Channel] | None = None,
     metrics: Metrics | None = None,
     clock: Clock | None = None,
     wake: Wake | None = None,
 ) -> Dependencies:
-    """The ports the handlers use. Overrides replace one each (tests: channels, metrics, clock).
+    """The ports the handlers use; each override replaces one (tests: fakes, channels, a clock).
 
     ``engine``: the pool the units of work use; whoever passes it disposes of it (bootstrap does
-    at close). Without one a pool of its own is made. ``wake``: what a commit of due work calls
-    (bootstrap's dispatcher); without one nothing is woken, and the poll finds the rows.
+    at close). Without one (and without ``uow``) a pool of its own is made. ``wake``: what a
+    commit of due work calls (bootstrap's dispatcher); without one nothing is woken, and the
+    dispatcher's poll finds the rows.
     """
     settings = config.service
-    sessions = session_factory(engine if engine is not None else database(settings))
+    if uow is None:
+        sessions = session_factory(engine if engine is not None else database(settings))
 
-    def unit_of_work() -> UnitOfWork:
-        return SqlUnitOfWork(sessions, inbox_consumer=CONSUMER_GROUP)
+        def uow() -> UnitOfWork:
+            return SqlUnitOfWork(sessions, inbox_consumer=CONSUMER_GROUP)
 
     return Dependencies(
-        uow=unit_of_work,
+        uow=uow,
         channels={c.name: c for c in (channels if channels is not None else [email_channel(settings)])},
         clock=clock or (lambda: datetime.now(UTC)),
         new_id=lambda: str(uuid.uuid4()),
