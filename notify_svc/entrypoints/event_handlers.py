@@ -12,7 +12,7 @@ from mesh.messaging.events import EventEnvelope
 from mesh.messaging.kafka import ConsumerSpec, EventHandler, Topics
 from notify_svc.adapters.topics import ORDERS
 from notify_svc.domain.orders import CustomerContact, EventKind, Money, OrderEvent, OrderLine, OrderSnapshot
-from notify_svc.service_layer.handlers import record_order_event
+from notify_svc.service_layer.notifications import record_order_event
 from notify_svc.service_layer.ports import Dependencies
 from oms.order.v1 import events_pb2, order_pb2
 

@@ -12,7 +12,7 @@ from mesh.serving.wire import optional_timestamp, timestamp
 from mesh.storage.paging import PageTokens, page_size
 from mesh.values.violations import FieldViolation
 from notify_svc.domain.model import Notification, Status
-from notify_svc.service_layer.handlers import list_notifications, retry_notification
+from notify_svc.service_layer.notifications import list_notifications, retry_notification
 from notify_svc.service_layer.ports import Cursor, Dependencies, ListQuery
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc
 

@@ -10,7 +10,7 @@ import pytest
 
 from mesh.messaging.events import EventEnvelope
 from notify_svc.entrypoints.event_handlers import to_domain
-from notify_svc.service_layer.handlers import record_order_event
+from notify_svc.service_layer.notifications import record_order_event
 from oms.notify.v1 import notify_pb2
 from tests.integration.notify.conftest import RunningNotify, StartNotify
 from tests.integration.notify.support import confirmed, placed

@@ -6,7 +6,7 @@ from mesh.auth.interceptor import AuthServerInterceptor
 from mesh.auth.settings import AuthSettings
 from mesh.settings.common import KafkaSettings
 from notify_svc.bootstrap import CONSUMER_GROUP, SERVICES, bootstrap, build_dependencies
-from notify_svc.service_layer.handlers import record_order_event
+from notify_svc.service_layer.notifications import record_order_event
 from notify_svc.settings import Config, NotifySettings
 from tests.unit.notify.fakes import FakeChannel, FakeClock, FakeMetrics, FakeRepository, FakeUnitOfWork, placed
 

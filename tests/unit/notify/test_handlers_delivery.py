@@ -8,7 +8,7 @@ from datetime import timedelta
 from notify_svc.domain.model import Status
 from notify_svc.domain.retry_policy import RetryPolicy
 from notify_svc.service_layer.delivery import DeliverySettings, Dispatcher
-from notify_svc.service_layer.handlers import record_order_event
+from notify_svc.service_layer.notifications import record_order_event
 from notify_svc.service_layer.ports import DeliveryError
 from tests.unit.notify.fakes import Harness, placed
 

@@ -8,7 +8,7 @@ import pytest
 
 from mesh.serving.errors import FailedPrecondition, InvalidArgument, NotFound
 from notify_svc.domain.model import Notification, Status
-from notify_svc.service_layer.handlers import list_notifications, record_order_event, retry_notification
+from notify_svc.service_layer.notifications import list_notifications, record_order_event, retry_notification
 from notify_svc.service_layer.ports import ListQuery
 from tests.unit.notify.fakes import FakeRepository, Harness, placed, status_changed
 

@@ -10,7 +10,7 @@ from notify_svc.domain.model import Notification, Status
 from notify_svc.domain.retry_policy import RetryPolicy
 from notify_svc.entrypoints.workers import DispatchWorker
 from notify_svc.service_layer.delivery import DeliverySettings, Dispatcher
-from notify_svc.service_layer.handlers import record_order_event
+from notify_svc.service_layer.notifications import record_order_event
 from tests.support.wait import eventually
 from tests.unit.notify.fakes import FakeChannel, Harness, placed
 

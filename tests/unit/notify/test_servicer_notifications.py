@@ -20,7 +20,7 @@ from notify_svc.domain.model import Notification
 from notify_svc.domain.retry_policy import RetryPolicy
 from notify_svc.entrypoints.grpc_servicer import NotificationServicer
 from notify_svc.service_layer.delivery import DeliverySettings, Dispatcher
-from notify_svc.service_layer.handlers import record_order_event
+from notify_svc.service_layer.notifications import record_order_event
 from oms.notify.v1 import notify_pb2
 from tests.unit.notify.fakes import Harness, placed
 from tests.unit.notify.in_process import InProcess

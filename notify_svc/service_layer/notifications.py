@@ -1,4 +1,5 @@
-"""One small handler per use case; the ports come in through ``ports.Dependencies``."""
+"""The notification use cases (record what an event causes, admin retry, listing); the ports come in through
+``ports.Dependencies``. Delivering what is recorded is ``delivery``."""
 
 from __future__ import annotations
 
