@@ -90,6 +90,10 @@ class NotificationRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
+    """One transaction: ``async with`` rolls back unless ``commit()`` was called; after-commit
+    callbacks run once it succeeded. No ``publish``: the service records notifications and
+    publishes no events of its own."""
+
     @property
     def notifications(self) -> NotificationRepository: ...
 
