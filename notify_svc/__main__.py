@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from mesh.serving.entry import ServiceEntry, main
 from notify_svc.adapters.topics import DECLARED
-from notify_svc.bootstrap import build_process
+from notify_svc.bootstrap import SERVICE, bootstrap
 from notify_svc.settings import load_config
 
 ENTRY = ServiceEntry(
-    name="notify_svc",
+    name=SERVICE,
     load_config=load_config,
     service_settings=lambda config: config.service,
     kafka_settings=lambda config: config.kafka,
     database_variable="OMS_NOTIFY_DATABASE_URL",
     topics=DECLARED,
-    build=build_process,
+    build=bootstrap,
 )
 
 if __name__ == "__main__":

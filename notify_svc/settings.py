@@ -1,4 +1,7 @@
-"""Settings of the notification service, from ``OMS_NOTIFY_*`` (documented in docs/notifications.md)."""
+"""Settings of the notification service, from ``OMS_NOTIFY_*`` (documented in docs/notifications.md).
+
+The one place the process's configuration is loaded: ``load_config()``.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +15,6 @@ from mesh.auth.settings import AuthSettings, load_auth
 from mesh.auth.tls import TlsSettings
 from mesh.settings.common import KafkaSettings, ServiceSettings, load
 from mesh.storage.paging import PageTokenSettings, load_page_token_settings
-
-DEFAULT_CONSUMER_GROUP = "notify-svc"
 
 
 class NotifySettings(ServiceSettings):
@@ -70,13 +71,9 @@ class NotifySettings(ServiceSettings):
             raise ValueError("OMS_NOTIFY_CLAIM_LEASE_S must be at least twice OMS_NOTIFY_SMTP_TIMEOUT_S")
         return self
 
-    @property
-    def kafka_group_id(self) -> str:
-        return self.group_id(DEFAULT_CONSUMER_GROUP)
-
 
 @dataclass(frozen=True)
-class NotifyConfig:
+class Config:
     """Everything ``python -m notify_svc`` reads from the environment."""
 
     service: NotifySettings
@@ -86,8 +83,8 @@ class NotifyConfig:
     tls: TlsSettings = field(default_factory=TlsSettings)
 
 
-def load_config() -> NotifyConfig:
-    return NotifyConfig(
+def load_config() -> Config:
+    return Config(
         service=load(NotifySettings),
         kafka=load(KafkaSettings),
         auth=load_auth(),

@@ -1,1 +1,1 @@
-"""Edges of the service: Kafka event handlers, the gRPC servicer, the dispatcher worker."""
+"""Edges of the service: Kafka event handlers, the gRPC servicer, the process's workers."""

@@ -12,7 +12,8 @@ from mesh.messaging.events import EventEnvelope
 from mesh.messaging.kafka import ConsumerSpec, EventHandler, Topics
 from notify_svc.adapters.topics import ORDERS
 from notify_svc.domain.orders import CustomerContact, EventKind, Money, OrderEvent, OrderLine, OrderSnapshot
-from notify_svc.service_layer.handlers import Dependencies, record_order_event
+from notify_svc.service_layer.notifications import record_order_event
+from notify_svc.service_layer.ports import Dependencies
 from oms.order.v1 import events_pb2, order_pb2
 
 _STATUS_PREFIX = "ORDER_STATUS_"

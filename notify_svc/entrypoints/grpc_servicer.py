@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 import grpc
-from google.protobuf import timestamp_pb2
 
 from mesh.auth.principal import SYNTHETIC_ADMIN, current_principal
 from mesh.serving.errors import InvalidArgument, PermissionDenied
+from mesh.serving.wire import optional_timestamp, timestamp
 from mesh.storage.paging import PageTokens, page_size
 from mesh.values.violations import FieldViolation
 from notify_svc.domain.model import Notification, Status
-from notify_svc.service_layer.handlers import Dependencies, list_notifications, retry_notification
-from notify_svc.service_layer.ports import Cursor, ListQuery
+from notify_svc.service_layer.notifications import list_notifications, retry_notification
+from notify_svc.service_layer.ports import Cursor, Dependencies, ListQuery
 from oms.notify.v1 import notify_pb2, notify_pb2_grpc
 
 _STATUS_TO_PB = {
@@ -96,13 +96,7 @@ def to_pb(n: Notification) -> notify_pb2.Notification:
         status=_STATUS_TO_PB[n.status],
         attempts=n.attempts,
         last_error=n.last_error,
-        create_time=_timestamp(n.create_time),
-        update_time=_timestamp(n.update_time),
-        sent_time=_timestamp(n.sent_time) if n.sent_time else None,
+        create_time=timestamp(n.create_time),
+        update_time=timestamp(n.update_time),
+        sent_time=optional_timestamp(n.sent_time),
     )
-
-
-def _timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp

@@ -19,8 +19,7 @@ from datetime import timedelta
 from mesh.resilience.retry import Backoff, is_transient
 from notify_svc.domain.model import Notification, Status
 from notify_svc.domain.retry_policy import RetryPolicy
-from notify_svc.service_layer.handlers import Dependencies
-from notify_svc.service_layer.ports import DeliveryError
+from notify_svc.service_layer.ports import DeliveryError, Dependencies
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""What the service layer needs from the outside world, as abstractions the adapters implement.
+"""What the service layer needs from the outside world, as abstractions the adapters implement,
+and ``Dependencies``: the one object that hands them to the handlers.
 
 A new way to reach customers (SMS, webhook) is one more ``Channel`` adapter; nothing here or
 in the domain changes.
@@ -6,7 +7,7 @@ in the domain changes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -46,7 +47,9 @@ class Channel(Protocol):
         ...
 
 
-class DeliveryMetrics(Protocol):
+class Metrics(Protocol):
+    """Delivery counters (Prometheus in production, adapters.metrics)."""
+
     def sent(self, channel: str) -> None: ...
     def failed(self, channel: str) -> None: ...
     def retried(self, channel: str) -> None: ...
@@ -87,6 +90,10 @@ class NotificationRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
+    """One transaction: ``async with`` rolls back unless ``commit()`` was called; after-commit
+    callbacks run once it succeeded. No ``publish``: the service records notifications and
+    publishes no events of its own."""
+
     @property
     def notifications(self) -> NotificationRepository: ...
 
@@ -96,8 +103,8 @@ class UnitOfWork(Protocol):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    async def claim_event(self, consumer: str, event_id: str) -> bool:
-        """Records the event in the inbox; False when this consumer already handled it."""
+    async def claim(self, event_id: str) -> bool:
+        """Records the event in this service's inbox; False when it was handled already (a redelivery)."""
         ...
 
     def after_commit(self, callback: Wake) -> None: ...
@@ -106,3 +113,17 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """Every port the handlers use; built by ``bootstrap.build_dependencies`` (or from fakes in tests)."""
+
+    uow: UnitOfWorkFactory
+    # By channel name ("email"): every event is offered to each, and a row's channel picks it again.
+    channels: Mapping[str, Channel]
+    clock: Clock
+    new_id: IdFactory
+    metrics: Metrics
+    # Wakes the dispatcher of this process once new PENDING rows are committed.
+    wake: Wake

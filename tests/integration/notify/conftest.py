@@ -10,12 +10,15 @@ from typing import Any
 
 import grpc
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mesh.auth.settings import AuthSettings
 from mesh.messaging.kafka import KafkaProducer
-from mesh.serving.server import serve
+from mesh.serving.server import ServiceProcess, serve
 from mesh.settings.common import KafkaSettings
-from notify_svc.bootstrap import NotifyApp, build
-from notify_svc.settings import NotifySettings
+from notify_svc.bootstrap import bootstrap, build_dependencies, database
+from notify_svc.service_layer.ports import Dependencies
+from notify_svc.settings import Config, NotifySettings
 from oms.notify.v1 import notify_pb2_grpc
 from tests.integration.notify.support import NotificationRows, SmtpServer
 
@@ -57,7 +60,9 @@ def test_settings(database_url: str, smtp_port: int, **overrides: Any) -> Notify
 
 @dataclass
 class RunningNotify:
-    app: NotifyApp
+    process: ServiceProcess
+    # The handlers' ports on the same database (a pool of the fixture's own), to record events directly.
+    deps: Dependencies
     rows: NotificationRows
     stub: notify_pb2_grpc.NotificationServiceAsyncStub
 
@@ -71,24 +76,35 @@ async def start_notify(
 ) -> AsyncIterator[StartNotify]:
     """``await start_notify(**setting_overrides)`` → the service running in this process."""
     running: list[tuple[asyncio.Event, asyncio.Task[None], grpc.aio.Channel]] = []
+    engines: list[AsyncEngine] = []
 
     async def start(**overrides: Any) -> RunningNotify:
         url = await database_factory("notify_svc")
-        app = build(test_settings(url, smtp.port, **overrides), kafka)
+        # Auth off: the servicer then sees the synthetic admin, as a caller without a token would.
+        config = Config(
+            service=test_settings(url, smtp.port, **overrides), kafka=kafka, auth=AuthSettings(enabled=False)
+        )
+        process = bootstrap(config)
+        engines.append(database(config.service))
+        deps = build_dependencies(config, engine=engines[-1])
         stop = asyncio.Event()
-        task = asyncio.create_task(serve(app.process, stop, handle_signals=False))
-        started = asyncio.create_task(app.process.started.wait())
+        task = asyncio.create_task(serve(process, stop, handle_signals=False))
+        started = asyncio.create_task(process.started.wait())
         await asyncio.wait([task, started], timeout=30, return_when=asyncio.FIRST_COMPLETED)
         if task.done():
             task.result()  # raises what made the service fail to start
-        assert app.process.started.is_set(), "notify service did not start"
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.process.bound_port}")
+        assert process.started.is_set(), "notify service did not start"
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{process.bound_port}")
         running.append((stop, task, channel))
         stub: Any = notify_pb2_grpc.NotificationServiceStub(channel)
-        return RunningNotify(app, NotificationRows(url), stub)
+        return RunningNotify(process, deps, NotificationRows(url), stub)
 
-    yield start
-    for stop, task, channel in running:
-        await channel.close()
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
+    try:
+        yield start
+    finally:
+        for stop, task, channel in running:
+            await channel.close()
+            stop.set()
+            await asyncio.wait_for(task, timeout=30)
+        for engine in engines:
+            await engine.dispose()

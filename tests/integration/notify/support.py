@@ -77,7 +77,7 @@ def money(amount_cents: int, currency: str = "EUR") -> money_pb2.Money:
     return money_pb2.Money(currency_code=currency, units=amount_cents // 100, nanos=(amount_cents % 100) * 10_000_000)
 
 
-def order(order_id: str, status: int = order_pb2.ORDER_STATUS_PENDING) -> order_pb2.Order:
+def order(order_id: str, status: order_pb2.OrderStatus.ValueType = order_pb2.ORDER_STATUS_PENDING) -> order_pb2.Order:
     return order_pb2.Order(
         order_id=order_id,
         customer_id="cust-" + order_id,

@@ -10,7 +10,7 @@ import pytest
 
 from mesh.messaging.events import EventEnvelope
 from notify_svc.entrypoints.event_handlers import to_domain
-from notify_svc.service_layer.handlers import record_order_event
+from notify_svc.service_layer.notifications import record_order_event
 from oms.notify.v1 import notify_pb2
 from tests.integration.notify.conftest import RunningNotify, StartNotify
 from tests.integration.notify.support import confirmed, placed
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 async def record(service: RunningNotify, order_id: str, message: Any) -> str:
     event_id = str(uuid.uuid4())
     envelope = EventEnvelope(event_id, message.DESCRIPTOR.full_name, "tests", order_id, message, "orders", 0, 0, {})
-    await record_order_event(to_domain(envelope), service.app.deps)
+    await record_order_event(to_domain(envelope), service.deps)
     return event_id
 
 

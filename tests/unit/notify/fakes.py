@@ -13,8 +13,7 @@ from mesh.values.email_address import email_problem
 from notify_svc.domain.model import Notification
 from notify_svc.domain.orders import CustomerContact, EventKind, Money, OrderEvent, OrderLine, OrderSnapshot
 from notify_svc.domain.planning import Recipient
-from notify_svc.service_layer.handlers import Dependencies
-from notify_svc.service_layer.ports import DeliveryError, ListQuery, Wake
+from notify_svc.service_layer.ports import DeliveryError, Dependencies, ListQuery, UnitOfWork, Wake
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -64,12 +63,18 @@ class FakeRepository:
 
 
 class FakeUnitOfWork:
-    """Shares one repository and inbox across units; changes made before commit are kept,
-    which is enough for handlers that commit or raise (a raise is tested separately)."""
+    """``ports.UnitOfWork`` in memory, in the style of cosmicpython's: a ``committed`` flag, and
+    an inbox set shared by every unit of one harness.
 
-    def __init__(self, repo: FakeRepository, inbox: set[tuple[str, str]]) -> None:
+    Inbox claims take effect at commit (a unit that raises claims nothing, so the redelivery is
+    handled again, as with the database); repository writes are kept at once, which is enough
+    for handlers that commit or raise before writing.
+    """
+
+    def __init__(self, repo: FakeRepository, inbox: set[str]) -> None:
         self.notifications = repo
-        self._inbox = inbox
+        self.inbox = inbox
+        self._claimed: set[str] = set()
         self._callbacks: list[Wake] = []
         self.committed = False
 
@@ -79,20 +84,24 @@ class FakeUnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        return None
+        self._claimed.clear()
+        self._callbacks.clear()
 
-    async def claim_event(self, consumer: str, event_id: str) -> bool:
-        if (consumer, event_id) in self._inbox:
+    async def claim(self, event_id: str) -> bool:
+        if event_id in self.inbox or event_id in self._claimed:
             return False
-        self._inbox.add((consumer, event_id))
+        self._claimed.add(event_id)
         return True
 
     def after_commit(self, callback: Wake) -> None:
         self._callbacks.append(callback)
 
     async def commit(self) -> None:
+        self.inbox |= self._claimed
+        self._claimed.clear()
         self.committed = True
-        for callback in self._callbacks:
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
             await callback()
 
 
@@ -141,7 +150,9 @@ class Harness:
 
     def __init__(self) -> None:
         self.repo = FakeRepository()
-        self.inbox: set[tuple[str, str]] = set()
+        self.inbox: set[str] = set()
+        # Every unit of work the handlers opened, in order (to assert what was committed).
+        self.units: list[FakeUnitOfWork] = []
         self.clock = FakeClock()
         self.channel = FakeChannel()
         self.metrics = FakeMetrics()
@@ -151,8 +162,13 @@ class Harness:
         async def wake() -> None:
             self.wakes += 1
 
+        def unit_of_work() -> UnitOfWork:
+            unit = FakeUnitOfWork(self.repo, self.inbox)
+            self.units.append(unit)
+            return unit
+
         self.deps = Dependencies(
-            uow=lambda: FakeUnitOfWork(self.repo, self.inbox),
+            uow=unit_of_work,
             channels={"email": self.channel},
             clock=self.clock,
             new_id=lambda: f"00000000-0000-4000-8000-{next(ids):012d}",
@@ -165,10 +181,10 @@ def eur(amount: str) -> Money:
     return Money("EUR", Decimal(amount))
 
 
-def order(order_id: str = "ord-1", status: str = "PENDING") -> OrderSnapshot:
+def order(order_id: str = "ord-1", status: str = "PENDING", customer_id: str = "cust-1") -> OrderSnapshot:
     return OrderSnapshot(
         order_id=order_id,
-        customer_id="cust-1",
+        customer_id=customer_id,
         status=status,
         lines=(
             OrderLine("sku-1", "Blue Mug", 2, eur("7.50"), eur("15.00")),
@@ -178,12 +194,20 @@ def order(order_id: str = "ord-1", status: str = "PENDING") -> OrderSnapshot:
     )
 
 
-def contact(email: str = "ada@example.com") -> CustomerContact:
-    return CustomerContact("cust-1", "Ada Lovelace", email)
+def contact(email: str = "ada@example.com", customer_id: str = "cust-1") -> CustomerContact:
+    return CustomerContact(customer_id, "Ada Lovelace", email)
 
 
-def placed(event_id: str = "ev-1", *, email: str = "ada@example.com", order_id: str = "ord-1") -> OrderEvent:
-    return OrderEvent(event_id, EventKind.ORDER_PLACED, order(order_id), contact(email), new_status="PENDING")
+def placed(
+    event_id: str = "ev-1", *, email: str = "ada@example.com", order_id: str = "ord-1", customer_id: str = "cust-1"
+) -> OrderEvent:
+    return OrderEvent(
+        event_id,
+        EventKind.ORDER_PLACED,
+        order(order_id, customer_id=customer_id),
+        contact(email, customer_id),
+        new_status="PENDING",
+    )
 
 
 def status_changed(event_id: str = "ev-2", new_status: str = "CONFIRMED", reason: str = "") -> OrderEvent:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mesh.settings.common import SettingsError, load
+from notify_svc.bootstrap import CONSUMER_GROUP
 from notify_svc.settings import NotifySettings
 
 
@@ -29,7 +30,7 @@ def test_defaults() -> None:
     )
     assert settings.mail_from == "OMS Shop <orders@oms.local>"
     assert settings.max_attempts == 6
-    assert settings.kafka_group_id == "notify-svc"
+    assert settings.group_id(CONSUMER_GROUP) == "notify-svc"
 
 
 def test_environment_variables_use_the_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,7 +42,7 @@ def test_environment_variables_use_the_prefix(monkeypatch: pytest.MonkeyPatch) -
     assert settings.smtp_port == 2525
     assert settings.smtp_password is not None and settings.smtp_password.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(settings)
-    assert settings.kafka_group_id == "notify-svc-t1"
+    assert settings.group_id(CONSUMER_GROUP) == "notify-svc-t1"
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -54,7 +55,8 @@ def test_sent_records_the_time_and_is_final() -> None:
     n.begin_attempt(T0, LEASE)
     n.mark_sent(T0 + timedelta(seconds=1))
     assert (n.status, n.sent_time) == (Status.SENT, T0 + timedelta(seconds=1))
-    for change in (lambda: n.mark_sent(T0), lambda: n.fail("x", T0), lambda: n.retry(T0)):
+    changes: list[Callable[[], None]] = [lambda: n.mark_sent(T0), lambda: n.fail("x", T0), lambda: n.retry(T0)]
+    for change in changes:
         with pytest.raises(InvalidTransition, match="is SENT"):
             change()
 

@@ -1,4 +1,7 @@
-"""Runs the dispatcher: at once when woken (a local commit), otherwise on a periodic poll."""
+"""The process's loops, as ``mesh.serving.server.Worker`` callables: the event consumer and the dispatcher.
+
+The dispatcher runs at once when woken (a local commit), otherwise on a periodic poll.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,9 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from mesh.messaging.kafka import EventConsumer, KafkaProducer
 from mesh.resilience.retry import Backoff
+from mesh.serving.server import Worker
 from notify_svc.service_layer.delivery import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,20 @@ class DispatchWorker:
                     await _first(stop.wait(), self._dispatcher.wait_for_a_free_slot())
         finally:
             await self._dispatcher.drain()
+
+
+def consumer_worker(consumer: EventConsumer, dead_letters: KafkaProducer) -> Worker:
+    """Consumes order events until stopped; what cannot be handled goes to the dead-letter producer."""
+
+    async def consume(stop: asyncio.Event) -> None:
+        # Started with the process too (start is idempotent): operators' replays use it.
+        await dead_letters.start()
+        try:
+            await consumer.run(stop)
+        finally:
+            await dead_letters.stop()
+
+    return consume
 
 
 async def _first(*waits: Coroutine[Any, Any, object]) -> None:

@@ -1,13 +1,14 @@
-"""The dispatcher against fakes: sends due notifications, retries, gives up, keeps others flowing."""
+"""The dispatcher (service_layer/delivery.py) on fakes: sends what is due, retries, gives up, keeps others flowing."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 from notify_svc.domain.model import Status
 from notify_svc.domain.retry_policy import RetryPolicy
 from notify_svc.service_layer.delivery import DeliverySettings, Dispatcher
-from notify_svc.service_layer.handlers import record_order_event
+from notify_svc.service_layer.notifications import record_order_event
 from notify_svc.service_layer.ports import DeliveryError
 from tests.unit.notify.fakes import Harness, placed
 
@@ -44,7 +45,10 @@ async def test_a_temporary_failure_is_retried_after_the_backoff() -> None:
 
     h.clock.advance(10)
     await d.dispatch_due()
-    assert h.repo.rows[n.notification_id].status is Status.SENT
+    stored = h.repo.rows[n.notification_id]
+    assert (stored.status, stored.attempts, stored.sent_time) == (Status.SENT, 2, h.clock.now)
+    # The same notification (so the same Message-ID) went out once, on the second attempt.
+    assert [s.notification_id for s in h.channel.sent] == [n.notification_id]
     assert h.metrics.counts == {("retried", "email"): 1, ("sent", "email"): 1}
 
 
@@ -118,3 +122,16 @@ async def test_an_unexpected_channel_error_costs_a_retry_not_the_batch() -> None
     assert h.repo.rows[n.notification_id].status is Status.SENT
     boom = next(r for r in h.repo.rows.values() if r.event_id == "ev-x")
     assert (boom.status, boom.last_error) == (Status.PENDING, "unexpected RuntimeError: bug")
+
+
+async def test_a_row_whose_channel_is_not_configured_waits_for_a_retry() -> None:
+    h = Harness()
+    [n] = await record_order_event(placed(), h.deps)
+    h.deps = dataclasses.replace(h.deps, channels={})
+
+    await dispatcher(h).dispatch_due()
+
+    stored = h.repo.rows[n.notification_id]
+    assert (stored.status, stored.attempts) == (Status.PENDING, 1)
+    assert stored.last_error == "no 'email' channel is configured"
+    assert h.metrics.counts == {("retried", "email"): 1}

@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 
 from mesh.serving.errors import FailedPrecondition, InvalidArgument, NotFound
-from notify_svc.domain.model import Status
-from notify_svc.service_layer.handlers import list_notifications, record_order_event, retry_notification
+from notify_svc.domain.model import Notification, Status
+from notify_svc.service_layer.notifications import list_notifications, record_order_event, retry_notification
 from notify_svc.service_layer.ports import ListQuery
-from tests.unit.notify.fakes import Harness, placed, status_changed
+from tests.unit.notify.fakes import FakeRepository, Harness, placed, status_changed
 
 
 async def test_an_event_records_one_pending_notification_and_wakes_the_dispatcher() -> None:
@@ -95,3 +95,58 @@ async def test_listing_pages_newest_first_and_filters() -> None:
     assert third.next is None
     failed = await list_notifications(ListQuery(limit=10, status=Status.FAILED), h.deps)
     assert failed.notifications == []
+
+
+async def test_a_redelivered_event_is_claimed_once_and_changes_nothing() -> None:
+    h = Harness()
+    await record_order_event(placed("ev-1"), h.deps)
+    before = {nid: (n.status, n.attempts) for nid, n in h.repo.rows.items()}
+
+    assert await record_order_event(placed("ev-1"), h.deps) == []
+
+    assert h.inbox == {"ev-1"}
+    assert {nid: (n.status, n.attempts) for nid, n in h.repo.rows.items()} == before
+    assert h.wakes == 1  # only the first delivery made due work
+    # The redelivery opened a unit of work but had nothing to commit.
+    assert [unit.committed for unit in h.units] == [True, False]
+
+
+class _BrokenRepository(FakeRepository):
+    async def add(self, notification: Notification) -> bool:
+        raise RuntimeError("database went away")
+
+
+async def test_an_event_whose_unit_of_work_fails_is_not_claimed_so_its_redelivery_is_handled() -> None:
+    h = Harness()
+    healthy, h.repo = h.repo, _BrokenRepository()
+    with pytest.raises(RuntimeError):
+        await record_order_event(placed("ev-1"), h.deps)
+    assert h.inbox == set()
+
+    h.repo = healthy
+    [n] = await record_order_event(placed("ev-1"), h.deps)
+    assert n.status is Status.PENDING
+    assert h.inbox == {"ev-1"}
+
+
+async def test_a_customers_listing_holds_only_their_own_notifications() -> None:
+    h = Harness()
+    await record_order_event(placed("ev-ada", order_id="ord-ada", customer_id="cust-ada"), h.deps)
+    await record_order_event(placed("ev-bob", order_id="ord-bob", customer_id="cust-bob"), h.deps)
+
+    page = await list_notifications(ListQuery(limit=10, customer_id="cust-ada"), h.deps)
+    everyone = await list_notifications(ListQuery(limit=10), h.deps)
+
+    assert [(n.event_id, n.customer_id) for n in page.notifications] == [("ev-ada", "cust-ada")]
+    assert page.next is None
+    assert sorted(n.customer_id for n in everyone.notifications) == ["cust-ada", "cust-bob"]
+
+
+async def test_a_customer_filter_combines_with_the_order_filter() -> None:
+    h = Harness()
+    await record_order_event(placed("ev-ada", order_id="ord-shared", customer_id="cust-ada"), h.deps)
+    await record_order_event(placed("ev-bob", order_id="ord-shared", customer_id="cust-bob"), h.deps)
+
+    page = await list_notifications(ListQuery(limit=10, order_id="ord-shared", customer_id="cust-bob"), h.deps)
+
+    assert [n.event_id for n in page.notifications] == ["ev-bob"]

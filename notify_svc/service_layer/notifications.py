@@ -1,10 +1,10 @@
-"""One small handler per use case; dependencies come in through ``Dependencies``."""
+"""The notification use cases (record what an event causes, admin retry, listing); the ports come in through
+``ports.Dependencies``. Delivering what is recorded is ``delivery``."""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mesh.serving.errors import FailedPrecondition, InvalidArgument, NotFound, PreconditionViolation, shown
@@ -12,30 +12,7 @@ from mesh.values.violations import FieldViolation
 from notify_svc.domain.model import InvalidTransition, Notification, Status
 from notify_svc.domain.orders import OrderEvent
 from notify_svc.domain.planning import Recipient, plan_notification
-from notify_svc.service_layer.ports import (
-    Channel,
-    Clock,
-    Cursor,
-    DeliveryMetrics,
-    IdFactory,
-    ListQuery,
-    UnitOfWorkFactory,
-    Wake,
-)
-
-# The inbox name; deliberately not the Kafka group id, which tests suffix to isolate runs.
-CONSUMER = "notify-svc"
-
-
-@dataclass(frozen=True)
-class Dependencies:
-    uow: UnitOfWorkFactory
-    channels: Mapping[str, Channel]
-    clock: Clock
-    new_id: IdFactory
-    metrics: DeliveryMetrics
-    # Wakes the dispatcher of this process once new PENDING rows are committed.
-    wake: Wake
+from notify_svc.service_layer.ports import Cursor, Dependencies, ListQuery
 
 
 @dataclass(frozen=True)
@@ -47,7 +24,7 @@ class Page:
 async def record_order_event(event: OrderEvent, deps: Dependencies) -> list[Notification]:
     """Records the notifications ``event`` causes, once per event however often it arrives."""
     async with deps.uow() as uow:
-        if not await uow.claim_event(CONSUMER, event.event_id):
+        if not await uow.claim(event.event_id):
             return []
         now = deps.clock()
         recorded = []

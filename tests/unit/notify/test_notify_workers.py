@@ -1,4 +1,4 @@
-"""The dispatcher worker: woken at once by a local commit, bounded in flight, drained at stop."""
+"""The dispatch worker (entrypoints/workers.py): woken at once by a local commit, bounded in flight, drained at stop."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from notify_svc.domain.model import Notification, Status
 from notify_svc.domain.retry_policy import RetryPolicy
-from notify_svc.entrypoints.dispatch_worker import DispatchWorker
+from notify_svc.entrypoints.workers import DispatchWorker
 from notify_svc.service_layer.delivery import DeliverySettings, Dispatcher
-from notify_svc.service_layer.handlers import record_order_event
+from notify_svc.service_layer.notifications import record_order_event
 from testkit.wait import eventually
 from tests.unit.notify.fakes import FakeChannel, Harness, placed
 
@@ -64,20 +64,21 @@ async def test_a_local_commit_wakes_the_worker_at_once() -> None:
 
 async def test_no_more_than_concurrency_sends_in_flight_and_stop_drains_them() -> None:
     h = Harness()
-    h.channel = SlowChannel()
-    h.deps = dataclasses.replace(h.deps, channels={"email": h.channel})
+    slow = SlowChannel()
+    h.channel = slow
+    h.deps = dataclasses.replace(h.deps, channels={"email": slow})
     worker = worker_for(h, concurrency=2)
     for i in range(5):
         await record_order_event(placed(f"ev-{i}", order_id=f"ord-{i}"), h.deps)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
 
-    await eventually(lambda: _in_flight(h.channel), until=lambda n: n == 2, timeout_s=2, what="two sends in flight")
+    await eventually(lambda: _in_flight(slow), until=lambda n: n == 2, timeout_s=2, what="two sends in flight")
     stop.set()
-    h.channel.release.set()
+    slow.release.set()
     await asyncio.wait_for(running, timeout=5)
 
-    assert h.channel.most_in_flight == 2
+    assert slow.most_in_flight == 2
     statuses = sorted(r.status.value for r in h.repo.rows.values())
     # The two in flight at stop finished and were recorded; the others wait, PENDING, for the next run.
     assert statuses == ["PENDING", "PENDING", "PENDING", "SENT", "SENT"]
