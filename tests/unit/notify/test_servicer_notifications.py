@@ -22,8 +22,8 @@ from notify_svc.entrypoints.grpc_servicer import NotificationServicer
 from notify_svc.service_layer.delivery import DeliverySettings, Dispatcher
 from notify_svc.service_layer.notifications import record_order_event
 from oms.notify.v1 import notify_pb2
+from testkit.grpc_in_process import InProcess
 from tests.unit.notify.fakes import Harness, placed
-from tests.unit.notify.in_process import InProcess
 
 SERVICE = notify_pb2.DESCRIPTOR.services_by_name["NotificationService"]
 ADA = Principal("cust-ada", frozenset({ROLE_CUSTOMER}))

@@ -4,7 +4,8 @@ grpc_testing serves synchronous servicers: it runs each RPC's behaviour in a thr
 with a synchronous ServicerContext, and hands back (response, trailing metadata, code, details).
 This bridge runs the async behaviour on an event loop in that thread, wrapped the way
 mesh.serving.server wraps it (the auth interceptor when given, then the error interceptor with
-its request checks), over a small grpc.aio-shaped view of grpc_testing's context. A status is
+its request checks), over a small grpc.aio-shaped view of grpc_testing's context.
+Nothing here knows a service: every service's servicer tests use it. A status is
 set and the behaviour returns, the synchronous servers' way of failing an RPC, because
 grpc_testing's ``abort`` drops the trailing metadata that carries the BadRequest details.
 """
@@ -82,6 +83,12 @@ class Reply:
                 packed.Unpack(found)
                 return found
         return None
+
+    @property
+    def reason(self) -> str:
+        """The ErrorInfo reason ("NOT_FOUND", "STOCK_LIMIT", ...), or "" when there is none."""
+        info = self.detail(error_details_pb2.ErrorInfo)
+        return info.reason if info is not None else ""
 
     @property
     def field_violations(self) -> list[tuple[str, str]]:
