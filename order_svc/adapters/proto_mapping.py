@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 
 from mesh.messaging.events import OutgoingEvent
 from mesh.messaging.kafka import Topics
+from mesh.serving.wire import optional_timestamp
 from mesh.values import money
 from oms.order.v1 import customer_pb2, events_pb2, order_pb2
 from order_svc.adapters.repository import Customer
@@ -21,16 +19,8 @@ STATUS_TO_PROTO = {status: order_pb2.OrderStatus.Value(f"ORDER_STATUS_{status.va
 STATUS_FROM_PROTO = {number: status for status, number in STATUS_TO_PROTO.items()}
 
 
-def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def order_to_proto(order: Order) -> order_pb2.Order:
-    message = order_pb2.Order(
+    return order_pb2.Order(
         order_id=order.order_id,
         customer_id=order.customer_id,
         status=STATUS_TO_PROTO[order.status],
@@ -51,23 +41,20 @@ def order_to_proto(order: Order) -> order_pb2.Order:
             order_pb2.StockShortfall(product_id=s.product_id, requested=s.requested, available=s.available)
             for s in order.shortfalls
         ],
+        create_time=optional_timestamp(order.created_at),
+        update_time=optional_timestamp(order.updated_at),
     )
-    if order.created_at is not None:
-        message.create_time.FromDatetime(order.created_at)
-    if order.updated_at is not None:
-        message.update_time.FromDatetime(order.updated_at)
-    return message
 
 
 def customer_to_proto(customer: Customer) -> customer_pb2.Customer:
-    message = customer_pb2.Customer(
-        customer_id=customer.customer_id, name=customer.name, email=customer.email, phone=customer.phone
+    return customer_pb2.Customer(
+        customer_id=customer.customer_id,
+        name=customer.name,
+        email=customer.email,
+        phone=customer.phone,
+        create_time=optional_timestamp(customer.created_at),
+        update_time=optional_timestamp(customer.updated_at),
     )
-    if customer.created_at is not None:
-        message.create_time.FromDatetime(customer.created_at)
-    if customer.updated_at is not None:
-        message.update_time.FromDatetime(customer.updated_at)
-    return message
 
 
 def contact(customer: Customer | None, customer_id: str) -> events_pb2.CustomerContact:

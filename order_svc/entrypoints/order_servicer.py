@@ -12,6 +12,7 @@ import grpc
 from mesh.auth.principal import SYNTHETIC_ADMIN, current_principal
 from mesh.serving.errors import InvalidArgument, Unauthenticated
 from mesh.serving.stream_slots import stream_end
+from mesh.serving.wire import metadata_value
 from mesh.storage.paging import PageTokens, page_size
 from mesh.telemetry.logs import about_order
 from mesh.values.violations import FieldViolation
@@ -21,7 +22,7 @@ from order_svc.adapters.repository import OrderPageKey
 from order_svc.domain.model import Order
 from order_svc.domain.placement import RequestedLine
 from order_svc.domain.status import FINAL_STATUSES
-from order_svc.entrypoints.caller import caller_of, metadata_value
+from order_svc.entrypoints.caller import caller_of
 from order_svc.service_layer import lifecycle
 from order_svc.service_layer.placement import PlaceOrder, place_order
 from order_svc.service_layer.ports import OrderDeps
@@ -43,7 +44,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         command = PlaceOrder(
             customer_id=request.customer_id,
             lines=[RequestedLine(item.product_id, item.quantity) for item in request.items],
-            idempotency_key=metadata_value(context, "idempotency-key"),
+            idempotency_key=metadata_value(context.invocation_metadata(), "idempotency-key") or "",
         )
         order = await place_order(command, caller_of(context), self._deps)
         about_order(order.order_id)

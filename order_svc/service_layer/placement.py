@@ -22,7 +22,6 @@ from order_svc.adapters.proto_mapping import outgoing_events
 from order_svc.domain.model import Order, OrderLine
 from order_svc.domain.placement import (
     CatalogEntry,
-    LineProblem,
     RequestedLine,
     check_catalog,
     check_lines,
@@ -61,20 +60,20 @@ async def place_order(command: PlaceOrder, caller: Caller, deps: OrderDeps) -> O
 def _validated_lines(command: PlaceOrder) -> list[RequestedLine]:
     problems = check_lines(command.lines)
     if not command.customer_id.strip():
-        problems.insert(0, LineProblem("customer_id", "must not be empty"))
+        problems.insert(0, FieldViolation("customer_id", "must not be empty"))
     if len(command.idempotency_key) > MAX_IDEMPOTENCY_KEY:
-        problems.append(LineProblem("idempotency-key", f"at most {MAX_IDEMPOTENCY_KEY} characters"))
+        problems.append(FieldViolation("idempotency-key", f"at most {MAX_IDEMPOTENCY_KEY} characters"))
     _raise_for(problems)
     merged = merge_lines(command.lines)
     _raise_for(check_merged(merged))
     return merged
 
 
-def _raise_for(problems: list[LineProblem]) -> None:
+def _raise_for(problems: list[FieldViolation]) -> None:
     if problems:
         shown = summarized(problems)
         message = None if shown is problems else f"{len(problems)} problems with the order, the first listed"
-        raise InvalidArgument([FieldViolation(p.field, p.description) for p in shown], message)
+        raise InvalidArgument(shown, message)
 
 
 def _request_hash(customer_id: str, lines: Sequence[RequestedLine]) -> str:
