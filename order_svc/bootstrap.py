@@ -1,12 +1,11 @@
-"""The order service's one composition root: builds every client, connects nothing at import."""
+"""The order service's one composition root: builds every client, connects nothing at import.
+
+Long-running loops live in ``entrypoints.workers``; this module only wires them.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import grpc
@@ -14,8 +13,7 @@ import grpc
 from mesh.auth.authorization import rules_of
 from mesh.auth.interceptor import AuthServerInterceptor
 from mesh.auth.service_identity import service_channel
-from mesh.auth.settings import AuthSettings
-from mesh.auth.tls import MeshTls, TlsSettings, channel, server_interceptors
+from mesh.auth.tls import MeshTls, channel, server_interceptors
 from mesh.auth.verification import TokenVerifier
 from mesh.messaging.dead_letters import DeadLetters, EventTypes
 from mesh.messaging.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
@@ -23,28 +21,25 @@ from mesh.messaging.operations import operations_servicer
 from mesh.messaging.parked import SqlParkedEvents
 from mesh.messaging.relay import OutboxRelay
 from mesh.resilience.breaker import CircuitBreaker
-from mesh.resilience.retry import Backoff
 from mesh.serving.server import ServiceProcess, Worker
 from mesh.serving.stream_slots import StreamSlots
-from mesh.settings.common import KafkaSettings, RedisSettings
 from mesh.storage.cache import Cache
 from mesh.storage.engine import asyncpg_dsn, create_engine, session_factory
-from mesh.storage.paging import PageTokens, PageTokenSettings
+from mesh.storage.paging import PageTokens
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, operations_pb2, operations_pb2_grpc, order_pb2, order_pb2_grpc
 from order_svc.adapters.inventory_client import InventoryClient
 from order_svc.adapters.metrics import WATCH_STREAMS, WATCHED_ORDERS
 from order_svc.adapters.order_cache import RedisOrderCache
 from order_svc.adapters.topics import INVENTORY, PAYMENTS
 from order_svc.adapters.watch_hub import WatchHub
+from order_svc.entrypoints import workers
 from order_svc.entrypoints.customer_servicer import CustomerServicer
 from order_svc.entrypoints.event_handlers import event_handlers
 from order_svc.entrypoints.order_servicer import OrderServicer
 from order_svc.service_layer.lifecycle import read_order
-from order_svc.service_layer.pending import PendingWatch
 from order_svc.service_layer.ports import OrderDeps, OrderUnitOfWork
-from order_svc.service_layer.saga import cancel_unpaid
 from order_svc.service_layer.watching import OrderFeeds, Watching
-from order_svc.settings import OrderSettings
+from order_svc.settings import Config
 
 log = logging.getLogger(__name__)
 SERVICE = "order_svc"
@@ -56,17 +51,8 @@ SERVICES = (
 )
 
 
-@dataclass(frozen=True)
-class OrderConfig:
-    service: OrderSettings
-    kafka: KafkaSettings
-    redis: RedisSettings
-    auth: AuthSettings
-    paging: PageTokenSettings = field(default_factory=PageTokenSettings)
-    tls: TlsSettings = field(default_factory=TlsSettings)
-
-
-def build(config: OrderConfig) -> ServiceProcess:
+def bootstrap(config: Config) -> ServiceProcess:
+    """The process ``python -m order_svc`` serves: gRPC services, consumer, relay and workers."""
     settings = config.service
     engine = create_engine(
         settings.database_url,
@@ -127,10 +113,10 @@ def build(config: OrderConfig) -> ServiceProcess:
         customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(deps, page_tokens), server)
         operations_pb2_grpc.add_OrderOperationsServiceServicer_to_server(operations, server)
 
-    workers: list[Worker] = [hub.run]
+    running: list[Worker] = [hub.run]
     if settings.run_relay:
         relay = OutboxRelay(dsn=asyncpg_dsn(settings.database_url), producer=producer, source=f"/{SERVICE}")
-        workers.append(relay.run)
+        running.append(relay.run)
     if settings.run_workers:
         consumer = EventConsumer(
             config.kafka,
@@ -141,7 +127,15 @@ def build(config: OrderConfig) -> ServiceProcess:
             ),
             dlq_producer=producer,
         )
-        workers += [consumer.run, _sweeper(deps, settings), _pending_watch(deps, settings)]
+        running += [
+            consumer.run,
+            workers.unpaid_sweeper(
+                deps, payment_timeout_s=settings.payment_timeout_s, interval_s=settings.sweep_interval_s
+            ),
+            workers.pending_watch(
+                deps, incident_after_s=settings.pending_incident_after_s, interval_s=settings.pending_check_interval_s
+            ),
+        ]
 
     async def close() -> None:
         await producer.stop()
@@ -155,7 +149,7 @@ def build(config: OrderConfig) -> ServiceProcess:
         port=settings.grpc_port,
         service_names=[service.full_name for service in SERVICES],
         register=register,
-        workers=workers,
+        workers=running,
         interceptors=[
             *server_interceptors(tls, settings.tls_allowed_clients),
             AuthServerInterceptor(TokenVerifier(config.auth), rules_of(SERVICES)),
@@ -166,39 +160,3 @@ def build(config: OrderConfig) -> ServiceProcess:
         grace_s=settings.shutdown_grace_s,
         max_calls_per_principal=settings.max_concurrent_calls_per_principal,
     )
-
-
-def _sweeper(deps: OrderDeps, settings: OrderSettings) -> Worker:
-    async def sweep(stop: asyncio.Event) -> None:
-        backoff = Backoff(initial_s=1.0, max_s=30.0)
-        while not stop.is_set():
-            try:
-                cutoff = datetime.now(UTC) - timedelta(seconds=settings.payment_timeout_s)
-                cancelled = await cancel_unpaid(cutoff, deps)
-                backoff.reset()
-            except Exception:
-                log.exception("unpaid-order sweep failed")
-                await backoff.wait(stop)
-                continue
-            if cancelled:
-                continue  # more may be due: sweep again at once
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=settings.sweep_interval_s)
-
-    return sweep
-
-
-def _pending_watch(deps: OrderDeps, settings: OrderSettings) -> Worker:
-    watch = PendingWatch(deps, incident_after_s=settings.pending_incident_after_s)
-
-    async def run(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await watch.check(datetime.now(UTC))
-            except Exception:
-                # A database outage must not end the process: the next tick tries again.
-                log.exception("pending-order check failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=settings.pending_check_interval_s)
-
-    return run
