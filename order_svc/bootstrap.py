@@ -1,14 +1,17 @@
-"""The order service's one composition root: builds every client, connects nothing at import.
+"""The order service's one composition root: builds every adapter and wires it to the handlers.
 
-Long-running loops live in ``entrypoints.workers``; this module only wires them.
+Nothing connects at import. ``build_dependencies`` makes the ports the handlers use (tests swap
+any of them); ``bootstrap`` makes the process: servicers, consumer, relay, workers, interceptors.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh.auth.authorization import rules_of
 from mesh.auth.interceptor import AuthServerInterceptor
@@ -16,7 +19,7 @@ from mesh.auth.service_identity import service_channel
 from mesh.auth.tls import MeshTls, channel, server_interceptors
 from mesh.auth.verification import TokenVerifier
 from mesh.messaging.dead_letters import DeadLetters, EventTypes
-from mesh.messaging.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
+from mesh.messaging.kafka import EventConsumer, KafkaProducer, Topics
 from mesh.messaging.operations import operations_servicer
 from mesh.messaging.parked import SqlParkedEvents
 from mesh.messaging.relay import OutboxRelay
@@ -28,22 +31,26 @@ from mesh.storage.engine import asyncpg_dsn, create_engine, session_factory
 from mesh.storage.paging import PageTokens
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, operations_pb2, operations_pb2_grpc, order_pb2, order_pb2_grpc
 from order_svc.adapters.inventory_client import InventoryClient
-from order_svc.adapters.metrics import WATCH_STREAMS, WATCHED_ORDERS
+from order_svc.adapters.metrics import PrometheusMetrics, count_watches
 from order_svc.adapters.order_cache import RedisOrderCache
+from order_svc.adapters.price_book import PriceBook
 from order_svc.adapters.topics import INVENTORY, PAYMENTS
+from order_svc.adapters.unit_of_work import SqlUnitOfWork
 from order_svc.adapters.watch_hub import WatchHub
 from order_svc.entrypoints import workers
 from order_svc.entrypoints.customer_servicer import CustomerServicer
-from order_svc.entrypoints.event_handlers import event_handlers
+from order_svc.entrypoints.event_handlers import consumer_spec
 from order_svc.entrypoints.order_servicer import OrderServicer
+from order_svc.service_layer import ports
 from order_svc.service_layer.lifecycle import read_order
-from order_svc.service_layer.ports import OrderDeps, OrderUnitOfWork
+from order_svc.service_layer.ports import Dependencies
 from order_svc.service_layer.watching import OrderFeeds, Watching
-from order_svc.settings import Config
+from order_svc.settings import Config, OrderSettings
 
-log = logging.getLogger(__name__)
 SERVICE = "order_svc"
 CONSUMER_GROUP = "order-svc"
+# Every Redis key of this service starts with this.
+KEY_PREFIX = "oms:order:"
 SERVICES = (
     order_pb2.DESCRIPTOR.services_by_name["OrderService"],
     customer_pb2.DESCRIPTOR.services_by_name["CustomerService"],
@@ -51,34 +58,79 @@ SERVICES = (
 )
 
 
-def bootstrap(config: Config) -> ServiceProcess:
-    """The process ``python -m order_svc`` serves: gRPC services, consumer, relay and workers."""
-    settings = config.service
-    engine = create_engine(
+def database(settings: OrderSettings) -> AsyncEngine:
+    return create_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         lock_timeout_s=settings.db_lock_timeout_s,
         statement_timeout_s=settings.db_statement_timeout_s,
     )
-    sessions = session_factory(engine)
+
+
+def inventory_client(channel: grpc.aio.Channel, settings: OrderSettings) -> InventoryClient:
+    breaker = CircuitBreaker(failure_threshold=settings.breaker_failures, reset_after_s=settings.breaker_reset_s)
+    return InventoryClient(channel, deadline_s=settings.precheck_deadline_s, breaker=breaker)
+
+
+def build_dependencies(
+    config: Config,
+    *,
+    engine: AsyncEngine | None = None,
+    uow: Callable[[], ports.UnitOfWork] | None = None,
+    inventory: ports.Inventory | None = None,
+    cache: ports.OrderCache | None = None,
+    price_book: ports.PriceBook | None = None,
+    metrics: ports.Metrics | None = None,
+) -> Dependencies:
+    """The ports the handlers use; each override replaces one (tests: fakes, a test database).
+
+    ``engine``: the pool the units of work use; whoever passes it disposes of it (bootstrap does
+    at close). ``inventory`` and ``cache``, when not given, open a channel and a Redis client that
+    live as long as the process (bootstrap passes its own, which it closes).
+    """
+    settings = config.service
+    if uow is None:
+        sessions = session_factory(engine or database(settings))
+        topics = Topics(config.kafka.topic_prefix)
+
+        def uow() -> ports.UnitOfWork:
+            return SqlUnitOfWork(sessions, topics)
+
+    if inventory is None:
+        tls = MeshTls.from_settings(config.tls)
+        inventory = inventory_client(
+            service_channel(channel(settings.inventory_addr, tls), config.auth, SERVICE), settings
+        )
+    if cache is None:
+        cache = RedisOrderCache(Cache.from_settings(config.redis, service=SERVICE, key_prefix=KEY_PREFIX))
+    return Dependencies(
+        uow=uow,
+        inventory=inventory,
+        cache=cache,
+        price_book=price_book or PriceBook(),
+        metrics=metrics or PrometheusMetrics(),
+        stock_precheck=settings.stock_precheck,
+    )
+
+
+def bootstrap(config: Config, **overrides: Any) -> ServiceProcess:
+    """The process ``python -m order_svc`` serves. ``overrides`` go to ``build_dependencies``."""
+    settings = config.service
+    engine = database(settings)
     topics = Topics(config.kafka.topic_prefix)
     producer = KafkaProducer(config.kafka, client_id=SERVICE)
     tls = MeshTls.from_settings(config.tls)
     # CheckStock is internal: order_svc calls inventory with a token of its own, not its caller's
     # (and, with mTLS on, with its own certificate, which inventory's allowed list names).
     inventory_channel = service_channel(channel(settings.inventory_addr, tls), config.auth, SERVICE)
-    cache = Cache.from_settings(config.redis, service=SERVICE, key_prefix="oms:order:")
-    deps = OrderDeps(
-        uow=lambda: OrderUnitOfWork(sessions),
-        topics=topics,
-        inventory=InventoryClient(
-            inventory_channel,
-            deadline_s=settings.precheck_deadline_s,
-            breaker=CircuitBreaker(failure_threshold=settings.breaker_failures, reset_after_s=settings.breaker_reset_s),
-        ),
-        cache=RedisOrderCache(cache),
-        stock_precheck=settings.stock_precheck,
-    )
+    cache = Cache.from_settings(config.redis, service=SERVICE, key_prefix=KEY_PREFIX)
+    # The process's own pool, channel and Redis client, which close() releases; a test's override wins.
+    own: dict[str, Any] = {
+        "engine": engine,
+        "inventory": inventory_client(inventory_channel, settings),
+        "cache": RedisOrderCache(cache),
+    }
+    deps = build_dependencies(config, **(own | overrides))
     hub = WatchHub(asyncpg_dsn(settings.database_url))
     page_tokens = PageTokens.from_settings(config.paging)
     watching = Watching(
@@ -90,20 +142,13 @@ def bootstrap(config: Config) -> ServiceProcess:
         ),
         max_lifetime_s=settings.watch_max_lifetime_s,
     )
-    WATCH_STREAMS.set_function(lambda: watching.slots.total)
-    WATCHED_ORDERS.set_function(lambda: len(watching.feeds))
+    count_watches(lambda: watching.slots.total, lambda: len(watching.feeds))
 
-    handlers = event_handlers(deps)
     consumed = [topics.name(INVENTORY), topics.name(PAYMENTS)]
+    spec = consumer_spec(deps, group_id=settings.group_id(CONSUMER_GROUP), topics=consumed)
     operations = operations_servicer(
         operations_pb2_grpc.OrderOperationsServiceServicer,
-        DeadLetters(
-            config.kafka,
-            consumed,
-            EventTypes.of(handlers),
-            producer,
-            consumer_group=settings.group_id(CONSUMER_GROUP),
-        ),
+        DeadLetters(config.kafka, consumed, EventTypes.of(spec.handlers), producer, consumer_group=spec.group_id),
         SqlParkedEvents(engine),
         page_tokens,
     )
@@ -118,17 +163,8 @@ def bootstrap(config: Config) -> ServiceProcess:
         relay = OutboxRelay(dsn=asyncpg_dsn(settings.database_url), producer=producer, source=f"/{SERVICE}")
         running.append(relay.run)
     if settings.run_workers:
-        consumer = EventConsumer(
-            config.kafka,
-            ConsumerSpec(
-                group_id=settings.group_id(CONSUMER_GROUP),
-                topics=consumed,
-                handlers=handlers,
-            ),
-            dlq_producer=producer,
-        )
         running += [
-            consumer.run,
+            EventConsumer(config.kafka, spec, dlq_producer=producer).run,
             workers.unpaid_sweeper(
                 deps, payment_timeout_s=settings.payment_timeout_s, interval_s=settings.sweep_interval_s
             ),

@@ -18,6 +18,16 @@ from order_svc.domain.model import Order, OrderLine, Shortfall
 from order_svc.service_layer.ports import OrderLoader
 
 
+class NoOrderCache:
+    """No cache: every read goes to the database (tests, and a process without Redis)."""
+
+    async def read_through(self, order_id: str, load: OrderLoader) -> Order | None:
+        return await load()
+
+    async def evict(self, order_id: str) -> None:
+        return None
+
+
 class RedisOrderCache:
     def __init__(self, cache: Cache) -> None:
         self._cache = cache

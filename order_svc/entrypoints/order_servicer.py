@@ -18,14 +18,13 @@ from mesh.telemetry.logs import about_order
 from mesh.values.violations import FieldViolation
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from order_svc.adapters.proto_mapping import STATUS_FROM_PROTO, order_to_proto
-from order_svc.adapters.repository import OrderPageKey
 from order_svc.domain.model import Order
 from order_svc.domain.placement import RequestedLine
 from order_svc.domain.status import FINAL_STATUSES
 from order_svc.entrypoints.caller import caller_of
 from order_svc.service_layer import lifecycle
 from order_svc.service_layer.placement import PlaceOrder, place_order
-from order_svc.service_layer.ports import OrderDeps
+from order_svc.service_layer.ports import Dependencies, OrderPageKey
 from order_svc.service_layer.watching import Watching, follow
 
 # Trailer of a WatchOrder stream ended by its maximum lifetime: the client watches again.
@@ -33,7 +32,7 @@ STREAM_END_KEY = "oms-stream-end"
 
 
 class OrderServicer(order_pb2_grpc.OrderServiceServicer):
-    def __init__(self, deps: OrderDeps, watching: Watching, page_tokens: PageTokens) -> None:
+    def __init__(self, deps: Dependencies, watching: Watching, page_tokens: PageTokens) -> None:
         self._deps = deps
         self._watching = watching
         self._tokens = page_tokens

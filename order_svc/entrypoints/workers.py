@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from mesh.resilience.retry import Backoff
 from mesh.serving.server import Worker
 from order_svc.service_layer.pending import PendingWatch
-from order_svc.service_layer.ports import OrderDeps
+from order_svc.service_layer.ports import Dependencies
 from order_svc.service_layer.saga import cancel_unpaid
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,9 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def unpaid_sweeper(deps: OrderDeps, *, payment_timeout_s: float, interval_s: float, clock: Clock = _utc_now) -> Worker:
+def unpaid_sweeper(
+    deps: Dependencies, *, payment_timeout_s: float, interval_s: float, clock: Clock = _utc_now
+) -> Worker:
     """Cancels CONFIRMED orders not paid within ``payment_timeout_s`` (their stock is released)."""
 
     async def sweep(stop: asyncio.Event) -> None:
@@ -47,7 +49,7 @@ def unpaid_sweeper(deps: OrderDeps, *, payment_timeout_s: float, interval_s: flo
     return sweep
 
 
-def pending_watch(deps: OrderDeps, *, incident_after_s: float, interval_s: float, clock: Clock = _utc_now) -> Worker:
+def pending_watch(deps: Dependencies, *, incident_after_s: float, interval_s: float, clock: Clock = _utc_now) -> Worker:
     """Measures the oldest PENDING order's age and reports each overdue one (PendingWatch)."""
     watch = PendingWatch(deps, incident_after_s=incident_after_s)
 
