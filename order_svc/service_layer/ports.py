@@ -6,7 +6,9 @@ Prometheus implementations are in ``order_svc.adapters`` and are chosen by ``ord
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -167,6 +169,12 @@ class OrderCache(Protocol):
     async def evict(self, order_id: str) -> None:
         """Called after a change committed: no later read may return the old order."""
         ...
+
+
+class ChangeSignals(Protocol):
+    """Sets the yielded event whenever the order may have changed (``adapters.watch_hub.WatchHub``)."""
+
+    def subscribe(self, order_id: str) -> AbstractAsyncContextManager[asyncio.Event]: ...
 
 
 class Metrics(Protocol):
