@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from mesh.serving.wire import optional_timestamp
-from mesh.values import money
+from mesh.serving.wire import money, optional_timestamp
 from oms.order.v1 import customer_pb2, order_pb2
 from order_svc.domain.customer import Customer
 from order_svc.domain.model import Order
@@ -19,15 +18,15 @@ def order_to_proto(order: Order) -> order_pb2.Order:
         customer_id=order.customer_id,
         status=STATUS_TO_PROTO[order.status],
         status_reason=order.status_reason,
-        total=money.to_proto(order.total_minor, order.currency),
+        total=money(order.total_minor, order.currency),
         version=order.version,
         items=[
             order_pb2.OrderItem(
                 product_id=line.product_id,
                 quantity=line.quantity,
                 product_name=line.product_name,
-                unit_price=money.to_proto(line.unit_price_minor, order.currency),
-                line_total=money.to_proto(line.line_total_minor, order.currency),
+                unit_price=money(line.unit_price_minor, order.currency),
+                line_total=money(line.line_total_minor, order.currency),
             )
             for line in order.lines
         ],

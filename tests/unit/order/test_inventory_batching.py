@@ -18,7 +18,7 @@ import pytest
 
 from mesh.resilience.breaker import CircuitBreaker
 from mesh.serving.errors import FailedPrecondition, InvalidArgument
-from mesh.values.money import to_proto
+from mesh.serving.wire import money
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from order_svc.adapters.inventory_client import InventoryClient
 from order_svc.adapters.metrics import PrometheusMetrics
@@ -42,7 +42,7 @@ class FakeInventory(inventory_pb2_grpc.InventoryServiceServicer):
 
     def add(self, product_id: str) -> None:
         self.products[product_id] = inventory_pb2.Product(
-            product_id=product_id, name=product_id, price=to_proto(250, "EUR"), active=True
+            product_id=product_id, name=product_id, price=money(250, "EUR"), active=True
         )
 
     async def _maybe_fail(self, context: grpc.aio.ServicerContext) -> None:

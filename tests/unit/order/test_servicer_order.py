@@ -11,8 +11,8 @@ from google.rpc import error_details_pb2
 
 from mesh.auth.principal import Principal
 from mesh.serving.stream_slots import StreamSlots
+from mesh.serving.wire import money
 from mesh.storage.paging import PageTokens
-from mesh.values.money import to_proto
 from oms.order.v1 import order_pb2
 from order_svc.adapters.watch_hub import WatchHub
 from order_svc.domain.model import Order, OrderLine
@@ -71,7 +71,7 @@ async def test_place_order_answers_the_priced_pending_order(orders: InProcessSer
     assert placed.code is grpc.StatusCode.OK
     order = placed.response.order
     assert (order.customer_id, order.status) == ("c-1", order_pb2.ORDER_STATUS_PENDING)
-    assert order.total == to_proto(500, "EUR")
+    assert order.total == money(500, "EUR")
     assert [(i.product_id, i.quantity, i.unit_price.units) for i in order.items] == [("p-1", 2, 2)]
     assert order.create_time.ToDatetime(tzinfo=UTC) > START
     assert order.order_id in fakes.store.tables.orders
