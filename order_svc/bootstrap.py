@@ -1,17 +1,18 @@
-"""The order service's one composition root: builds every adapter and wires it to the handlers.
+"""The composition root: connections, dependencies, servicers, consumer, relay, workers.
 
-Nothing connects at import. ``build_dependencies`` makes the ports the handlers use (tests swap
-any of them); ``bootstrap`` makes the process: servicers, consumer, relay, workers, interceptors.
+Nothing connects here: pools and clients connect on first use or when the process starts its
+producer; the process's ``on_close`` releases them all. ``build_dependencies`` makes the ports the
+handlers use (a test hands in fakes); ``bootstrap`` makes the process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import grpc
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mesh.auth.authorization import rules_of
 from mesh.auth.interceptor import AuthServerInterceptor
@@ -19,7 +20,7 @@ from mesh.auth.service_identity import service_channel
 from mesh.auth.tls import MeshTls, channel, server_interceptors
 from mesh.auth.verification import TokenVerifier
 from mesh.messaging.dead_letters import DeadLetters, EventTypes
-from mesh.messaging.kafka import EventConsumer, KafkaProducer, Topics
+from mesh.messaging.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
 from mesh.messaging.operations import operations_servicer
 from mesh.messaging.parked import SqlParkedEvents
 from mesh.messaging.relay import OutboxRelay
@@ -58,81 +59,99 @@ SERVICES = (
 )
 
 
-def database(settings: OrderSettings) -> AsyncEngine:
-    return create_engine(
+@dataclass(frozen=True)
+class Connections:
+    """The pools and clients one process holds: built (not connected) by ``build_connections``,
+    released by ``close`` (the process's on_close)."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    cache: Cache
+    producer: KafkaProducer
+    topics: Topics
+    # To inventory, for prices and the stock pre-check.
+    inventory_channel: grpc.aio.Channel
+
+    async def close(self) -> None:
+        await self.producer.stop()
+        await self.inventory_channel.close()
+        await self.cache.close()
+        await self.engine.dispose()
+
+
+def build_connections(config: Config) -> Connections:
+    settings = config.service
+    engine = create_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         lock_timeout_s=settings.db_lock_timeout_s,
         statement_timeout_s=settings.db_statement_timeout_s,
     )
+    tls = MeshTls.from_settings(config.tls)
+    return Connections(
+        engine=engine,
+        sessions=session_factory(engine),
+        cache=Cache.from_settings(config.redis, service=SERVICE, key_prefix=KEY_PREFIX),
+        producer=KafkaProducer(config.kafka, client_id=SERVICE),
+        topics=Topics(config.kafka.topic_prefix),
+        # CheckStock is internal: order_svc calls inventory with a token of its own, not its
+        # caller's (and, with mTLS on, with its own certificate, which inventory's allowed list names).
+        inventory_channel=service_channel(channel(settings.inventory_addr, tls), config.auth, SERVICE),
+    )
 
 
-def inventory_client(channel: grpc.aio.Channel, settings: OrderSettings) -> InventoryClient:
+def _sql_units_of_work(connections: Connections) -> ports.UnitOfWorkFactory:
+    def unit_of_work() -> ports.UnitOfWork:
+        return SqlUnitOfWork(connections.sessions, connections.topics)
+
+    return unit_of_work
+
+
+def _inventory(connections: Connections, settings: OrderSettings) -> InventoryClient:
     breaker = CircuitBreaker(failure_threshold=settings.breaker_failures, reset_after_s=settings.breaker_reset_s)
-    return InventoryClient(channel, deadline_s=settings.precheck_deadline_s, breaker=breaker)
+    return InventoryClient(connections.inventory_channel, deadline_s=settings.precheck_deadline_s, breaker=breaker)
+
+
+class PortOverrides(TypedDict, total=False):
+    """Ports a caller (a test) hands in instead of the ones built here: fakes, spies."""
+
+    uow: ports.UnitOfWorkFactory
+    inventory: ports.Inventory
+    cache: ports.OrderCache
+    price_book: ports.PriceBook
+    metrics: ports.Metrics
 
 
 def build_dependencies(
-    config: Config,
-    *,
-    engine: AsyncEngine | None = None,
-    uow: Callable[[], ports.UnitOfWork] | None = None,
-    inventory: ports.Inventory | None = None,
-    cache: ports.OrderCache | None = None,
-    price_book: ports.PriceBook | None = None,
-    metrics: ports.Metrics | None = None,
+    config: Config, *, connections: Connections | None = None, **overrides: Unpack[PortOverrides]
 ) -> Dependencies:
-    """The ports the handlers use; each override replaces one (tests: fakes, a test database).
+    """The ports the handlers use; each override replaces one.
 
-    ``engine``: the pool the units of work use; whoever passes it disposes of it (bootstrap does
-    at close). ``inventory`` and ``cache``, when not given, open a channel and a Redis client that
-    live as long as the process (bootstrap passes its own, which it closes).
+    ``connections``: the pool, Redis client and inventory channel of the SQL unit of work, the
+    order cache and the inventory client; whoever passes them closes them (bootstrap does at
+    close). Without them, the ports that need them get connections of their own, which live as
+    long as the process.
     """
-    settings = config.service
-    if uow is None:
-        sessions = session_factory(engine or database(settings))
-        topics = Topics(config.kafka.topic_prefix)
-
-        def uow() -> ports.UnitOfWork:
-            return SqlUnitOfWork(sessions, topics)
-
-    if inventory is None:
-        tls = MeshTls.from_settings(config.tls)
-        inventory = inventory_client(
-            service_channel(channel(settings.inventory_addr, tls), config.auth, SERVICE), settings
-        )
-    if cache is None:
-        cache = RedisOrderCache(Cache.from_settings(config.redis, service=SERVICE, key_prefix=KEY_PREFIX))
+    uow, inventory, cache = overrides.get("uow"), overrides.get("inventory"), overrides.get("cache")
+    if uow is None or inventory is None or cache is None:
+        conn = connections or build_connections(config)
+        uow = uow or _sql_units_of_work(conn)
+        inventory = inventory or _inventory(conn, config.service)
+        cache = cache or RedisOrderCache(conn.cache)
     return Dependencies(
         uow=uow,
         inventory=inventory,
         cache=cache,
-        price_book=price_book or PriceBook(),
-        metrics=metrics or PrometheusMetrics(),
-        stock_precheck=settings.stock_precheck,
+        price_book=overrides.get("price_book") or PriceBook(),
+        metrics=overrides.get("metrics") or PrometheusMetrics(),
+        stock_precheck=config.service.stock_precheck,
     )
 
 
-def bootstrap(config: Config, **overrides: Any) -> ServiceProcess:
-    """The process ``python -m order_svc`` serves. ``overrides`` go to ``build_dependencies``."""
+def _watching(config: Config, deps: Dependencies) -> tuple[Watching, WatchHub]:
+    """WatchOrder's shared feeds (woken by the hub's LISTEN connection) and its stream caps."""
     settings = config.service
-    engine = database(settings)
-    topics = Topics(config.kafka.topic_prefix)
-    producer = KafkaProducer(config.kafka, client_id=SERVICE)
-    tls = MeshTls.from_settings(config.tls)
-    # CheckStock is internal: order_svc calls inventory with a token of its own, not its caller's
-    # (and, with mTLS on, with its own certificate, which inventory's allowed list names).
-    inventory_channel = service_channel(channel(settings.inventory_addr, tls), config.auth, SERVICE)
-    cache = Cache.from_settings(config.redis, service=SERVICE, key_prefix=KEY_PREFIX)
-    # The process's own pool, channel and Redis client, which close() releases; a test's override wins.
-    own: dict[str, Any] = {
-        "engine": engine,
-        "inventory": inventory_client(inventory_channel, settings),
-        "cache": RedisOrderCache(cache),
-    }
-    deps = build_dependencies(config, **(own | overrides))
     hub = WatchHub(asyncpg_dsn(settings.database_url))
-    page_tokens = PageTokens.from_settings(config.paging)
     watching = Watching(
         feeds=OrderFeeds(partial(read_order, deps=deps), hub, refresh_s=settings.watch_refresh_s),
         slots=StreamSlots(
@@ -143,28 +162,45 @@ def bootstrap(config: Config, **overrides: Any) -> ServiceProcess:
         max_lifetime_s=settings.watch_max_lifetime_s,
     )
     count_watches(lambda: watching.slots.total, lambda: len(watching.feeds))
+    return watching, hub
 
-    consumed = [topics.name(INVENTORY), topics.name(PAYMENTS)]
-    spec = consumer_spec(deps, group_id=settings.group_id(CONSUMER_GROUP), topics=consumed)
-    operations = operations_servicer(
-        operations_pb2_grpc.OrderOperationsServiceServicer,
-        DeadLetters(config.kafka, consumed, EventTypes.of(spec.handlers), producer, consumer_group=spec.group_id),
-        SqlParkedEvents(engine),
-        page_tokens,
+
+def _operations(config: Config, conn: Connections, spec: ConsumerSpec, page_tokens: PageTokens) -> Any:
+    dead_letters = DeadLetters(
+        config.kafka, spec.topics, EventTypes.of(spec.handlers), conn.producer, consumer_group=spec.group_id
     )
+    return operations_servicer(
+        operations_pb2_grpc.OrderOperationsServiceServicer, dead_letters, SqlParkedEvents(conn.engine), page_tokens
+    )
+
+
+def bootstrap(
+    config: Config, *, connections: Connections | None = None, **overrides: Unpack[PortOverrides]
+) -> ServiceProcess:
+    """The process ``python -m order_svc`` serves. A test may hand in the connections (to read
+    the same database beside it; it closes them) and ports (``build_dependencies``)."""
+    settings = config.service
+    conn = connections or build_connections(config)
+    deps = build_dependencies(config, connections=conn, **overrides)
+    page_tokens = PageTokens.from_settings(config.paging)
+    watching, hub = _watching(config, deps)
+    consumed = [conn.topics.name(INVENTORY), conn.topics.name(PAYMENTS)]
+    spec = consumer_spec(deps, group_id=settings.group_id(CONSUMER_GROUP), topics=consumed)
+    operations = _operations(config, conn, spec, page_tokens)
 
     def register(server: grpc.aio.Server) -> None:
         order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, watching, page_tokens), server)
         customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(deps, page_tokens), server)
         operations_pb2_grpc.add_OrderOperationsServiceServicer_to_server(operations, server)
 
-    running: list[Worker] = [hub.run]
+    tls = MeshTls.from_settings(config.tls)
+    loops: list[Worker] = [hub.run]
     if settings.run_relay:
-        relay = OutboxRelay(dsn=asyncpg_dsn(settings.database_url), producer=producer, source=f"/{SERVICE}")
-        running.append(relay.run)
+        relay = OutboxRelay(dsn=asyncpg_dsn(settings.database_url), producer=conn.producer, source=f"/{SERVICE}")
+        loops.append(relay.run)
     if settings.run_workers:
-        running += [
-            EventConsumer(config.kafka, spec, dlq_producer=producer).run,
+        loops += [
+            EventConsumer(config.kafka, spec, dlq_producer=conn.producer).run,
             workers.unpaid_sweeper(
                 deps, payment_timeout_s=settings.payment_timeout_s, interval_s=settings.sweep_interval_s
             ),
@@ -172,27 +208,21 @@ def bootstrap(config: Config, **overrides: Any) -> ServiceProcess:
                 deps, incident_after_s=settings.pending_incident_after_s, interval_s=settings.pending_check_interval_s
             ),
         ]
-
-    async def close() -> None:
-        await producer.stop()
-        await inventory_channel.close()
-        await cache.close()
-        await engine.dispose()
-
     return ServiceProcess(
         name=SERVICE,
         host=settings.grpc_host,
         port=settings.grpc_port,
         service_names=[service.full_name for service in SERVICES],
         register=register,
-        workers=running,
+        workers=loops,
         interceptors=[
             *server_interceptors(tls, settings.tls_allowed_clients),
             AuthServerInterceptor(TokenVerifier(config.auth), rules_of(SERVICES)),
         ],
         tls=tls,
-        on_close=[close],
-        on_start=[producer.start],
+        on_start=[conn.producer.start],
+        # Connections handed in belong to the caller, who closes them.
+        on_close=[conn.close] if connections is None else [],
         grace_s=settings.shutdown_grace_s,
         max_calls_per_principal=settings.max_concurrent_calls_per_principal,
     )

@@ -134,6 +134,9 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
 
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
 class Inventory(Protocol):
     """Inventory as the order service sees it; None means "did not answer in time"."""
 
@@ -212,7 +215,7 @@ class Caller:
 class Dependencies:
     """Every port the handlers use, built once by ``order_svc.bootstrap.build_dependencies``."""
 
-    uow: Callable[[], UnitOfWork]
+    uow: UnitOfWorkFactory
     inventory: Inventory
     cache: OrderCache
     price_book: PriceBook
