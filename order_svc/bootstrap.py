@@ -1,21 +1,23 @@
-"""The order service's one composition root: builds every client, connects nothing at import."""
+"""The composition root: connections, dependencies, servicers, consumer, relay, workers.
+
+Nothing connects here: pools and clients connect on first use or when the process starts its
+producer; the process's ``on_close`` releases them all. ``build_dependencies`` makes the ports the
+handlers use (a test hands in fakes); ``bootstrap`` makes the process.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from functools import partial
+from typing import Any, TypedDict, Unpack
 
 import grpc
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mesh.auth.authorization import rules_of
 from mesh.auth.interceptor import AuthServerInterceptor
 from mesh.auth.service_identity import service_channel
-from mesh.auth.settings import AuthSettings
-from mesh.auth.tls import MeshTls, TlsSettings, channel, server_interceptors
+from mesh.auth.tls import MeshTls, channel, server_interceptors
 from mesh.auth.verification import TokenVerifier
 from mesh.messaging.dead_letters import DeadLetters, EventTypes
 from mesh.messaging.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
@@ -23,32 +25,33 @@ from mesh.messaging.operations import operations_servicer
 from mesh.messaging.parked import SqlParkedEvents
 from mesh.messaging.relay import OutboxRelay
 from mesh.resilience.breaker import CircuitBreaker
-from mesh.resilience.retry import Backoff
 from mesh.serving.server import ServiceProcess, Worker
 from mesh.serving.stream_slots import StreamSlots
-from mesh.settings.common import KafkaSettings, RedisSettings
 from mesh.storage.cache import Cache
 from mesh.storage.engine import asyncpg_dsn, create_engine, session_factory
-from mesh.storage.paging import PageTokens, PageTokenSettings
+from mesh.storage.paging import PageTokens
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, operations_pb2, operations_pb2_grpc, order_pb2, order_pb2_grpc
 from order_svc.adapters.inventory_client import InventoryClient
-from order_svc.adapters.metrics import WATCH_STREAMS, WATCHED_ORDERS
+from order_svc.adapters.metrics import PrometheusMetrics, count_watches
 from order_svc.adapters.order_cache import RedisOrderCache
+from order_svc.adapters.price_book import PriceBook
 from order_svc.adapters.topics import INVENTORY, PAYMENTS
+from order_svc.adapters.unit_of_work import SqlUnitOfWork
 from order_svc.adapters.watch_hub import WatchHub
+from order_svc.entrypoints import workers
 from order_svc.entrypoints.customer_servicer import CustomerServicer
-from order_svc.entrypoints.event_handlers import event_handlers
+from order_svc.entrypoints.event_handlers import consumer_spec
 from order_svc.entrypoints.order_servicer import OrderServicer
+from order_svc.service_layer import ports
 from order_svc.service_layer.lifecycle import read_order
-from order_svc.service_layer.pending import PendingWatch
-from order_svc.service_layer.ports import OrderDeps, OrderUnitOfWork
-from order_svc.service_layer.saga import cancel_unpaid
+from order_svc.service_layer.ports import Dependencies
 from order_svc.service_layer.watching import OrderFeeds, Watching
-from order_svc.settings import OrderSettings
+from order_svc.settings import Config, OrderSettings
 
-log = logging.getLogger(__name__)
 SERVICE = "order_svc"
 CONSUMER_GROUP = "order-svc"
+# Every Redis key of this service starts with this.
+KEY_PREFIX = "oms:order:"
 SERVICES = (
     order_pb2.DESCRIPTOR.services_by_name["OrderService"],
     customer_pb2.DESCRIPTOR.services_by_name["CustomerService"],
@@ -57,16 +60,26 @@ SERVICES = (
 
 
 @dataclass(frozen=True)
-class OrderConfig:
-    service: OrderSettings
-    kafka: KafkaSettings
-    redis: RedisSettings
-    auth: AuthSettings
-    paging: PageTokenSettings = field(default_factory=PageTokenSettings)
-    tls: TlsSettings = field(default_factory=TlsSettings)
+class Connections:
+    """The pools and clients one process holds: built (not connected) by ``build_connections``,
+    released by ``close`` (the process's on_close)."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    cache: Cache
+    producer: KafkaProducer
+    topics: Topics
+    # To inventory, for prices and the stock pre-check.
+    inventory_channel: grpc.aio.Channel
+
+    async def close(self) -> None:
+        await self.producer.stop()
+        await self.inventory_channel.close()
+        await self.cache.close()
+        await self.engine.dispose()
 
 
-def build(config: OrderConfig) -> ServiceProcess:
+def build_connections(config: Config) -> Connections:
     settings = config.service
     engine = create_engine(
         settings.database_url,
@@ -74,27 +87,71 @@ def build(config: OrderConfig) -> ServiceProcess:
         lock_timeout_s=settings.db_lock_timeout_s,
         statement_timeout_s=settings.db_statement_timeout_s,
     )
-    sessions = session_factory(engine)
-    topics = Topics(config.kafka.topic_prefix)
-    producer = KafkaProducer(config.kafka, client_id=SERVICE)
     tls = MeshTls.from_settings(config.tls)
-    # CheckStock is internal: order_svc calls inventory with a token of its own, not its caller's
-    # (and, with mTLS on, with its own certificate, which inventory's allowed list names).
-    inventory_channel = service_channel(channel(settings.inventory_addr, tls), config.auth, SERVICE)
-    cache = Cache.from_settings(config.redis, service=SERVICE, key_prefix="oms:order:")
-    deps = OrderDeps(
-        uow=lambda: OrderUnitOfWork(sessions),
-        topics=topics,
-        inventory=InventoryClient(
-            inventory_channel,
-            deadline_s=settings.precheck_deadline_s,
-            breaker=CircuitBreaker(failure_threshold=settings.breaker_failures, reset_after_s=settings.breaker_reset_s),
-        ),
-        cache=RedisOrderCache(cache),
-        stock_precheck=settings.stock_precheck,
+    return Connections(
+        engine=engine,
+        sessions=session_factory(engine),
+        cache=Cache.from_settings(config.redis, service=SERVICE, key_prefix=KEY_PREFIX),
+        producer=KafkaProducer(config.kafka, client_id=SERVICE),
+        topics=Topics(config.kafka.topic_prefix),
+        # CheckStock is internal: order_svc calls inventory with a token of its own, not its
+        # caller's (and, with mTLS on, with its own certificate, which inventory's allowed list names).
+        inventory_channel=service_channel(channel(settings.inventory_addr, tls), config.auth, SERVICE),
     )
+
+
+def _sql_units_of_work(connections: Connections) -> ports.UnitOfWorkFactory:
+    def unit_of_work() -> ports.UnitOfWork:
+        return SqlUnitOfWork(connections.sessions, connections.topics)
+
+    return unit_of_work
+
+
+def _inventory(connections: Connections, settings: OrderSettings) -> InventoryClient:
+    breaker = CircuitBreaker(failure_threshold=settings.breaker_failures, reset_after_s=settings.breaker_reset_s)
+    return InventoryClient(connections.inventory_channel, deadline_s=settings.precheck_deadline_s, breaker=breaker)
+
+
+class PortOverrides(TypedDict, total=False):
+    """Ports a caller (a test) hands in instead of the ones built here: fakes, spies."""
+
+    uow: ports.UnitOfWorkFactory
+    inventory: ports.Inventory
+    cache: ports.OrderCache
+    price_book: ports.PriceBook
+    metrics: ports.Metrics
+
+
+def build_dependencies(
+    config: Config, *, connections: Connections | None = None, **overrides: Unpack[PortOverrides]
+) -> Dependencies:
+    """The ports the handlers use; each override replaces one.
+
+    ``connections``: the pool, Redis client and inventory channel of the SQL unit of work, the
+    order cache and the inventory client; whoever passes them closes them (bootstrap does at
+    close). Without them, the ports that need them get connections of their own, which live as
+    long as the process.
+    """
+    uow, inventory, cache = overrides.get("uow"), overrides.get("inventory"), overrides.get("cache")
+    if uow is None or inventory is None or cache is None:
+        conn = connections or build_connections(config)
+        uow = uow or _sql_units_of_work(conn)
+        inventory = inventory or _inventory(conn, config.service)
+        cache = cache or RedisOrderCache(conn.cache)
+    return Dependencies(
+        uow=uow,
+        inventory=inventory,
+        cache=cache,
+        price_book=overrides.get("price_book") or PriceBook(),
+        metrics=overrides.get("metrics") or PrometheusMetrics(),
+        stock_precheck=config.service.stock_precheck,
+    )
+
+
+def _watching(config: Config, deps: Dependencies) -> tuple[Watching, WatchHub]:
+    """WatchOrder's shared feeds (woken by the hub's LISTEN connection) and its stream caps."""
+    settings = config.service
     hub = WatchHub(asyncpg_dsn(settings.database_url))
-    page_tokens = PageTokens.from_settings(config.paging)
     watching = Watching(
         feeds=OrderFeeds(partial(read_order, deps=deps), hub, refresh_s=settings.watch_refresh_s),
         slots=StreamSlots(
@@ -104,101 +161,68 @@ def build(config: OrderConfig) -> ServiceProcess:
         ),
         max_lifetime_s=settings.watch_max_lifetime_s,
     )
-    WATCH_STREAMS.set_function(lambda: watching.slots.total)
-    WATCHED_ORDERS.set_function(lambda: len(watching.feeds))
+    count_watches(lambda: watching.slots.total, lambda: len(watching.feeds))
+    return watching, hub
 
-    handlers = event_handlers(deps)
-    consumed = [topics.name(INVENTORY), topics.name(PAYMENTS)]
-    operations = operations_servicer(
-        operations_pb2_grpc.OrderOperationsServiceServicer,
-        DeadLetters(
-            config.kafka,
-            consumed,
-            EventTypes.of(handlers),
-            producer,
-            consumer_group=settings.group_id(CONSUMER_GROUP),
-        ),
-        SqlParkedEvents(engine),
-        page_tokens,
+
+def _operations(config: Config, conn: Connections, spec: ConsumerSpec, page_tokens: PageTokens) -> Any:
+    dead_letters = DeadLetters(
+        config.kafka, spec.topics, EventTypes.of(spec.handlers), conn.producer, consumer_group=spec.group_id
     )
+    return operations_servicer(
+        operations_pb2_grpc.OrderOperationsServiceServicer, dead_letters, SqlParkedEvents(conn.engine), page_tokens
+    )
+
+
+def bootstrap(
+    config: Config, *, connections: Connections | None = None, **overrides: Unpack[PortOverrides]
+) -> ServiceProcess:
+    """The process ``python -m order_svc`` serves. A test may hand in the connections (to read
+    the same database beside it; it closes them) and ports (``build_dependencies``)."""
+    settings = config.service
+    conn = connections or build_connections(config)
+    deps = build_dependencies(config, connections=conn, **overrides)
+    page_tokens = PageTokens.from_settings(config.paging)
+    watching, hub = _watching(config, deps)
+    consumed = [conn.topics.name(INVENTORY), conn.topics.name(PAYMENTS)]
+    spec = consumer_spec(deps, group_id=settings.group_id(CONSUMER_GROUP), topics=consumed)
+    operations = _operations(config, conn, spec, page_tokens)
 
     def register(server: grpc.aio.Server) -> None:
         order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, watching, page_tokens), server)
         customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(deps, page_tokens), server)
         operations_pb2_grpc.add_OrderOperationsServiceServicer_to_server(operations, server)
 
-    workers: list[Worker] = [hub.run]
+    tls = MeshTls.from_settings(config.tls)
+    loops: list[Worker] = [hub.run]
     if settings.run_relay:
-        relay = OutboxRelay(dsn=asyncpg_dsn(settings.database_url), producer=producer, source=f"/{SERVICE}")
-        workers.append(relay.run)
+        relay = OutboxRelay(dsn=asyncpg_dsn(settings.database_url), producer=conn.producer, source=f"/{SERVICE}")
+        loops.append(relay.run)
     if settings.run_workers:
-        consumer = EventConsumer(
-            config.kafka,
-            ConsumerSpec(
-                group_id=settings.group_id(CONSUMER_GROUP),
-                topics=consumed,
-                handlers=handlers,
+        loops += [
+            EventConsumer(config.kafka, spec, dlq_producer=conn.producer).run,
+            workers.unpaid_sweeper(
+                deps, payment_timeout_s=settings.payment_timeout_s, interval_s=settings.sweep_interval_s
             ),
-            dlq_producer=producer,
-        )
-        workers += [consumer.run, _sweeper(deps, settings), _pending_watch(deps, settings)]
-
-    async def close() -> None:
-        await producer.stop()
-        await inventory_channel.close()
-        await cache.close()
-        await engine.dispose()
-
+            workers.pending_watch(
+                deps, incident_after_s=settings.pending_incident_after_s, interval_s=settings.pending_check_interval_s
+            ),
+        ]
     return ServiceProcess(
         name=SERVICE,
         host=settings.grpc_host,
         port=settings.grpc_port,
         service_names=[service.full_name for service in SERVICES],
         register=register,
-        workers=workers,
+        workers=loops,
         interceptors=[
             *server_interceptors(tls, settings.tls_allowed_clients),
             AuthServerInterceptor(TokenVerifier(config.auth), rules_of(SERVICES)),
         ],
         tls=tls,
-        on_close=[close],
-        on_start=[producer.start],
+        on_start=[conn.producer.start],
+        # Connections handed in belong to the caller, who closes them.
+        on_close=[conn.close] if connections is None else [],
         grace_s=settings.shutdown_grace_s,
         max_calls_per_principal=settings.max_concurrent_calls_per_principal,
     )
-
-
-def _sweeper(deps: OrderDeps, settings: OrderSettings) -> Worker:
-    async def sweep(stop: asyncio.Event) -> None:
-        backoff = Backoff(initial_s=1.0, max_s=30.0)
-        while not stop.is_set():
-            try:
-                cutoff = datetime.now(UTC) - timedelta(seconds=settings.payment_timeout_s)
-                cancelled = await cancel_unpaid(cutoff, deps)
-                backoff.reset()
-            except Exception:
-                log.exception("unpaid-order sweep failed")
-                await backoff.wait(stop)
-                continue
-            if cancelled:
-                continue  # more may be due: sweep again at once
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=settings.sweep_interval_s)
-
-    return sweep
-
-
-def _pending_watch(deps: OrderDeps, settings: OrderSettings) -> Worker:
-    watch = PendingWatch(deps, incident_after_s=settings.pending_incident_after_s)
-
-    async def run(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await watch.check(datetime.now(UTC))
-            except Exception:
-                # A database outage must not end the process: the next tick tries again.
-                log.exception("pending-order check failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=settings.pending_check_interval_s)
-
-    return run

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from mesh.settings.common import ServiceSettings
+from mesh.auth.settings import AuthSettings, load_auth
+from mesh.auth.tls import TlsSettings
+from mesh.settings.common import KafkaSettings, RedisSettings, ServiceSettings, load
+from mesh.storage.paging import PageTokenSettings, load_page_token_settings
 
 
 class OrderSettings(ServiceSettings):
@@ -41,3 +46,26 @@ class OrderSettings(ServiceSettings):
     pending_incident_after_s: float = Field(default=300.0, gt=0)
     # How often the oldest PENDING order's age is measured (the metric) and overdue ones logged.
     pending_check_interval_s: float = Field(default=10.0, gt=0)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the process reads from the environment, validated together at start."""
+
+    service: OrderSettings
+    kafka: KafkaSettings
+    redis: RedisSettings
+    auth: AuthSettings
+    paging: PageTokenSettings = field(default_factory=PageTokenSettings)
+    tls: TlsSettings = field(default_factory=TlsSettings)
+
+
+def load_config() -> Config:
+    return Config(
+        service=load(OrderSettings),
+        kafka=load(KafkaSettings),
+        redis=load(RedisSettings),
+        auth=load_auth(),
+        paging=load_page_token_settings(),
+        tls=load(TlsSettings),
+    )

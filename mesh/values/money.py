@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from google.type import money_pb2
-
 MINOR_PER_UNIT = 100
 NANOS_PER_MINOR = 10_000_000
 # Amounts are stored as PostgreSQL bigints of minor units: nothing may exceed this.
@@ -19,19 +14,3 @@ MAX_UNIT_PRICE_MINOR = 10**13
 def fits(minor: int) -> bool:
     """Whether an amount can be stored (bigint) and sent (``google.type.Money`` int64 units)."""
     return -MAX_MINOR <= minor <= MAX_MINOR
-
-
-# The wire form lives in mesh.serving.wire (money, minor_units): mesh.values stays standard library
-# only, so a domain may import it. These two names remain until order_svc's adapters call
-# mesh.serving.wire directly; the import inside them is the one the import contract on mesh.values
-# still reports, and both go once nothing calls them.
-def to_proto(minor: int, currency: str) -> money_pb2.Money:
-    from mesh.serving.wire import money
-
-    return money(minor, currency)
-
-
-def from_proto(value: money_pb2.Money) -> int:
-    from mesh.serving.wire import minor_units
-
-    return minor_units(value)

@@ -21,7 +21,7 @@ import grpc
 
 from mesh.resilience.breaker import CircuitBreaker, CircuitOpen
 from mesh.serving.errors import InvalidArgument
-from mesh.values.money import from_proto
+from mesh.serving.wire import minor_units
 from mesh.values.violations import FieldViolation
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from order_svc.domain.placement import CatalogEntry
@@ -95,7 +95,11 @@ class InventoryClient:
             return None
         return {
             product.product_id: CatalogEntry(
-                product.product_id, product.name, from_proto(product.price), product.price.currency_code, product.active
+                product.product_id,
+                product.name,
+                minor_units(product.price),
+                product.price.currency_code,
+                product.active,
             )
             for response in responses
             for product in response.products

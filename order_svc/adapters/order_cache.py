@@ -10,12 +10,22 @@ from __future__ import annotations
 
 from datetime import UTC
 
+from mesh.serving.wire import minor_units
 from mesh.storage.cache import Cache
-from mesh.values import money
 from oms.order.v1 import order_pb2
 from order_svc.adapters.proto_mapping import STATUS_FROM_PROTO, order_to_proto
 from order_svc.domain.model import Order, OrderLine, Shortfall
 from order_svc.service_layer.ports import OrderLoader
+
+
+class NoOrderCache:
+    """No cache: every read goes to the database (tests, and a process without Redis)."""
+
+    async def read_through(self, order_id: str, load: OrderLoader) -> Order | None:
+        return await load()
+
+    async def evict(self, order_id: str) -> None:
+        return None
 
 
 class RedisOrderCache:
@@ -49,7 +59,7 @@ def _from_proto(message: order_pb2.Order) -> Order:
         customer_id=message.customer_id,
         currency=message.total.currency_code,
         lines=[
-            OrderLine(item.product_id, item.quantity, item.product_name, money.from_proto(item.unit_price))
+            OrderLine(item.product_id, item.quantity, item.product_name, minor_units(item.unit_price))
             for item in message.items
         ],
         status=STATUS_FROM_PROTO[message.status],

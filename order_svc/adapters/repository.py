@@ -1,9 +1,11 @@
-"""Loads and stores orders and customers inside a unit of work's session."""
+"""The SQL repositories (service_layer.ports' repository Protocols), bound to one transaction's session.
+
+``SqlUnitOfWork`` makes one of each per transaction.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,34 +14,26 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from order_svc.adapters import tables as t
+from order_svc.domain.customer import Customer
 from order_svc.domain.model import Order, OrderLine, Shortfall
 from order_svc.domain.placement import CatalogEntry
 from order_svc.domain.status import OrderStatus
+from order_svc.service_layer.ports import OrderPageKey
 
 
-@dataclass(frozen=True)
-class Customer:
-    customer_id: str
-    name: str
-    email: str
-    phone: str
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class OrderPageKey:
-    """Keyset position in the newest-first order listing."""
-
-    created_at: datetime
-    order_id: str
-
-
-class OrderRepository:
+class SqlOrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # The orders stored in this transaction, in the order they were stored: the unit of
+        # work collects their recorded events at commit.
+        self.seen: list[Order] = []
+
+    def _stored(self, order: Order) -> None:
+        if not any(known is order for known in self.seen):
+            self.seen.append(order)
 
     async def add(self, order: Order) -> None:
+        self._stored(order)
         stamps = await self._session.execute(
             sa.insert(t.orders)
             .values(
@@ -80,6 +74,7 @@ class OrderRepository:
         return (await self._hydrate([row]))[0]
 
     async def save_transition(self, order: Order) -> None:
+        self._stored(order)
         confirmed_at = sa.func.now() if order.status is OrderStatus.CONFIRMED else t.orders.c.confirmed_at
         result = await self._session.execute(
             sa.update(t.orders)
@@ -163,9 +158,17 @@ class OrderRepository:
         ]
 
 
-class CustomerRepository:
+class SqlCustomerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # Customers read or written in this transaction: the events of an order carry its
+        # customer's contact, so the unit of work asks again at commit; this saves the query.
+        self._known: dict[str, Customer] = {}
+
+    def _remember(self, customer: Customer | None) -> Customer | None:
+        if customer is not None:
+            self._known[customer.customer_id] = customer
+        return customer
 
     async def add(self, customer: Customer) -> Customer | None:
         """Inserts; None when the id is taken."""
@@ -183,15 +186,17 @@ class CustomerRepository:
             .mappings()
             .first()
         )
-        return Customer(**row) if row else None
+        return self._remember(Customer(**row) if row else None)
 
     async def get(self, customer_id: str) -> Customer | None:
+        if customer_id in self._known:
+            return self._known[customer_id]
         row = (
             (await self._session.execute(sa.select(t.customers).where(t.customers.c.customer_id == customer_id)))
             .mappings()
             .first()
         )
-        return Customer(**row) if row else None
+        return self._remember(Customer(**row) if row else None)
 
     async def update(self, customer_id: str, changes: dict[str, str]) -> Customer | None:
         row = (
@@ -206,7 +211,7 @@ class CustomerRepository:
             .mappings()
             .first()
         )
-        return Customer(**row) if row else None
+        return self._remember(Customer(**row) if row else None)
 
     async def find_page(self, *, limit: int, after: str) -> list[Customer]:
         query = sa.select(t.customers).order_by(t.customers.c.customer_id).limit(limit)
@@ -215,7 +220,7 @@ class CustomerRepository:
         return [Customer(**row) for row in (await self._session.execute(query)).mappings()]
 
 
-class CatalogRepository:
+class SqlCatalogRepository:
     """The order service's replica of the catalog entries it has priced orders with."""
 
     def __init__(self, session: AsyncSession) -> None:
@@ -241,7 +246,7 @@ class CatalogRepository:
         await self._session.execute(stmt)
 
 
-class IdempotencyRepository:
+class SqlIdempotencyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 

@@ -27,4 +27,20 @@ class OrderCancelled:
     reason: str
 
 
-DomainEvent = OrderPlaced | OrderStatusChanged | OrderCancelled
+# What the order aggregate records about itself.
+OrderEvent = OrderPlaced | OrderStatusChanged | OrderCancelled
+
+
+@dataclass(frozen=True)
+class ReservationUnwanted:
+    """Stock was reserved for an order that no longer waits for it: inventory must give it back.
+
+    Not recorded by the aggregate (the order does not change): the saga handler publishes it.
+    """
+
+    order_id: str
+    status: OrderStatus
+    reservation_event_id: str
+
+
+DomainEvent = OrderEvent | ReservationUnwanted

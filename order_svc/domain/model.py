@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from order_svc.domain.events import DomainEvent, OrderCancelled, OrderPlaced, OrderStatusChanged
+from order_svc.domain.events import OrderCancelled, OrderEvent, OrderPlaced, OrderStatusChanged
 from order_svc.domain.status import OrderStatus, check_transition
 
 
@@ -40,7 +40,8 @@ class Order:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = 1
-    events: list[DomainEvent] = field(default_factory=list, repr=False, compare=False)
+    # Recorded by place/move_to; the unit of work collects (and clears) them when it commits.
+    events: list[OrderEvent] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def total_minor(self) -> int:

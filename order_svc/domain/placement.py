@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from mesh.values.violations import FieldViolation
+
 MAX_LINES = 100
 MIN_QUANTITY = 1
 MAX_QUANTITY = 1000
@@ -31,34 +33,28 @@ class CatalogEntry:
     active: bool
 
 
-@dataclass(frozen=True)
-class LineProblem:
-    """A problem with one request field; ``field`` is its path in the request."""
-
-    field: str
-    description: str
-
-
-def summarized(problems: list[LineProblem], *, at_most: int = MAX_REPORTED) -> list[LineProblem]:
+def summarized(problems: list[FieldViolation], *, at_most: int = MAX_REPORTED) -> list[FieldViolation]:
     """The first ``at_most`` problems and a count of the rest: an error must fit the trailers."""
     if len(problems) <= at_most:
         return problems
     rest = len(problems) - at_most
-    return [*problems[:at_most], LineProblem("items", f"{rest} more problems with the items not listed")]
+    return [*problems[:at_most], FieldViolation("items", f"{rest} more problems with the items not listed")]
 
 
-def check_lines(lines: list[RequestedLine]) -> list[LineProblem]:
+def check_lines(lines: list[RequestedLine]) -> list[FieldViolation]:
     problems = []
     if not lines:
-        problems.append(LineProblem("items", "an order needs at least one item"))
+        problems.append(FieldViolation("items", "an order needs at least one item"))
     if len(lines) > MAX_LINES:
-        problems.append(LineProblem("items", f"at most {MAX_LINES} items per order, got {len(lines)}"))
+        problems.append(FieldViolation("items", f"at most {MAX_LINES} items per order, got {len(lines)}"))
     for index, line in enumerate(lines):
         if not line.product_id.strip():
-            problems.append(LineProblem(f"items[{index}].product_id", "must not be empty"))
+            problems.append(FieldViolation(f"items[{index}].product_id", "must not be empty"))
         if not MIN_QUANTITY <= line.quantity <= MAX_QUANTITY:
             problems.append(
-                LineProblem(f"items[{index}].quantity", f"must be {MIN_QUANTITY}..{MAX_QUANTITY}, got {line.quantity}")
+                FieldViolation(
+                    f"items[{index}].quantity", f"must be {MIN_QUANTITY}..{MAX_QUANTITY}, got {line.quantity}"
+                )
             )
     return problems
 
@@ -71,15 +67,15 @@ def merge_lines(lines: list[RequestedLine]) -> list[RequestedLine]:
     return [RequestedLine(product_id, quantity) for product_id, quantity in merged.items()]
 
 
-def check_merged(lines: list[RequestedLine]) -> list[LineProblem]:
+def check_merged(lines: list[RequestedLine]) -> list[FieldViolation]:
     return [
-        LineProblem("items", f"{line.product_id}: {line.quantity} units in total, at most {MAX_QUANTITY}")
+        FieldViolation("items", f"{line.product_id}: {line.quantity} units in total, at most {MAX_QUANTITY}")
         for line in lines
         if line.quantity > MAX_QUANTITY
     ]
 
 
-def check_catalog(lines: list[RequestedLine], catalog: Mapping[str, CatalogEntry]) -> list[LineProblem]:
+def check_catalog(lines: list[RequestedLine], catalog: Mapping[str, CatalogEntry]) -> list[FieldViolation]:
     """Problems of the request's ``lines`` (as sent, so positions are the caller's) with the catalog.
 
     A line is named by its position, not by its product id: ids come from the caller and are
@@ -90,14 +86,14 @@ def check_catalog(lines: list[RequestedLine], catalog: Mapping[str, CatalogEntry
     for index, line in enumerate(lines):
         entry = catalog.get(line.product_id)
         if entry is None:
-            problems.append(LineProblem(f"items[{index}].product_id", "no such product"))
+            problems.append(FieldViolation(f"items[{index}].product_id", "no such product"))
         elif not entry.active:
-            problems.append(LineProblem(f"items[{index}].product_id", "is not for sale"))
+            problems.append(FieldViolation(f"items[{index}].product_id", "is not for sale"))
         elif not 0 <= entry.price_minor <= MAX_UNIT_PRICE_MINOR:
             # Only a catalog entry from before the catalog's price cap can be this dear.
-            problems.append(LineProblem(f"items[{index}].product_id", "is priced beyond what an order can total"))
+            problems.append(FieldViolation(f"items[{index}].product_id", "is priced beyond what an order can total"))
         else:
             currencies.add(entry.currency)
     if len(currencies) > 1:
-        problems.append(LineProblem("items", f"products are priced in different currencies: {sorted(currencies)}"))
+        problems.append(FieldViolation("items", f"products are priced in different currencies: {sorted(currencies)}"))
     return problems

@@ -1,4 +1,8 @@
-"""The order state machine (DESIGN.md §5): one table, tested exhaustively."""
+"""The order state machine: one table, tested exhaustively.
+
+PENDING → CONFIRMED | REJECTED; CONFIRMED → PAID → SHIPPED → DELIVERED; PENDING, CONFIRMED and
+PAID → CANCELLED. Anything else is refused, naming both states.
+"""
 
 from __future__ import annotations
 

@@ -5,23 +5,15 @@ from __future__ import annotations
 import grpc
 
 from mesh.auth.principal import SYNTHETIC_ADMIN, current_principal
+from mesh.serving.wire import metadata_value
 from order_svc.service_layer.ports import Caller
 
+# Forwarded to inventory, which checks the same token and logs the same request id.
 FORWARDED = ("authorization", "x-request-id")
 
 
 def caller_of(context: grpc.aio.ServicerContext) -> Caller:
     principal = current_principal() or SYNTHETIC_ADMIN
-    metadata = tuple(
-        (key, value)
-        for key, value in (context.invocation_metadata() or ())
-        if key in FORWARDED and isinstance(value, str)
-    )
+    received = context.invocation_metadata()
+    metadata = tuple((key, value) for key in FORWARDED if (value := metadata_value(received, key)) is not None)
     return Caller(principal_id=principal.id, is_admin=principal.is_admin, metadata=metadata)
-
-
-def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str:
-    for name, value in context.invocation_metadata() or ():
-        if name == key and isinstance(value, str):
-            return value
-    return ""

@@ -11,7 +11,7 @@ from oms.order.v1 import customer_pb2, customer_pb2_grpc
 from order_svc.adapters.proto_mapping import customer_to_proto
 from order_svc.entrypoints.caller import caller_of
 from order_svc.service_layer import customers
-from order_svc.service_layer.ports import OrderDeps
+from order_svc.service_layer.ports import Dependencies
 
 
 def _draft(message: customer_pb2.Customer) -> customers.CustomerDraft:
@@ -19,7 +19,7 @@ def _draft(message: customer_pb2.Customer) -> customers.CustomerDraft:
 
 
 class CustomerServicer(customer_pb2_grpc.CustomerServiceServicer):
-    def __init__(self, deps: OrderDeps, page_tokens: PageTokens) -> None:
+    def __init__(self, deps: Dependencies, page_tokens: PageTokens) -> None:
         self._deps = deps
         self._tokens = page_tokens
 

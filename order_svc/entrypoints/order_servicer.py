@@ -12,19 +12,19 @@ import grpc
 from mesh.auth.principal import SYNTHETIC_ADMIN, current_principal
 from mesh.serving.errors import InvalidArgument, Unauthenticated
 from mesh.serving.stream_slots import stream_end
+from mesh.serving.wire import metadata_value
 from mesh.storage.paging import PageTokens, page_size
 from mesh.telemetry.logs import about_order
 from mesh.values.violations import FieldViolation
 from oms.order.v1 import order_pb2, order_pb2_grpc
 from order_svc.adapters.proto_mapping import STATUS_FROM_PROTO, order_to_proto
-from order_svc.adapters.repository import OrderPageKey
 from order_svc.domain.model import Order
 from order_svc.domain.placement import RequestedLine
 from order_svc.domain.status import FINAL_STATUSES
-from order_svc.entrypoints.caller import caller_of, metadata_value
+from order_svc.entrypoints.caller import caller_of
 from order_svc.service_layer import lifecycle
 from order_svc.service_layer.placement import PlaceOrder, place_order
-from order_svc.service_layer.ports import OrderDeps
+from order_svc.service_layer.ports import Dependencies, OrderPageKey
 from order_svc.service_layer.watching import Watching, follow
 
 # Trailer of a WatchOrder stream ended by its maximum lifetime: the client watches again.
@@ -32,7 +32,7 @@ STREAM_END_KEY = "oms-stream-end"
 
 
 class OrderServicer(order_pb2_grpc.OrderServiceServicer):
-    def __init__(self, deps: OrderDeps, watching: Watching, page_tokens: PageTokens) -> None:
+    def __init__(self, deps: Dependencies, watching: Watching, page_tokens: PageTokens) -> None:
         self._deps = deps
         self._watching = watching
         self._tokens = page_tokens
@@ -43,7 +43,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
         command = PlaceOrder(
             customer_id=request.customer_id,
             lines=[RequestedLine(item.product_id, item.quantity) for item in request.items],
-            idempotency_key=metadata_value(context, "idempotency-key"),
+            idempotency_key=metadata_value(context.invocation_metadata(), "idempotency-key") or "",
         )
         order = await place_order(command, caller_of(context), self._deps)
         about_order(order.order_id)

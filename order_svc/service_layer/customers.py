@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from mesh.serving.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, ViolationCollector, shown
 from mesh.values.email_address import email_problem
 from mesh.values.violations import FieldViolation
-from order_svc.adapters.repository import Customer
-from order_svc.service_layer.ports import Caller, OrderDeps
+from order_svc.domain.customer import Customer
+from order_svc.service_layer.ports import Caller, Dependencies
 
 PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 CUSTOMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -41,7 +41,7 @@ def _check(draft: CustomerDraft, fields: tuple[str, ...], prefix: str = "custome
     problems.raise_if_any()
 
 
-async def create_customer(draft: CustomerDraft, caller: Caller, deps: OrderDeps) -> Customer:
+async def create_customer(draft: CustomerDraft, caller: Caller, deps: Dependencies) -> Customer:
     _check(draft, ("customer_id", "name", "email", "phone"))
     customer_id = draft.customer_id or f"c-{uuid.uuid4().hex[:12]}"
     if not caller.may_act_for(customer_id):
@@ -56,7 +56,7 @@ async def create_customer(draft: CustomerDraft, caller: Caller, deps: OrderDeps)
     return created
 
 
-async def get_customer(customer_id: str, caller: Caller, deps: OrderDeps) -> Customer:
+async def get_customer(customer_id: str, caller: Caller, deps: Dependencies) -> Customer:
     if not caller.may_act_for(customer_id):
         raise NotFound(f"customer {shown(customer_id)} not found")
     async with deps.uow() as uow:
@@ -66,7 +66,7 @@ async def get_customer(customer_id: str, caller: Caller, deps: OrderDeps) -> Cus
     return customer
 
 
-async def update_customer(draft: CustomerDraft, paths: list[str], caller: Caller, deps: OrderDeps) -> Customer:
+async def update_customer(draft: CustomerDraft, paths: list[str], caller: Caller, deps: Dependencies) -> Customer:
     unknown = [p for p in paths if p not in UPDATABLE]
     if unknown:
         raise InvalidArgument([FieldViolation("update_mask", f"cannot update {shown(p)}") for p in unknown])
@@ -84,6 +84,6 @@ async def update_customer(draft: CustomerDraft, paths: list[str], caller: Caller
     return updated
 
 
-async def list_customers(*, limit: int, after: str, deps: OrderDeps) -> list[Customer]:
+async def list_customers(*, limit: int, after: str, deps: Dependencies) -> list[Customer]:
     async with deps.uow() as uow:
         return await uow.customers.find_page(limit=limit, after=after)

@@ -13,18 +13,15 @@ from mesh.serving.errors import (
     shown,
 )
 from mesh.values.violations import FieldViolation
-from order_svc.adapters.metrics import ORDER_TRANSITIONS, ORDERS_FINAL
-from order_svc.adapters.proto_mapping import outgoing_events
-from order_svc.adapters.repository import OrderPageKey
 from order_svc.domain.model import Order
-from order_svc.domain.status import FINAL_STATUSES, SAGA_OUTCOMES, IllegalTransition, OrderStatus
-from order_svc.service_layer.ports import Caller, OrderDeps, OrderUnitOfWork
+from order_svc.domain.status import SAGA_OUTCOMES, IllegalTransition, OrderStatus
+from order_svc.service_layer.ports import Caller, Dependencies, OrderPageKey, UnitOfWork
 
 # Only an admin (the warehouse, the payment desk) moves an order along these.
 ADMIN_TARGETS = frozenset({OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED})
 
 
-async def get_order(order_id: str, caller: Caller, deps: OrderDeps) -> Order:
+async def get_order(order_id: str, caller: Caller, deps: Dependencies) -> Order:
     """The order, through the cache (WatchOrder reads with ``read_order``: it must see every commit)."""
 
     async def load() -> Order | None:
@@ -33,7 +30,7 @@ async def get_order(order_id: str, caller: Caller, deps: OrderDeps) -> Order:
     return visible_to(caller, order_id, await deps.cache.read_through(order_id, load))
 
 
-async def read_order(order_id: str, deps: OrderDeps) -> Order | None:
+async def read_order(order_id: str, deps: Dependencies) -> Order | None:
     """The order as committed in the database (no cache, no access check)."""
     async with deps.uow() as uow:
         return await uow.orders.get(order_id)
@@ -56,7 +53,7 @@ class OrderPage:
 async def list_orders(
     *,
     caller: Caller,
-    deps: OrderDeps,
+    deps: Dependencies,
     limit: int,
     after: OrderPageKey | None,
     customer_id: str,
@@ -74,7 +71,7 @@ async def list_orders(
     return OrderPage(page, next_key)
 
 
-async def change_status(order_id: str, target: OrderStatus, reason: str, caller: Caller, deps: OrderDeps) -> Order:
+async def change_status(order_id: str, target: OrderStatus, reason: str, caller: Caller, deps: Dependencies) -> Order:
     """UpdateOrderStatus: CONFIRMED → PAID → SHIPPED → DELIVERED (admin), or CANCELLED."""
     if target in SAGA_OUTCOMES:
         raise InvalidArgument(
@@ -85,12 +82,12 @@ async def change_status(order_id: str, target: OrderStatus, reason: str, caller:
     return await transition(order_id, target, reason, deps, caller=caller)
 
 
-async def cancel_order(order_id: str, reason: str, caller: Caller, deps: OrderDeps) -> Order:
+async def cancel_order(order_id: str, reason: str, caller: Caller, deps: Dependencies) -> Order:
     return await transition(order_id, OrderStatus.CANCELLED, reason or "cancelled by request", deps, caller=caller)
 
 
 async def transition(
-    order_id: str, target: OrderStatus, reason: str, deps: OrderDeps, *, caller: Caller | None = None
+    order_id: str, target: OrderStatus, reason: str, deps: Dependencies, *, caller: Caller | None = None
 ) -> Order:
     async with deps.uow() as uow:
         order = await uow.orders.get(order_id, for_update=True)
@@ -105,19 +102,17 @@ async def transition(
     return order
 
 
-async def save(uow: OrderUnitOfWork, order: Order, deps: OrderDeps) -> None:
-    """Stores a changed order, stages its events, and evicts it from the cache after commit."""
+async def save(uow: UnitOfWork, order: Order, deps: Dependencies) -> None:
+    """Stores a changed order (its events go out with the commit); after the commit, evicts it
+    from the cache and counts the change."""
     await uow.orders.save_transition(order)
-    customer = await uow.customers.get(order.customer_id)
-    uow.publish(*outgoing_events(order, customer, deps.topics))
+    status = order.status
+
+    async def committed() -> None:
+        deps.metrics.order_moved(status)
+
     uow.after_commit(lambda: deps.cache.evict(order.order_id))
-    uow.after_commit(lambda: _count(order.status))
-
-
-async def _count(status: OrderStatus) -> None:
-    ORDER_TRANSITIONS.labels(status.value).inc()
-    if status in FINAL_STATUSES:
-        ORDERS_FINAL.labels(status.value).inc()
+    uow.after_commit(committed)
 
 
 def illegal(exc: IllegalTransition) -> FailedPrecondition:

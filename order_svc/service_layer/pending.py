@@ -12,8 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from order_svc.adapters.metrics import OLDEST_PENDING_AGE, PENDING_INCIDENTS
-from order_svc.service_layer.ports import OrderDeps
+from order_svc.service_layer.ports import Dependencies
 
 log = logging.getLogger(__name__)
 # Overdue orders looked at per tick, oldest first; later ones are reported on later ticks.
@@ -22,7 +21,7 @@ BATCH = 100
 
 @dataclass
 class PendingWatch:
-    deps: OrderDeps
+    deps: Dependencies
     incident_after_s: float
     _reported: set[str] = field(default_factory=set)
 
@@ -30,12 +29,12 @@ class PendingWatch:
         """Updates the gauge; logs and returns the ids of orders newly found overdue."""
         async with self.deps.uow() as uow:
             oldest = await uow.orders.oldest_pending(limit=BATCH)
-        OLDEST_PENDING_AGE.set(max((now - oldest[0][1]).total_seconds(), 0.0) if oldest else 0.0)
+        self.deps.metrics.oldest_pending_age(max((now - oldest[0][1]).total_seconds(), 0.0) if oldest else 0.0)
         overdue = {order_id: now - created for order_id, created in oldest}
         overdue = {k: age for k, age in overdue.items() if age.total_seconds() >= self.incident_after_s}
         new = [order_id for order_id in overdue if order_id not in self._reported]
         for order_id in new:
-            PENDING_INCIDENTS.inc()
+            self.deps.metrics.pending_incident()
             log.error(
                 "incident: order still PENDING past its deadline",
                 extra={

@@ -17,12 +17,9 @@ from mesh.serving.errors import (
 )
 from mesh.values import money
 from mesh.values.violations import FieldViolation
-from order_svc.adapters.metrics import ORDERS_PLACED
-from order_svc.adapters.proto_mapping import outgoing_events
 from order_svc.domain.model import Order, OrderLine
 from order_svc.domain.placement import (
     CatalogEntry,
-    LineProblem,
     RequestedLine,
     check_catalog,
     check_lines,
@@ -30,7 +27,7 @@ from order_svc.domain.placement import (
     merge_lines,
     summarized,
 )
-from order_svc.service_layer.ports import Caller, OrderDeps
+from order_svc.service_layer.ports import Caller, Dependencies
 
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -42,7 +39,7 @@ class PlaceOrder:
     idempotency_key: str = ""
 
 
-async def place_order(command: PlaceOrder, caller: Caller, deps: OrderDeps) -> Order:
+async def place_order(command: PlaceOrder, caller: Caller, deps: Dependencies) -> Order:
     lines = _validated_lines(command)
     if not caller.may_act_for(command.customer_id):
         raise PermissionDenied("a customer can place orders only for themselves")
@@ -61,20 +58,20 @@ async def place_order(command: PlaceOrder, caller: Caller, deps: OrderDeps) -> O
 def _validated_lines(command: PlaceOrder) -> list[RequestedLine]:
     problems = check_lines(command.lines)
     if not command.customer_id.strip():
-        problems.insert(0, LineProblem("customer_id", "must not be empty"))
+        problems.insert(0, FieldViolation("customer_id", "must not be empty"))
     if len(command.idempotency_key) > MAX_IDEMPOTENCY_KEY:
-        problems.append(LineProblem("idempotency-key", f"at most {MAX_IDEMPOTENCY_KEY} characters"))
+        problems.append(FieldViolation("idempotency-key", f"at most {MAX_IDEMPOTENCY_KEY} characters"))
     _raise_for(problems)
     merged = merge_lines(command.lines)
     _raise_for(check_merged(merged))
     return merged
 
 
-def _raise_for(problems: list[LineProblem]) -> None:
+def _raise_for(problems: list[FieldViolation]) -> None:
     if problems:
         shown = summarized(problems)
         message = None if shown is problems else f"{len(problems)} problems with the order, the first listed"
-        raise InvalidArgument([FieldViolation(p.field, p.description) for p in shown], message)
+        raise InvalidArgument(shown, message)
 
 
 def _request_hash(customer_id: str, lines: Sequence[RequestedLine]) -> str:
@@ -82,7 +79,7 @@ def _request_hash(customer_id: str, lines: Sequence[RequestedLine]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _earlier_order(key: str, request_hash: str, caller: Caller, deps: OrderDeps) -> Order | None:
+async def _earlier_order(key: str, request_hash: str, caller: Caller, deps: Dependencies) -> Order | None:
     async with deps.uow() as uow:
         earlier = await uow.idempotency.find(caller.principal_id, key)
         if earlier is None:
@@ -99,7 +96,7 @@ def _key_reused() -> FailedPrecondition:
     )
 
 
-async def _priced_catalog(product_ids: list[str], caller: Caller, deps: OrderDeps) -> dict[str, CatalogEntry]:
+async def _priced_catalog(product_ids: list[str], caller: Caller, deps: Dependencies) -> dict[str, CatalogEntry]:
     """Catalog entries for pricing: recent ones from memory, else from inventory, else the replica."""
     known, stale = deps.price_book.lookup(product_ids)
     if not stale:
@@ -120,7 +117,7 @@ async def _priced_catalog(product_ids: list[str], caller: Caller, deps: OrderDep
     return known | fetched
 
 
-async def _precheck_stock(lines: list[RequestedLine], caller: Caller, deps: OrderDeps) -> None:
+async def _precheck_stock(lines: list[RequestedLine], caller: Caller, deps: Dependencies) -> None:
     """Fails fast when stock is clearly short; when inventory is away the saga decides."""
     available = await deps.inventory.available([line.product_id for line in lines], metadata=caller.metadata)
     if available is None:
@@ -147,7 +144,7 @@ async def _write(
     catalog: dict[str, CatalogEntry],
     request_hash: str,
     caller: Caller,
-    deps: OrderDeps,
+    deps: Dependencies,
 ) -> Order:
     order = Order.place(
         order_id=str(uuid.uuid4()),
@@ -174,11 +171,9 @@ async def _write(
                 existing = await uow.orders.get(earlier[1])
                 if existing is not None:
                     return existing
-        customer = await uow.customers.get(command.customer_id)
-        if customer is None:
+        if await uow.customers.get(command.customer_id) is None:
             raise InvalidArgument([FieldViolation("customer_id", f"no customer {command.customer_id!r}")])
-        await uow.orders.add(order)
-        uow.publish(*outgoing_events(order, customer, deps.topics))
+        await uow.orders.add(order)  # its OrderPlaced goes out with the commit
         await uow.commit()
-    ORDERS_PLACED.inc()
+    deps.metrics.order_placed()
     return order

@@ -13,29 +13,37 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from mesh.messaging.events import EventEnvelope
-from order_svc.adapters.proto_mapping import reservation_unwanted
+from order_svc.domain.events import ReservationUnwanted
 from order_svc.domain.model import Shortfall
 from order_svc.domain.status import HOLDS_NO_STOCK, OrderStatus, can_transition
 from order_svc.service_layer.lifecycle import save
-from order_svc.service_layer.ports import OrderDeps
+from order_svc.service_layer.ports import Dependencies
 
 log = logging.getLogger(__name__)
-CONSUMER = "order-svc"
 
 
 @dataclass(frozen=True)
 class ReservationOutcome:
+    """Inventory's answer to an OrderPlaced; ``event_id`` is the answering event's (the inbox key)."""
+
+    event_id: str
     order_id: str
     reserved: bool
     reason: str = ""
     shortfalls: tuple[Shortfall, ...] = ()
 
 
-async def apply_reservation_outcome(outcome: ReservationOutcome, envelope: EventEnvelope, deps: OrderDeps) -> None:
+@dataclass(frozen=True)
+class PaymentFailed:
+    event_id: str
+    order_id: str
+    reason: str = ""
+
+
+async def apply_reservation_outcome(outcome: ReservationOutcome, deps: Dependencies) -> None:
     target = OrderStatus.CONFIRMED if outcome.reserved else OrderStatus.REJECTED
     async with deps.uow() as uow:
-        if not await uow.claim(CONSUMER, envelope):
+        if not await uow.claim(outcome.event_id):
             return
         order = await uow.orders.get(outcome.order_id, for_update=True)
         if order is None:
@@ -43,7 +51,7 @@ async def apply_reservation_outcome(outcome: ReservationOutcome, envelope: Event
         elif outcome.reserved and order.status in HOLDS_NO_STOCK:
             # Stock was reserved for an order that no longer wants it (cancelled or rejected
             # before the reservation arrived, e.g. a replayed OrderPlaced): hand it back.
-            uow.publish(reservation_unwanted(order.order_id, order.status, envelope.event_id, deps.topics))
+            uow.publish(ReservationUnwanted(order.order_id, order.status, outcome.event_id))
             log.warning(
                 "reservation for an order that no longer waits for it: releasing",
                 extra={"order_id": order.order_id, "status": order.status.value},
@@ -62,19 +70,20 @@ async def apply_reservation_outcome(outcome: ReservationOutcome, envelope: Event
         await uow.commit()
 
 
-async def apply_payment_failed(order_id: str, reason: str, envelope: EventEnvelope, deps: OrderDeps) -> None:
+async def apply_payment_failed(failed: PaymentFailed, deps: Dependencies) -> None:
     """A failed payment cancels the order; the cancellation releases its stock."""
     async with deps.uow() as uow:
-        if not await uow.claim(CONSUMER, envelope):
+        if not await uow.claim(failed.event_id):
             return
-        order = await uow.orders.get(order_id, for_update=True)
+        order = await uow.orders.get(failed.order_id, for_update=True)
         if order is not None and can_transition(order.status, OrderStatus.CANCELLED):
-            order.move_to(OrderStatus.CANCELLED, reason=f"payment failed: {reason}" if reason else "payment failed")
+            reason = f"payment failed: {failed.reason}" if failed.reason else "payment failed"
+            order.move_to(OrderStatus.CANCELLED, reason=reason)
             await save(uow, order, deps)
         await uow.commit()
 
 
-async def cancel_unpaid(cutoff: datetime, deps: OrderDeps, *, batch: int = 100) -> int:
+async def cancel_unpaid(cutoff: datetime, deps: Dependencies, *, batch: int = 100) -> int:
     """Cancels CONFIRMED orders not paid since ``cutoff``; safe with several sweepers."""
     async with deps.uow() as uow:
         expired = await uow.orders.confirmed_before(cutoff, limit=batch)

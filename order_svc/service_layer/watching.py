@@ -16,25 +16,17 @@ import contextlib
 import contextvars
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
 
 from mesh.serving.stream_slots import StreamSlots
 from order_svc.domain.model import Order
 from order_svc.domain.status import FINAL_STATUSES
 from order_svc.service_layer.lifecycle import visible_to
-from order_svc.service_layer.ports import Caller
+from order_svc.service_layer.ports import Caller, ChangeSignals
 
 log = logging.getLogger(__name__)
 
 OrderReader = Callable[[str], Awaitable[Order | None]]
-
-
-class ChangeSignals(Protocol):
-    """Sets the yielded event whenever the order may have changed (``WatchHub``)."""
-
-    def subscribe(self, order_id: str) -> AbstractAsyncContextManager[asyncio.Event]: ...
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ async def test_the_admin_routes_answer_admins_only(stack: Stack, service: str) -
 async def test_an_order_placed_replayed_after_its_cancellation_reserves_nothing(stack: Stack) -> None:
     """The OrderPlaced of an order sat in inventory's DLQ while the order was cancelled; the
     operator replays it with the CLI: inventory remembers the cancellation and reserves nothing."""
-    orders = topics(stack).orders
+    orders = topics(stack).name("orders")
     product = await stack.product(stock=5)
     order_id = unique("o")
     order = order_pb2.Order(order_id=order_id, items=[order_pb2.OrderItem(product_id=product, quantity=2)])
@@ -212,7 +212,7 @@ async def test_a_reservation_replayed_to_a_cancelled_order_is_released(stack: St
     event_id = unique("evt")
     dead_letter(
         stack,
-        topic=topics(stack).inventory,
+        topic=topics(stack).name("inventory"),
         group=consumer_group(stack, "order"),
         key=order_id,
         message=inventory_events.InventoryReserved(order_id=order_id),
@@ -242,7 +242,7 @@ async def test_a_reservation_replayed_to_a_cancelled_order_is_released(stack: St
 async def test_a_parked_event_is_listed_and_republished_with_the_cli(stack: Stack) -> None:
     """An event the broker refuses for good (larger than its message size limit) is parked by
     the order service's relay; the operator sees it with the CLI and hands it back."""
-    orders = topics(stack).orders
+    orders = topics(stack).name("orders")
     order_id = unique("o")
     oversized = OutgoingEvent(
         topic=orders,

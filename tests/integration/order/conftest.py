@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mesh.messaging.kafka import Topics
 from mesh.storage.engine import create_engine, session_factory
+from order_svc.adapters.metrics import PrometheusMetrics
+from order_svc.adapters.order_cache import NoOrderCache
+from order_svc.adapters.price_book import PriceBook
+from order_svc.adapters.unit_of_work import SqlUnitOfWork
 from order_svc.domain.placement import CatalogEntry
-from order_svc.service_layer.ports import NoOrderCache, OrderDeps, OrderUnitOfWork
+from order_svc.service_layer.ports import Dependencies, OrderCache
 
 
 class FakeInventory:
@@ -27,14 +32,20 @@ class FakeInventory:
         return {p: self.catalog[p] for p in product_ids if p in self.catalog}
 
 
-@pytest.fixture
-async def deps(database_factory: Callable[[str], Awaitable[str]]) -> AsyncIterator[OrderDeps]:
-    engine = create_engine(await database_factory("order_svc"), pool_size=2)
-    sessions = session_factory(engine)
-    yield OrderDeps(
-        uow=lambda: OrderUnitOfWork(sessions),
-        topics=Topics("t."),
+def sql_dependencies(sessions: async_sessionmaker[AsyncSession], cache: OrderCache | None = None) -> Dependencies:
+    """The real units of work, metrics and price book on ``sessions``; inventory faked (one product)."""
+    topics = Topics("t.")
+    return Dependencies(
+        uow=lambda: SqlUnitOfWork(sessions, topics),
         inventory=FakeInventory({"p-1": CatalogEntry("p-1", "Widget", 250, "EUR", True)}),
-        cache=NoOrderCache(),
+        cache=cache or NoOrderCache(),
+        price_book=PriceBook(),
+        metrics=PrometheusMetrics(),
     )
+
+
+@pytest.fixture
+async def deps(database_factory: Callable[[str], Awaitable[str]]) -> AsyncIterator[Dependencies]:
+    engine = create_engine(await database_factory("order_svc"), pool_size=2)
+    yield sql_dependencies(session_factory(engine))
     await engine.dispose()

@@ -12,13 +12,13 @@ from order_svc.service_layer.customers import (
     list_customers,
     update_customer,
 )
-from order_svc.service_layer.ports import Caller, OrderDeps
+from order_svc.service_layer.ports import Caller, Dependencies
 
 pytestmark = pytest.mark.integration
 ADMIN = Caller("admin-1", is_admin=True)
 
 
-async def test_create_get_update_list(deps: OrderDeps) -> None:
+async def test_create_get_update_list(deps: Dependencies) -> None:
     created = await create_customer(
         CustomerDraft("c-ada", "Ada Lovelace", "Ada@Example.com", "+4930123456"), ADMIN, deps
     )
@@ -35,7 +35,7 @@ async def test_create_get_update_list(deps: OrderDeps) -> None:
     assert {c.customer_id for c in first + rest} == {"c-ada", generated.customer_id}
 
 
-async def test_bad_fields_are_all_named(deps: OrderDeps) -> None:
+async def test_bad_fields_are_all_named(deps: Dependencies) -> None:
     with pytest.raises(InvalidArgument) as raised:
         await create_customer(CustomerDraft("bad id!", " ", "not-an-email", "12345"), ADMIN, deps)
     assert {v.field for v in raised.value.violations} == {
@@ -48,7 +48,7 @@ async def test_bad_fields_are_all_named(deps: OrderDeps) -> None:
         await update_customer(CustomerDraft("c-x", "", "", ""), ["customer_id"], ADMIN, deps)
 
 
-async def test_duplicates_and_missing(deps: OrderDeps) -> None:
+async def test_duplicates_and_missing(deps: Dependencies) -> None:
     await create_customer(CustomerDraft("c-dup", "Dup", "dup@example.com", ""), ADMIN, deps)
     with pytest.raises(AlreadyExists):
         await create_customer(CustomerDraft("c-dup", "Dup", "dup@example.com", ""), ADMIN, deps)
@@ -56,7 +56,7 @@ async def test_duplicates_and_missing(deps: OrderDeps) -> None:
         await get_customer("c-nobody", ADMIN, deps)
 
 
-async def test_a_customer_manages_only_their_own_record(deps: OrderDeps) -> None:
+async def test_a_customer_manages_only_their_own_record(deps: Dependencies) -> None:
     ada = Caller("c-ada2", is_admin=False)
     await create_customer(CustomerDraft("c-ada2", "Ada", "ada2@example.com", ""), ada, deps)
     with pytest.raises(PermissionDenied):

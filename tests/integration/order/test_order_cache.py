@@ -8,27 +8,26 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mesh.messaging.kafka import Topics
 from mesh.settings.common import RedisSettings
 from mesh.storage.cache import Cache
 from mesh.storage.engine import create_engine, session_factory
 from order_svc.adapters.order_cache import RedisOrderCache
-from order_svc.adapters.repository import Customer
-from order_svc.domain.placement import CatalogEntry, RequestedLine
+from order_svc.domain.customer import Customer
+from order_svc.domain.placement import RequestedLine
 from order_svc.domain.status import OrderStatus
 from order_svc.service_layer.lifecycle import change_status, get_order, transition
 from order_svc.service_layer.placement import PlaceOrder, place_order
-from order_svc.service_layer.ports import Caller, OrderDeps, OrderUnitOfWork
+from order_svc.service_layer.ports import Caller, Dependencies
 from testkit.redis_server import PrivateRedis
 from testkit.wait import eventually
-from tests.integration.order.conftest import FakeInventory
+from tests.integration.order.conftest import sql_dependencies
 
 pytestmark = pytest.mark.integration
 ADMIN = Caller("admin-1", is_admin=True)
 
 
 @pytest.fixture
-async def cached(database_factory, private_redis: PrivateRedis) -> AsyncIterator[tuple[OrderDeps, Cache]]:  # type: ignore[no-untyped-def]
+async def cached(database_factory, private_redis: PrivateRedis) -> AsyncIterator[tuple[Dependencies, Cache]]:  # type: ignore[no-untyped-def]
     engine = create_engine(await database_factory("order_svc"), pool_size=4)
     sessions = session_factory(engine)
     cache = Cache.from_settings(
@@ -36,12 +35,7 @@ async def cached(database_factory, private_redis: PrivateRedis) -> AsyncIterator
         service="order_svc_test",
         key_prefix=f"t{uuid.uuid4().hex}:",
     )
-    deps = OrderDeps(
-        uow=lambda: OrderUnitOfWork(sessions),
-        topics=Topics("t."),
-        inventory=FakeInventory({"p-1": CatalogEntry("p-1", "Widget", 250, "EUR", True)}),
-        cache=RedisOrderCache(cache),
-    )
+    deps = sql_dependencies(sessions, RedisOrderCache(cache))
     async with deps.uow() as uow:
         await uow.customers.add(Customer("c-1", "Ada", "ada@example.com", ""))
         await uow.commit()
@@ -50,7 +44,7 @@ async def cached(database_factory, private_redis: PrivateRedis) -> AsyncIterator
     await engine.dispose()
 
 
-async def test_a_read_after_a_change_never_returns_the_old_status(cached: tuple[OrderDeps, Cache]) -> None:
+async def test_a_read_after_a_change_never_returns_the_old_status(cached: tuple[Dependencies, Cache]) -> None:
     deps, _ = cached
     order = await place_order(PlaceOrder("c-1", [RequestedLine("p-1", 1)]), ADMIN, deps)
     assert (await get_order(order.order_id, ADMIN, deps)).status is OrderStatus.PENDING  # now cached
@@ -59,7 +53,7 @@ async def test_a_read_after_a_change_never_returns_the_old_status(cached: tuple[
         assert (await get_order(order.order_id, ADMIN, deps)).status is target
 
 
-async def test_readers_racing_a_change_cannot_reinsert_the_old_status(cached: tuple[OrderDeps, Cache]) -> None:
+async def test_readers_racing_a_change_cannot_reinsert_the_old_status(cached: tuple[Dependencies, Cache]) -> None:
     deps, _ = cached
     order = await place_order(PlaceOrder("c-1", [RequestedLine("p-1", 1)]), ADMIN, deps)
     await transition(order.order_id, OrderStatus.CONFIRMED, "", deps)
@@ -76,7 +70,7 @@ async def test_readers_racing_a_change_cannot_reinsert_the_old_status(cached: tu
 
 
 async def test_every_read_stays_correct_while_redis_is_away(
-    cached: tuple[OrderDeps, Cache], private_redis: PrivateRedis
+    cached: tuple[Dependencies, Cache], private_redis: PrivateRedis
 ) -> None:
     deps, _ = cached
     order = await place_order(PlaceOrder("c-1", [RequestedLine("p-1", 2)]), ADMIN, deps)

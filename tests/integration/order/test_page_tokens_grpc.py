@@ -19,15 +19,16 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from mesh.auth.settings import AuthSettings
+from mesh.messaging.kafka import Topics
 from mesh.serving.server import serve
 from mesh.settings.common import KafkaSettings, RedisSettings
 from mesh.storage.engine import create_engine, session_factory
 from mesh.storage.paging import PageTokens, PageTokenSettings
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc
-from order_svc.bootstrap import OrderConfig, build
+from order_svc.adapters.unit_of_work import SqlUnitOfWork
+from order_svc.bootstrap import bootstrap
 from order_svc.domain.model import Order, OrderLine
-from order_svc.service_layer.ports import OrderUnitOfWork
-from order_svc.settings import OrderSettings
+from order_svc.settings import Config, OrderSettings
 from testkit.infra import Infra
 
 if TYPE_CHECKING:
@@ -54,14 +55,14 @@ async def api(
     settings = OrderSettings(
         database_url=url, grpc_port=0, metrics_port=0, migrate_on_start=False, run_workers=False, run_relay=False
     )
-    config = OrderConfig(
+    config = Config(
         settings,
         kafka,
         RedisSettings(url=infra.redis_url),
         AuthSettings(enabled=False),
         PageTokenSettings(key=KEY),  # type: ignore[arg-type]  # pydantic turns the str into SecretStr
     )
-    process = build(config)
+    process = bootstrap(config)
     process.workers, process.on_start = [], []
     stop = asyncio.Event()
     server = asyncio.create_task(serve(process, stop, handle_signals=False))
@@ -76,7 +77,7 @@ async def api(
             currency="EUR",
             lines=[OrderLine("p-1", 1, "Widget", 250)],
         )
-        async with OrderUnitOfWork(sessions) as uow:
+        async with SqlUnitOfWork(sessions, Topics(kafka.topic_prefix)) as uow:
             await uow.orders.add(order)
             await uow.commit()
 

@@ -10,19 +10,18 @@ from dataclasses import dataclass
 
 import pytest
 
-from mesh.messaging.kafka import Topics
 from mesh.storage.engine import asyncpg_dsn, create_engine, session_factory
-from order_svc.adapters.repository import Customer
 from order_svc.adapters.watch_hub import WatchHub
+from order_svc.domain.customer import Customer
 from order_svc.domain.model import Order
-from order_svc.domain.placement import CatalogEntry, RequestedLine
+from order_svc.domain.placement import RequestedLine
 from order_svc.domain.status import OrderStatus
 from order_svc.service_layer.lifecycle import read_order, transition
 from order_svc.service_layer.placement import PlaceOrder, place_order
-from order_svc.service_layer.ports import Caller, NoOrderCache, OrderDeps, OrderUnitOfWork
+from order_svc.service_layer.ports import Caller, Dependencies
 from order_svc.service_layer.watching import OrderFeeds, follow
 from testkit.wait import eventually
-from tests.integration.order.conftest import FakeInventory
+from tests.integration.order.conftest import sql_dependencies
 
 pytestmark = pytest.mark.integration
 ADMIN = Caller("admin-1", is_admin=True)
@@ -31,7 +30,7 @@ WATCHERS = 100
 
 @dataclass
 class Watched:
-    deps: OrderDeps
+    deps: Dependencies
     feeds: OrderFeeds
     reads: list[str]
 
@@ -41,12 +40,7 @@ async def watched(database_factory: Callable[[str], Awaitable[str]]) -> AsyncIte
     url = await database_factory("order_svc")
     engine = create_engine(url, pool_size=4)
     sessions = session_factory(engine)
-    deps = OrderDeps(
-        uow=lambda: OrderUnitOfWork(sessions),
-        topics=Topics("t."),
-        inventory=FakeInventory({"p-1": CatalogEntry("p-1", "Widget", 250, "EUR", True)}),
-        cache=NoOrderCache(),
-    )
+    deps = sql_dependencies(sessions)
     async with deps.uow() as uow:
         await uow.customers.add(Customer("c-1", "Ada", "ada@example.com", ""))
         await uow.commit()

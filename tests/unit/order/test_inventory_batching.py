@@ -16,16 +16,17 @@ from typing import Any, cast
 import grpc
 import pytest
 
-from mesh.messaging.kafka import Topics
 from mesh.resilience.breaker import CircuitBreaker
 from mesh.serving.errors import FailedPrecondition, InvalidArgument
-from mesh.values.money import to_proto
+from mesh.serving.wire import money
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from order_svc.adapters.inventory_client import InventoryClient
+from order_svc.adapters.metrics import PrometheusMetrics
+from order_svc.adapters.order_cache import NoOrderCache
 from order_svc.adapters.price_book import PriceBook
 from order_svc.domain.placement import CatalogEntry, RequestedLine
 from order_svc.service_layer.placement import PlaceOrder, place_order
-from order_svc.service_layer.ports import Caller, NoOrderCache, OrderDeps
+from order_svc.service_layer.ports import Caller, Dependencies
 
 ADMIN = Caller("admin-1", is_admin=True)
 THRESHOLD = 5
@@ -41,7 +42,7 @@ class FakeInventory(inventory_pb2_grpc.InventoryServiceServicer):
 
     def add(self, product_id: str) -> None:
         self.products[product_id] = inventory_pb2.Product(
-            product_id=product_id, name=product_id, price=to_proto(250, "EUR"), active=True
+            product_id=product_id, name=product_id, price=money(250, "EUR"), active=True
         )
 
     async def _maybe_fail(self, context: grpc.aio.ServicerContext) -> None:
@@ -108,7 +109,7 @@ class FakeUnitOfWork:
 class Placement:
     inventory: FakeInventory
     breaker: CircuitBreaker
-    deps: OrderDeps
+    deps: Dependencies
 
 
 @pytest.fixture
@@ -121,13 +122,13 @@ async def placement() -> AsyncIterator[Placement]:
     breaker = CircuitBreaker(failure_threshold=THRESHOLD, reset_after_s=60)
     catalog = FakeCatalog()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        deps = OrderDeps(
+        deps = Dependencies(
             uow=cast(Any, lambda: FakeUnitOfWork(catalog)),
-            topics=Topics("t."),
             inventory=InventoryClient(channel, deadline_s=2.0, breaker=breaker),
             cache=NoOrderCache(),
             # Nothing is remembered: every order asks inventory again.
             price_book=PriceBook(max_age_s=1e-9),
+            metrics=PrometheusMetrics(),
         )
         yield Placement(inventory, breaker, deps)
     await server.stop(None)

@@ -17,14 +17,16 @@ from mesh.auth.interceptor import AuthServerInterceptor
 from mesh.auth.minting import mint_token
 from mesh.auth.settings import AuthSettings
 from mesh.auth.verification import TokenVerifier
-from mesh.messaging.kafka import Topics
 from mesh.serving.grpc_errors import ErrorInterceptor
 from mesh.serving.stream_slots import StreamSlots
 from mesh.storage.paging import PageTokens
 from oms.order.v1 import order_pb2, order_pb2_grpc
+from order_svc.adapters.metrics import PrometheusMetrics
+from order_svc.adapters.order_cache import NoOrderCache
+from order_svc.adapters.price_book import PriceBook
 from order_svc.adapters.watch_hub import WatchHub
 from order_svc.entrypoints.order_servicer import STREAM_END_KEY, OrderServicer
-from order_svc.service_layer.ports import NoOrderCache, OrderDeps, OrderUnitOfWork
+from order_svc.service_layer.ports import Dependencies, UnitOfWork
 from order_svc.service_layer.watching import OrderFeeds, Watching
 from testkit.wait import eventually
 from tests.unit.order.test_watching import CountingOrders
@@ -32,7 +34,7 @@ from tests.unit.order.test_watching import CountingOrders
 AUTH = AuthSettings(jwt_secret="watch-rpc-unit-test-secret-long-enough-for-hs256", jwks=None, leeway_s=0)
 
 
-def _no_database() -> OrderUnitOfWork:
+def _no_database() -> UnitOfWork:
     raise AssertionError("WatchOrder must read through its feed, not a unit of work of its own")
 
 
@@ -60,7 +62,13 @@ async def start(lifetime_s: float = 60.0, per_principal: int = 2, total: int = 3
         slots=slots,
         max_lifetime_s=lifetime_s,
     )
-    deps = OrderDeps(uow=_no_database, topics=Topics(""), inventory=_NoInventory(), cache=NoOrderCache())
+    deps = Dependencies(
+        uow=_no_database,
+        inventory=_NoInventory(),
+        cache=NoOrderCache(),
+        price_book=PriceBook(),
+        metrics=PrometheusMetrics(),
+    )
     server = grpc.aio.server(interceptors=[AuthServerInterceptor(TokenVerifier(AUTH), rules()), ErrorInterceptor()])
     order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, watching, PageTokens(b"k" * 32)), server)
     port = server.add_insecure_port("127.0.0.1:0")
