@@ -53,6 +53,12 @@ class _AioContext:
     async def abort_with_status(self, status: grpc.Status) -> None:
         await self.abort(status.code, status.details, status.trailing_metadata)
 
+    def set_trailing_metadata(self, trailing_metadata: Metadata) -> None:
+        self._context.set_trailing_metadata(tuple(trailing_metadata))
+
+    def time_remaining(self) -> float | None:
+        return self._context.time_remaining()
+
     def set_code(self, code: grpc.StatusCode) -> None:
         self._context.set_code(code)
 
@@ -98,7 +104,12 @@ class Reply:
 
 class InProcess:
     """Calls ``servicer``'s unary RPCs of ``service`` in process. ``principal`` stands in for what the
-    auth interceptor would have set (the contextvar the servicer reads); ``auth`` runs the real one."""
+    auth interceptor would have set (the contextvar the servicer reads); ``auth`` runs the real one.
+
+    ``unary()`` runs the call on a fresh loop in grpc_testing's thread; ``await call()`` runs it
+    on the caller's loop, so fakes bound to that loop (events, locks, the watch hub) work as on
+    a real server.
+    """
 
     def __init__(
         self, servicer: object, service: descriptor.ServiceDescriptor, *, auth: AuthServerInterceptor | None = None
@@ -107,7 +118,13 @@ class InProcess:
         self._servicer = servicer
         self._auth = auth
         self._principal: Principal | None = None
-        behaviours = {method.name: self._bridge(method) for method in service.methods}
+        # The loop the behaviour runs on: the caller's for ``call()``, a fresh one for ``unary()``.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        behaviours = {
+            method.name: self._bridge(method)
+            for method in service.methods
+            if not method.client_streaming and not method.server_streaming
+        }
         self._server = grpc_testing.server_from_dictionary(
             {service: type("SyncServicer", (), behaviours)()}, grpc_testing.strict_real_time()
         )
@@ -115,10 +132,21 @@ class InProcess:
     def unary(
         self, method: str, request: Message, *, principal: Principal | None = None, metadata: Metadata = ()
     ) -> Reply:
-        self._principal = principal
+        self._principal, self._loop = principal, None
         rpc = self._server.invoke_unary_unary(self._service.methods_by_name[method], metadata, request, None)
-        response, trailing_metadata, code, details = rpc.termination()
-        return Reply(response, code, details, tuple(trailing_metadata))
+        return self._reply(*rpc.termination())
+
+    async def call(
+        self, method: str, request: Message, *, principal: Principal | None = None, metadata: Metadata = ()
+    ) -> Reply:
+        self._principal, self._loop = principal, asyncio.get_running_loop()
+        rpc = self._server.invoke_unary_unary(self._service.methods_by_name[method], tuple(metadata), request, None)
+        # termination() blocks until the behaviour is done, and the behaviour needs this loop.
+        return self._reply(*await asyncio.to_thread(rpc.termination))
+
+    @staticmethod
+    def _reply(response: Any, trailing_metadata: Any, code: grpc.StatusCode, details: str) -> Reply:
+        return Reply(response if code is grpc.StatusCode.OK else None, code, details, tuple(trailing_metadata))
 
     def _bridge(self, method: descriptor.MethodDescriptor) -> Any:
         full_name = f"/{self._service.full_name}/{method.name}"
@@ -140,6 +168,8 @@ class InProcess:
                 return None
 
         def sync_behaviour(_servicer: object, request: Message, context: grpc.ServicerContext) -> Any:
+            if self._loop is not None:
+                return asyncio.run_coroutine_threadsafe(call(request, _AioContext(context)), self._loop).result()
             return asyncio.run(call(request, _AioContext(context)))
 
         return sync_behaviour

@@ -11,8 +11,8 @@ from mesh.auth.principal import Principal
 from mesh.storage.paging import PageTokens
 from oms.order.v1 import customer_pb2
 from order_svc.entrypoints.customer_servicer import CustomerServicer
+from testkit.grpc_in_process import InProcess
 from tests.unit.order.fakes import Fakes
-from tests.unit.order.grpc_harness import InProcessService
 
 SERVICE = customer_pb2.DESCRIPTOR.services_by_name["CustomerService"]
 ADMIN = Principal("admin-1", frozenset({"admin"}))
@@ -26,8 +26,8 @@ def fakes() -> Fakes:
 
 
 @pytest.fixture
-async def customers(fakes: Fakes) -> InProcessService:
-    return InProcessService(SERVICE, CustomerServicer(fakes.deps, PageTokens(b"k" * 32)))
+async def customers(fakes: Fakes) -> InProcess:
+    return InProcess(CustomerServicer(fakes.deps, PageTokens(b"k" * 32)), SERVICE)
 
 
 def create(customer_id: str, name: str = "Ada", email: str = "ada@example.com") -> customer_pb2.CreateCustomerRequest:
@@ -36,7 +36,7 @@ def create(customer_id: str, name: str = "Ada", email: str = "ada@example.com") 
     )
 
 
-async def test_create_answers_the_stored_record(customers: InProcessService, fakes: Fakes) -> None:
+async def test_create_answers_the_stored_record(customers: InProcess, fakes: Fakes) -> None:
     created = await customers.call("CreateCustomer", create("c-1", name=" Ada "), principal=ADA)
     record = created.response.customer
     assert (record.customer_id, record.name, record.email, record.phone) == (
@@ -49,7 +49,7 @@ async def test_create_answers_the_stored_record(customers: InProcessService, fak
     assert fakes.store.tables.customers["c-1"].name == "Ada"
 
 
-async def test_create_refusals_carry_their_codes(customers: InProcessService, fakes: Fakes) -> None:
+async def test_create_refusals_carry_their_codes(customers: InProcess, fakes: Fakes) -> None:
     fakes.store.add_customer("c-1")
     taken = await customers.call("CreateCustomer", create("c-1"), principal=ADMIN)
     for_someone_else = await customers.call("CreateCustomer", create("c-3"), principal=ADA)
@@ -61,7 +61,7 @@ async def test_create_refusals_carry_their_codes(customers: InProcessService, fa
     assert sorted(field for field, _ in bad.field_violations) == ["customer.customer_id", "customer.name"]
 
 
-async def test_get_needs_an_id_and_shows_a_customer_only_their_own(customers: InProcessService, fakes: Fakes) -> None:
+async def test_get_needs_an_id_and_shows_a_customer_only_their_own(customers: InProcess, fakes: Fakes) -> None:
     fakes.store.add_customer("c-1")
     mine = await customers.call("GetCustomer", customer_pb2.GetCustomerRequest(customer_id="c-1"), principal=ADA)
     theirs = await customers.call("GetCustomer", customer_pb2.GetCustomerRequest(customer_id="c-1"), principal=BOB)
@@ -73,7 +73,7 @@ async def test_get_needs_an_id_and_shows_a_customer_only_their_own(customers: In
     assert [field for field, _ in empty.field_violations] == ["customer_id"]
 
 
-async def test_update_with_a_mask_changes_only_the_named_fields(customers: InProcessService, fakes: Fakes) -> None:
+async def test_update_with_a_mask_changes_only_the_named_fields(customers: InProcess, fakes: Fakes) -> None:
     fakes.store.add_customer("c-1", name="Ada", email="ada@example.com")
     request = customer_pb2.UpdateCustomerRequest(
         customer=customer_pb2.Customer(customer_id="c-1", name="Ada Lovelace", email="other@example.com"),
@@ -83,16 +83,14 @@ async def test_update_with_a_mask_changes_only_the_named_fields(customers: InPro
     assert (updated.response.customer.name, updated.response.customer.email) == ("Ada Lovelace", "ada@example.com")
 
 
-async def test_update_without_a_mask_changes_the_fields_the_request_carries(
-    customers: InProcessService, fakes: Fakes
-) -> None:
+async def test_update_without_a_mask_changes_the_fields_the_request_carries(customers: InProcess, fakes: Fakes) -> None:
     fakes.store.add_customer("c-1", name="Ada", email="ada@example.com")
     request = customer_pb2.UpdateCustomerRequest(customer=customer_pb2.Customer(customer_id="c-1", phone="+4930999999"))
     updated = await customers.call("UpdateCustomer", request, principal=ADA)
     assert (updated.response.customer.name, updated.response.customer.phone) == ("Ada", "+4930999999")
 
 
-async def test_update_refusals(customers: InProcessService, fakes: Fakes) -> None:
+async def test_update_refusals(customers: InProcess, fakes: Fakes) -> None:
     fakes.store.add_customer("c-2")
     no_id = customer_pb2.UpdateCustomerRequest(customer=customer_pb2.Customer(name="X"))
     bad_mask = customer_pb2.UpdateCustomerRequest(
@@ -114,7 +112,7 @@ async def test_update_refusals(customers: InProcessService, fakes: Fakes) -> Non
     assert fakes.store.tables.customers["c-2"].name == "Ada"
 
 
-async def test_list_pages_with_a_signed_token(customers: InProcessService, fakes: Fakes) -> None:
+async def test_list_pages_with_a_signed_token(customers: InProcess, fakes: Fakes) -> None:
     for customer_id in ("c-1", "c-2", "c-3"):
         fakes.store.add_customer(customer_id)
     first = await customers.call("ListCustomers", customer_pb2.ListCustomersRequest(page_size=2), principal=ADMIN)

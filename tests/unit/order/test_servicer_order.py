@@ -20,8 +20,8 @@ from order_svc.domain.status import OrderStatus
 from order_svc.entrypoints.order_servicer import OrderServicer
 from order_svc.service_layer.lifecycle import read_order
 from order_svc.service_layer.watching import OrderFeeds, Watching
+from testkit.grpc_in_process import InProcess
 from tests.unit.order.fakes import START, Fakes
-from tests.unit.order.grpc_harness import InProcessService
 
 SERVICE = order_pb2.DESCRIPTOR.services_by_name["OrderService"]
 ADMIN = Principal("admin-1", frozenset({"admin"}))
@@ -39,7 +39,7 @@ def fakes() -> Fakes:
 
 
 @pytest.fixture
-async def orders(fakes: Fakes) -> InProcessService:
+async def orders(fakes: Fakes) -> InProcess:
     deps = fakes.deps
 
     async def read(order_id: str) -> Order | None:
@@ -50,7 +50,7 @@ async def orders(fakes: Fakes) -> InProcessService:
         slots=StreamSlots(max_total=1, max_per_key=1, what="WatchOrder streams"),
         max_lifetime_s=60,
     )
-    return InProcessService(SERVICE, OrderServicer(deps, watching, PageTokens(b"k" * 32)))
+    return InProcess(OrderServicer(deps, watching, PageTokens(b"k" * 32)), SERVICE)
 
 
 def place(customer_id: str = "c-1", *items: tuple[str, int]) -> order_pb2.PlaceOrderRequest:
@@ -65,7 +65,7 @@ def stored(fakes: Fakes, order_id: str, status: OrderStatus, customer_id: str = 
     fakes.store.add_order(order)
 
 
-async def test_place_order_answers_the_priced_pending_order(orders: InProcessService, fakes: Fakes) -> None:
+async def test_place_order_answers_the_priced_pending_order(orders: InProcess, fakes: Fakes) -> None:
     placed = await orders.call("PlaceOrder", place(), principal=ADA, metadata=[("authorization", "Bearer ada")])
 
     assert placed.code is grpc.StatusCode.OK
@@ -79,7 +79,7 @@ async def test_place_order_answers_the_priced_pending_order(orders: InProcessSer
     assert {metadata for _, _, metadata in fakes.inventory.calls} == {(("authorization", "Bearer ada"),)}
 
 
-async def test_the_idempotency_key_header_replays_the_first_order(orders: InProcessService, fakes: Fakes) -> None:
+async def test_the_idempotency_key_header_replays_the_first_order(orders: InProcess, fakes: Fakes) -> None:
     key = [("idempotency-key", "k-1")]
     first = await orders.call("PlaceOrder", place(), principal=ADA, metadata=key)
     again = await orders.call("PlaceOrder", place(), principal=ADA, metadata=key)
@@ -90,13 +90,13 @@ async def test_the_idempotency_key_header_replays_the_first_order(orders: InProc
     assert (other.code, other.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "IDEMPOTENCY_KEY_REUSED")
 
 
-async def test_an_out_of_bounds_quantity_is_named_by_the_request_checks(orders: InProcessService) -> None:
+async def test_an_out_of_bounds_quantity_is_named_by_the_request_checks(orders: InProcess) -> None:
     refused = await orders.call("PlaceOrder", place("c-1", ("p-1", 1), ("p-1", 0)), principal=ADMIN)
     assert (refused.code, refused.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
     assert refused.field_violations == [("items[1].quantity", "must be within 1..1000")]
 
 
-async def test_an_unknown_product_is_named_by_its_position(orders: InProcessService) -> None:
+async def test_an_unknown_product_is_named_by_its_position(orders: InProcess) -> None:
     refused = await orders.call("PlaceOrder", place("c-1", ("p-1", 1), ("nope", 1)), principal=ADMIN)
     assert (refused.code, refused.field_violations) == (
         grpc.StatusCode.INVALID_ARGUMENT,
@@ -105,26 +105,26 @@ async def test_an_unknown_product_is_named_by_its_position(orders: InProcessServ
     assert "nope" not in refused.details  # a caller's value is not echoed
 
 
-async def test_the_declared_bounds_refuse_a_request_before_the_handler(orders: InProcessService, fakes: Fakes) -> None:
+async def test_the_declared_bounds_refuse_a_request_before_the_handler(orders: InProcess, fakes: Fakes) -> None:
     refused = await orders.call("PlaceOrder", place("c-1", *[("p-1", 1)] * 101), principal=ADMIN)
     assert refused.code is grpc.StatusCode.INVALID_ARGUMENT
     assert [field for field, _ in refused.field_violations] == ["items"]
     assert fakes.inventory.calls == []
 
 
-async def test_short_stock_is_failed_precondition_with_the_shortfall(orders: InProcessService, fakes: Fakes) -> None:
+async def test_short_stock_is_failed_precondition_with_the_shortfall(orders: InProcess, fakes: Fakes) -> None:
     refused = await orders.call("PlaceOrder", place("c-1", ("p-1", 11)), principal=ADMIN)
     assert (refused.code, refused.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INSUFFICIENT_STOCK")
     failure = refused.detail(error_details_pb2.PreconditionFailure)
     assert [(v.type, v.subject) for v in failure.violations] == [("STOCK", "products/p-1")]
 
 
-async def test_a_customer_cannot_order_for_someone_else(orders: InProcessService) -> None:
+async def test_a_customer_cannot_order_for_someone_else(orders: InProcess) -> None:
     refused = await orders.call("PlaceOrder", place("c-2"), principal=ADA)
     assert refused.code is grpc.StatusCode.PERMISSION_DENIED
 
 
-async def test_get_order_needs_an_id_and_shows_only_the_callers_own(orders: InProcessService, fakes: Fakes) -> None:
+async def test_get_order_needs_an_id_and_shows_only_the_callers_own(orders: InProcess, fakes: Fakes) -> None:
     stored(fakes, "o-1", OrderStatus.CONFIRMED)
     mine = await orders.call("GetOrder", order_pb2.GetOrderRequest(order_id="o-1"), principal=ADA)
     theirs = await orders.call("GetOrder", order_pb2.GetOrderRequest(order_id="o-1"), principal=BOB)
@@ -138,13 +138,13 @@ async def test_get_order_needs_an_id_and_shows_only_the_callers_own(orders: InPr
     )
 
 
-async def test_without_auth_the_caller_is_the_synthetic_admin(orders: InProcessService, fakes: Fakes) -> None:
+async def test_without_auth_the_caller_is_the_synthetic_admin(orders: InProcess, fakes: Fakes) -> None:
     stored(fakes, "o-1", OrderStatus.PENDING, customer_id="c-2")
     found = await orders.call("GetOrder", order_pb2.GetOrderRequest(order_id="o-1"))
     assert found.code is grpc.StatusCode.OK
 
 
-async def test_update_status_translates_the_target_and_the_refusals(orders: InProcessService, fakes: Fakes) -> None:
+async def test_update_status_translates_the_target_and_the_refusals(orders: InProcess, fakes: Fakes) -> None:
     stored(fakes, "o-1", OrderStatus.PAID)
 
     def update(status: int) -> order_pb2.UpdateOrderStatusRequest:
@@ -166,7 +166,7 @@ async def test_update_status_translates_the_target_and_the_refusals(orders: InPr
     )
 
 
-async def test_cancel_order_answers_the_cancelled_order(orders: InProcessService, fakes: Fakes) -> None:
+async def test_cancel_order_answers_the_cancelled_order(orders: InProcess, fakes: Fakes) -> None:
     stored(fakes, "o-1", OrderStatus.PENDING)
     cancelled = await orders.call("CancelOrder", order_pb2.CancelOrderRequest(order_id="o-1"), principal=ADA)
     assert (cancelled.response.order.status, cancelled.response.order.status_reason) == (
@@ -176,7 +176,7 @@ async def test_cancel_order_answers_the_cancelled_order(orders: InProcessService
     assert fakes.store.order("o-1").status is OrderStatus.CANCELLED
 
 
-async def test_list_orders_pages_with_tokens_bound_to_the_listing(orders: InProcessService, fakes: Fakes) -> None:
+async def test_list_orders_pages_with_tokens_bound_to_the_listing(orders: InProcess, fakes: Fakes) -> None:
     for number in range(3):
         stored(fakes, f"o-{number}", OrderStatus.PENDING)
     first = await orders.call("ListOrders", order_pb2.ListOrdersRequest(page_size=2), principal=ADA)
