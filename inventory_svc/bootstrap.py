@@ -31,7 +31,7 @@ from mesh.messaging.parked import SqlParkedEvents
 from mesh.messaging.relay import OutboxRelay
 from mesh.serving.server import ServiceProcess, Worker
 from mesh.storage.cache import Cache
-from mesh.storage.engine import asyncpg_dsn, create_engine, session_factory
+from mesh.storage.engine import asyncpg_dsn, service_engine, session_factory
 from mesh.storage.paging import PageTokens
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc, operations_pb2, operations_pb2_grpc
 
@@ -63,12 +63,7 @@ class Connections:
 
 def build_connections(config: Config) -> Connections:
     settings = config.service
-    engine = create_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        lock_timeout_s=settings.db_lock_timeout_s,
-        statement_timeout_s=settings.db_statement_timeout_s,
-    )
+    engine = service_engine(settings)
     cache = Cache.from_settings(
         config.redis, service=SERVICE, key_prefix=settings.cache_key_prefix, breaker_s=settings.cache_breaker_s
     )

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict, Unpack
 
 import grpc
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mesh.auth.authorization import rules_of
 from mesh.auth.interceptor import AuthServerInterceptor
@@ -24,7 +26,7 @@ from mesh.messaging.kafka import EventConsumer, KafkaProducer, Topics
 from mesh.messaging.operations import operations_servicer
 from mesh.messaging.parked import SqlParkedEvents
 from mesh.serving.server import ServiceProcess, Worker
-from mesh.storage.engine import create_engine, session_factory
+from mesh.storage.engine import service_engine, session_factory
 from mesh.storage.paging import PageTokens
 from notify_svc.adapters.email_channel import EmailChannel, SmtpConfig
 from notify_svc.adapters.metrics import PrometheusMetrics
@@ -56,14 +58,37 @@ SERVICES = (
 )
 
 
-def database(settings: NotifySettings) -> AsyncEngine:
-    """The process's connection pool (connects on first use)."""
-    return create_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        lock_timeout_s=settings.db_lock_timeout_s,
-        statement_timeout_s=settings.db_statement_timeout_s,
+@dataclass(frozen=True)
+class Connections:
+    """The pool and clients one process holds: built (not connected) by ``build_connections``,
+    released by ``close`` (the process's on_close)."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    # Dead letters and their replays are produced with it.
+    producer: KafkaProducer
+    topics: Topics
+
+    async def close(self) -> None:
+        await self.producer.stop()
+        await self.engine.dispose()
+
+
+def build_connections(config: Config) -> Connections:
+    engine = service_engine(config.service)
+    return Connections(
+        engine=engine,
+        sessions=session_factory(engine),
+        producer=KafkaProducer(config.kafka, client_id="notify-svc-dlq"),
+        topics=Topics(config.kafka.topic_prefix),
     )
+
+
+def _sql_units_of_work(connections: Connections) -> UnitOfWorkFactory:
+    def unit_of_work() -> UnitOfWork:
+        return SqlUnitOfWork(connections.sessions, inbox_consumer=CONSUMER_GROUP)
+
+    return unit_of_work
 
 
 def email_channel(settings: NotifySettings) -> EmailChannel:
@@ -95,63 +120,59 @@ async def _no_dispatcher_to_wake() -> None:
     return None
 
 
+class PortOverrides(TypedDict, total=False):
+    """Ports a caller (a test) hands in instead of the ones built here: fakes, spies."""
+
+    uow: UnitOfWorkFactory
+    channels: Sequence[Channel]
+    metrics: Metrics
+    clock: Clock
+    # What a commit of due work calls; without one nothing is woken and the dispatcher's poll
+    # finds the rows (bootstrap passes its dispatcher's wake-up).
+    wake: Wake
+
+
 def build_dependencies(
-    config: Config,
-    *,
-    engine: AsyncEngine | None = None,
-    uow: UnitOfWorkFactory | None = None,
-    channels: Sequence[Channel] | None = None,
-    metrics: Metrics | None = None,
-    clock: Clock | None = None,
-    wake: Wake | None = None,
+    config: Config, *, connections: Connections | None = None, **overrides: Unpack[PortOverrides]
 ) -> Dependencies:
-    """The ports the handlers use; each override replaces one (tests: fakes, channels, a clock).
+    """The ports the handlers use; each override replaces one.
 
-    ``engine``: the pool the units of work use; whoever passes it disposes of it (bootstrap does
-    at close). Without one (and without ``uow``) a pool of its own is made. ``wake``: what a
-    commit of due work calls (bootstrap's dispatcher); without one nothing is woken, and the
-    dispatcher's poll finds the rows.
+    ``connections``: the pool of the SQL unit of work; whoever passes them closes them (bootstrap
+    does at close). Without them (and without ``uow``) the unit of work gets a pool of its own,
+    which lives as long as the process.
     """
-    settings = config.service
-    if uow is None:
-        sessions = session_factory(engine if engine is not None else database(settings))
-
-        def uow() -> UnitOfWork:
-            return SqlUnitOfWork(sessions, inbox_consumer=CONSUMER_GROUP)
-
+    uow = overrides.get("uow") or _sql_units_of_work(connections or build_connections(config))
+    channels = overrides.get("channels")
     return Dependencies(
         uow=uow,
-        channels={c.name: c for c in (channels if channels is not None else [email_channel(settings)])},
-        clock=clock or (lambda: datetime.now(UTC)),
+        channels={c.name: c for c in (channels if channels is not None else [email_channel(config.service)])},
+        clock=overrides.get("clock") or (lambda: datetime.now(UTC)),
         new_id=lambda: str(uuid.uuid4()),
-        metrics=metrics or PrometheusMetrics(),
-        wake=wake or _no_dispatcher_to_wake,
+        metrics=overrides.get("metrics") or PrometheusMetrics(),
+        wake=overrides.get("wake") or _no_dispatcher_to_wake,
     )
 
 
 def bootstrap(
-    config: Config,
-    *,
-    channels: Sequence[Channel] | None = None,
-    metrics: Metrics | None = None,
-    clock: Clock | None = None,
+    config: Config, *, connections: Connections | None = None, **overrides: Unpack[PortOverrides]
 ) -> ServiceProcess:
-    """The process ``python -m notify_svc`` serves: gRPC services, event consumer and dispatcher."""
+    """The process ``python -m notify_svc`` serves: gRPC services, event consumer and dispatcher.
+    A test may hand in the connections (to read the same database beside it; it closes them) and
+    ports (``build_dependencies``)."""
     settings = config.service
-    engine = database(settings)
+    conn = connections or build_connections(config)
     woken = asyncio.Event()
 
     async def wake_dispatcher() -> None:
         woken.set()
 
-    deps = build_dependencies(
-        config, engine=engine, channels=channels, metrics=metrics, clock=clock, wake=wake_dispatcher
-    )
+    overrides.setdefault("wake", wake_dispatcher)
+    deps = build_dependencies(config, connections=conn, **overrides)
     dispatcher = DispatchWorker(
         Dispatcher(deps, delivery_settings(settings)), poll_interval_s=settings.dispatch_poll_s, woken=woken
     )
-    dead_letters = KafkaProducer(config.kafka, client_id="notify-svc-dlq")
-    spec = consumer_spec(Topics(config.kafka.topic_prefix), settings.group_id(CONSUMER_GROUP), deps)
+    dead_letters = conn.producer
+    spec = consumer_spec(conn.topics, settings.group_id(CONSUMER_GROUP), deps)
     consumer = EventConsumer(config.kafka, spec, dlq_producer=dead_letters)
     tokens = PageTokens.from_settings(config.paging)
     # Replays are produced with the dead-letter producer, started with the process (start is idempotent).
@@ -160,7 +181,7 @@ def bootstrap(
         DeadLetters(
             config.kafka, spec.topics, EventTypes.of(spec.handlers), dead_letters, consumer_group=spec.group_id
         ),
-        SqlParkedEvents(engine),
+        SqlParkedEvents(conn.engine),
         tokens,
     )
     servicer = NotificationServicer(deps, tokens)
@@ -185,7 +206,8 @@ def bootstrap(
         ],
         tls=tls,
         on_start=[dead_letters.start],
-        on_close=[dead_letters.stop, engine.dispose],
+        # Connections handed in belong to the caller, who closes them.
+        on_close=[conn.close] if connections is None else [],
         grace_s=settings.shutdown_grace_s,
         max_calls_per_principal=settings.max_concurrent_calls_per_principal,
     )

@@ -28,7 +28,7 @@ from mesh.resilience.breaker import CircuitBreaker
 from mesh.serving.server import ServiceProcess, Worker
 from mesh.serving.stream_slots import StreamSlots
 from mesh.storage.cache import Cache
-from mesh.storage.engine import asyncpg_dsn, create_engine, session_factory
+from mesh.storage.engine import asyncpg_dsn, service_engine, session_factory
 from mesh.storage.paging import PageTokens
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, operations_pb2, operations_pb2_grpc, order_pb2, order_pb2_grpc
 from order_svc.adapters.inventory_client import InventoryClient
@@ -81,12 +81,7 @@ class Connections:
 
 def build_connections(config: Config) -> Connections:
     settings = config.service
-    engine = create_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        lock_timeout_s=settings.db_lock_timeout_s,
-        statement_timeout_s=settings.db_statement_timeout_s,
-    )
+    engine = service_engine(settings)
     tls = MeshTls.from_settings(config.tls)
     return Connections(
         engine=engine,

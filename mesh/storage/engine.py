@@ -19,6 +19,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported for handlers
 
+from mesh.settings.common import ServiceSettings
+
 
 class DatabaseUnreachable(Exception):
     """The database did not answer at start; the message says where and why."""
@@ -52,6 +54,16 @@ def create_engine(
         connect_args={"server_settings": session_timeouts(lock_timeout_s, statement_timeout_s), **tls_args},
     )
     return engine
+
+
+def service_engine(settings: ServiceSettings) -> AsyncEngine:
+    """The pool of a service's own database, sized and time-limited by its ``OMS_<SERVICE>_DB_*``."""
+    return create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        lock_timeout_s=settings.db_lock_timeout_s,
+        statement_timeout_s=settings.db_statement_timeout_s,
+    )
 
 
 _LIBPQ_TLS = ("sslmode", "sslrootcert", "sslcert", "sslkey")

@@ -10,13 +10,12 @@ from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh.auth.settings import AuthSettings
 from mesh.messaging.kafka import KafkaProducer
 from mesh.serving.server import ServiceProcess, serve
 from mesh.settings.common import KafkaSettings
-from notify_svc.bootstrap import bootstrap, build_dependencies, database
+from notify_svc.bootstrap import Connections, bootstrap, build_connections, build_dependencies
 from notify_svc.service_layer.ports import Dependencies
 from notify_svc.settings import Config, NotifySettings
 from oms.notify.v1 import notify_pb2_grpc
@@ -76,7 +75,7 @@ async def start_notify(
 ) -> AsyncIterator[StartNotify]:
     """``await start_notify(**setting_overrides)`` → the service running in this process."""
     running: list[tuple[asyncio.Event, asyncio.Task[None], grpc.aio.Channel]] = []
-    engines: list[AsyncEngine] = []
+    connections: list[Connections] = []
 
     async def start(**overrides: Any) -> RunningNotify:
         url = await database_factory("notify_svc")
@@ -85,8 +84,9 @@ async def start_notify(
             service=test_settings(url, smtp.port, **overrides), kafka=kafka, auth=AuthSettings(enabled=False)
         )
         process = bootstrap(config)
-        engines.append(database(config.service))
-        deps = build_dependencies(config, engine=engines[-1])
+        # The test reads the same database beside the process, through connections of its own.
+        connections.append(build_connections(config))
+        deps = build_dependencies(config, connections=connections[-1])
         stop = asyncio.Event()
         task = asyncio.create_task(serve(process, stop, handle_signals=False))
         started = asyncio.create_task(process.started.wait())
@@ -106,5 +106,5 @@ async def start_notify(
             await channel.close()
             stop.set()
             await asyncio.wait_for(task, timeout=30)
-        for engine in engines:
-            await engine.dispose()
+        for conn in connections:
+            await conn.close()
