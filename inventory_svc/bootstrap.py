@@ -7,7 +7,7 @@ producer; the process's ``on_close`` releases them all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypedDict, Unpack
+from typing import TypedDict, Unpack
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -20,16 +20,11 @@ from inventory_svc.entrypoints.event_handlers import consumer_spec
 from inventory_svc.entrypoints.grpc_servicer import InventoryServicer
 from inventory_svc.service_layer.ports import CatalogCache, Dependencies, Metrics, UnitOfWork, UnitOfWorkFactory
 from inventory_svc.settings import Config
-from mesh.auth.authorization import rules_of
-from mesh.auth.interceptor import AuthServerInterceptor
-from mesh.auth.tls import MeshTls, server_interceptors
-from mesh.auth.verification import TokenVerifier
-from mesh.messaging.dead_letters import DeadLetters, EventTypes
 from mesh.messaging.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
-from mesh.messaging.operations import operations_servicer
-from mesh.messaging.parked import SqlParkedEvents
+from mesh.messaging.operations import service_operations
 from mesh.messaging.relay import OutboxRelay
 from mesh.serving.server import ServiceProcess, Worker
+from mesh.serving.service_process import service_process
 from mesh.storage.cache import Cache
 from mesh.storage.engine import asyncpg_dsn, service_engine, session_factory
 from mesh.storage.paging import PageTokens
@@ -127,19 +122,6 @@ def outbox_relay(config: Config, conn: Connections) -> OutboxRelay:
     return OutboxRelay(dsn=asyncpg_dsn(config.service.database_url), producer=conn.producer, source=f"/{SERVICE}")
 
 
-def _operations(config: Config, conn: Connections, deps: Dependencies) -> Any:
-    spec = order_consumer_spec(config, conn, deps)
-    dead_letters = DeadLetters(
-        config.kafka, spec.topics, EventTypes.of(spec.handlers), conn.producer, consumer_group=spec.group_id
-    )
-    return operations_servicer(
-        operations_pb2_grpc.InventoryOperationsServiceServicer,
-        dead_letters,
-        SqlParkedEvents(conn.engine),
-        deps.page_tokens,
-    )
-
-
 def bootstrap(
     config: Config, *, connections: Connections | None = None, **overrides: Unpack[PortOverrides]
 ) -> ServiceProcess:
@@ -149,33 +131,33 @@ def bootstrap(
     conn = connections or build_connections(config)
     deps = build_dependencies(config, connections=conn, **overrides)
     servicer = InventoryServicer(deps)
-    operations = _operations(config, conn, deps)
+    operations = service_operations(
+        operations_pb2_grpc.InventoryOperationsServiceServicer,
+        config.kafka,
+        order_consumer_spec(config, conn, deps),
+        conn.producer,
+        conn.engine,
+        deps.page_tokens,
+    )
 
     def register(server: grpc.aio.Server) -> None:
         inventory_pb2_grpc.add_InventoryServiceServicer_to_server(servicer, server)
         operations_pb2_grpc.add_InventoryOperationsServiceServicer_to_server(operations, server)
 
-    tls = MeshTls.from_settings(config.tls)
     loops: list[Worker] = []
     if settings.run_relay:
         loops.append(workers.outbox_relay(outbox_relay(config, conn), conn.producer))
     if settings.run_workers:
         loops.append(workers.order_events(order_consumer(config, conn, deps), conn.producer))
-    return ServiceProcess(
-        name=SERVICE,
-        host=settings.grpc_host,
-        port=settings.grpc_port,
-        service_names=[service.full_name for service in SERVICES],
+    return service_process(
+        SERVICE,
+        settings,
+        services=SERVICES,
         register=register,
+        auth=config.auth,
+        tls=config.tls,
         workers=loops,
-        interceptors=[
-            *server_interceptors(tls, settings.tls_allowed_clients),
-            AuthServerInterceptor(TokenVerifier(config.auth), rules_of(SERVICES)),
-        ],
-        tls=tls,
         on_start=[conn.producer.start],
         # Connections handed in belong to the caller, who closes them.
         on_close=[conn.close] if connections is None else [],
-        grace_s=settings.shutdown_grace_s,
-        max_calls_per_principal=settings.max_concurrent_calls_per_principal,
     )

@@ -17,15 +17,10 @@ from typing import TypedDict, Unpack
 import grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from mesh.auth.authorization import rules_of
-from mesh.auth.interceptor import AuthServerInterceptor
-from mesh.auth.tls import MeshTls, server_interceptors
-from mesh.auth.verification import TokenVerifier
-from mesh.messaging.dead_letters import DeadLetters, EventTypes
 from mesh.messaging.kafka import EventConsumer, KafkaProducer, Topics
-from mesh.messaging.operations import operations_servicer
-from mesh.messaging.parked import SqlParkedEvents
+from mesh.messaging.operations import service_operations
 from mesh.serving.server import ServiceProcess, Worker
+from mesh.serving.service_process import service_process
 from mesh.storage.engine import service_engine, session_factory
 from mesh.storage.paging import PageTokens
 from notify_svc.adapters.email_channel import EmailChannel, SmtpConfig
@@ -176,13 +171,8 @@ def bootstrap(
     consumer = EventConsumer(config.kafka, spec, dlq_producer=dead_letters)
     tokens = PageTokens.from_settings(config.paging)
     # Replays are produced with the dead-letter producer, started with the process (start is idempotent).
-    operations = operations_servicer(
-        operations_pb2_grpc.NotifyOperationsServiceServicer,
-        DeadLetters(
-            config.kafka, spec.topics, EventTypes.of(spec.handlers), dead_letters, consumer_group=spec.group_id
-        ),
-        SqlParkedEvents(conn.engine),
-        tokens,
+    operations = service_operations(
+        operations_pb2_grpc.NotifyOperationsServiceServicer, config.kafka, spec, dead_letters, conn.engine, tokens
     )
     servicer = NotificationServicer(deps, tokens)
 
@@ -191,23 +181,15 @@ def bootstrap(
         operations_pb2_grpc.add_NotifyOperationsServiceServicer_to_server(operations, server)
 
     workers: list[Worker] = [consumer_worker(consumer, dead_letters), dispatcher.run] if settings.run_workers else []
-    tls = MeshTls.from_settings(config.tls)
-    return ServiceProcess(
-        name=SERVICE,
-        host=settings.grpc_host,
-        port=settings.grpc_port,
-        service_names=[service.full_name for service in SERVICES],
+    return service_process(
+        SERVICE,
+        settings,
+        services=SERVICES,
         register=register,
+        auth=config.auth,
+        tls=config.tls,
         workers=workers,
-        # Calling the service's port directly must not skip authentication.
-        interceptors=[
-            *server_interceptors(tls, settings.tls_allowed_clients),
-            AuthServerInterceptor(TokenVerifier(config.auth), rules_of(SERVICES)),
-        ],
-        tls=tls,
         on_start=[dead_letters.start],
         # Connections handed in belong to the caller, who closes them.
         on_close=[conn.close] if connections is None else [],
-        grace_s=settings.shutdown_grace_s,
-        max_calls_per_principal=settings.max_concurrent_calls_per_principal,
     )

@@ -9,23 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypedDict, Unpack
+from typing import TypedDict, Unpack
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from mesh.auth.authorization import rules_of
-from mesh.auth.interceptor import AuthServerInterceptor
 from mesh.auth.service_identity import service_channel
-from mesh.auth.tls import MeshTls, channel, server_interceptors
-from mesh.auth.verification import TokenVerifier
-from mesh.messaging.dead_letters import DeadLetters, EventTypes
-from mesh.messaging.kafka import ConsumerSpec, EventConsumer, KafkaProducer, Topics
-from mesh.messaging.operations import operations_servicer
-from mesh.messaging.parked import SqlParkedEvents
+from mesh.auth.tls import MeshTls, channel
+from mesh.messaging.kafka import EventConsumer, KafkaProducer, Topics
+from mesh.messaging.operations import service_operations
 from mesh.messaging.relay import OutboxRelay
 from mesh.resilience.breaker import CircuitBreaker
 from mesh.serving.server import ServiceProcess, Worker
+from mesh.serving.service_process import service_process
 from mesh.serving.stream_slots import StreamSlots
 from mesh.storage.cache import Cache
 from mesh.storage.engine import asyncpg_dsn, service_engine, session_factory
@@ -82,7 +78,6 @@ class Connections:
 def build_connections(config: Config) -> Connections:
     settings = config.service
     engine = service_engine(settings)
-    tls = MeshTls.from_settings(config.tls)
     return Connections(
         engine=engine,
         sessions=session_factory(engine),
@@ -91,7 +86,9 @@ def build_connections(config: Config) -> Connections:
         topics=Topics(config.kafka.topic_prefix),
         # CheckStock is internal: order_svc calls inventory with a token of its own, not its
         # caller's (and, with mTLS on, with its own certificate, which inventory's allowed list names).
-        inventory_channel=service_channel(channel(settings.inventory_addr, tls), config.auth, SERVICE),
+        inventory_channel=service_channel(
+            channel(settings.inventory_addr, MeshTls.from_settings(config.tls)), config.auth, SERVICE
+        ),
     )
 
 
@@ -160,15 +157,6 @@ def _watching(config: Config, deps: Dependencies) -> tuple[Watching, WatchHub]:
     return watching, hub
 
 
-def _operations(config: Config, conn: Connections, spec: ConsumerSpec, page_tokens: PageTokens) -> Any:
-    dead_letters = DeadLetters(
-        config.kafka, spec.topics, EventTypes.of(spec.handlers), conn.producer, consumer_group=spec.group_id
-    )
-    return operations_servicer(
-        operations_pb2_grpc.OrderOperationsServiceServicer, dead_letters, SqlParkedEvents(conn.engine), page_tokens
-    )
-
-
 def bootstrap(
     config: Config, *, connections: Connections | None = None, **overrides: Unpack[PortOverrides]
 ) -> ServiceProcess:
@@ -181,14 +169,15 @@ def bootstrap(
     watching, hub = _watching(config, deps)
     consumed = [conn.topics.name(INVENTORY), conn.topics.name(PAYMENTS)]
     spec = consumer_spec(deps, group_id=settings.group_id(CONSUMER_GROUP), topics=consumed)
-    operations = _operations(config, conn, spec, page_tokens)
+    operations = service_operations(
+        operations_pb2_grpc.OrderOperationsServiceServicer, config.kafka, spec, conn.producer, conn.engine, page_tokens
+    )
 
     def register(server: grpc.aio.Server) -> None:
         order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(deps, watching, page_tokens), server)
         customer_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(deps, page_tokens), server)
         operations_pb2_grpc.add_OrderOperationsServiceServicer_to_server(operations, server)
 
-    tls = MeshTls.from_settings(config.tls)
     loops: list[Worker] = [hub.run]
     if settings.run_relay:
         relay = OutboxRelay(dsn=asyncpg_dsn(settings.database_url), producer=conn.producer, source=f"/{SERVICE}")
@@ -203,21 +192,15 @@ def bootstrap(
                 deps, incident_after_s=settings.pending_incident_after_s, interval_s=settings.pending_check_interval_s
             ),
         ]
-    return ServiceProcess(
-        name=SERVICE,
-        host=settings.grpc_host,
-        port=settings.grpc_port,
-        service_names=[service.full_name for service in SERVICES],
+    return service_process(
+        SERVICE,
+        settings,
+        services=SERVICES,
         register=register,
+        auth=config.auth,
+        tls=config.tls,
         workers=loops,
-        interceptors=[
-            *server_interceptors(tls, settings.tls_allowed_clients),
-            AuthServerInterceptor(TokenVerifier(config.auth), rules_of(SERVICES)),
-        ],
-        tls=tls,
         on_start=[conn.producer.start],
         # Connections handed in belong to the caller, who closes them.
         on_close=[conn.close] if connections is None else [],
-        grace_s=settings.shutdown_grace_s,
-        max_calls_per_principal=settings.max_concurrent_calls_per_principal,
     )

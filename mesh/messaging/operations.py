@@ -15,12 +15,15 @@ from typing import Any
 import grpc
 from confluent_kafka import KafkaException
 from google.protobuf import any_pb2
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh.auth.principal import current_principal
-from mesh.messaging.dead_letters import DeadLetterRecord, DeadLetters, DeadLetterUnavailable, Ref
-from mesh.messaging.parked import ParkedEvents, ParkedRow
+from mesh.messaging.dead_letters import DeadLetterRecord, DeadLetters, DeadLetterUnavailable, EventTypes, Ref
+from mesh.messaging.kafka import ConsumerSpec, KafkaProducer
+from mesh.messaging.parked import ParkedEvents, ParkedRow, SqlParkedEvents
 from mesh.serving.errors import InvalidArgument, NotFound, PermissionDenied, Unavailable
 from mesh.serving.wire import timestamp
+from mesh.settings.common import KafkaSettings
 from mesh.storage.paging import PageTokens, page_size
 from mesh.values.violations import FieldViolation
 from oms.ops.v1 import ops_pb2
@@ -123,6 +126,22 @@ def operations_servicer(
     ``add_…_to_server``."""
     cls: type[Any] = type(f"{base.__name__}Impl", (OperationsServicer, base), {})
     return cls(dead_letters, parked, page_tokens)
+
+
+def service_operations(
+    base: type[Any],
+    kafka: KafkaSettings,
+    consumer: ConsumerSpec,
+    producer: KafkaProducer,
+    engine: AsyncEngine,
+    page_tokens: PageTokens,
+) -> Any:
+    """The operator's servicer of one service: the dead letters of what ``consumer`` reads
+    (replayed with ``producer``) and the parked rows of the service's own database."""
+    dead_letters = DeadLetters(
+        kafka, consumer.topics, EventTypes.of(consumer.handlers), producer, consumer_group=consumer.group_id
+    )
+    return operations_servicer(base, dead_letters, SqlParkedEvents(engine), page_tokens)
 
 
 def dead_letter_to_proto(record: DeadLetterRecord) -> ops_pb2.DeadLetter:
