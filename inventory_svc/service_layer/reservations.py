@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from inventory_svc.domain.events import (
+    Event,
     InventoryReleased,
     InventoryReserved,
     StockChangeCause,
@@ -122,47 +123,58 @@ async def release_order(cmd: ReleaseOrder, deps: Dependencies) -> Outcome:
     order's tombstone: a later or replayed OrderPlaced finds the outcome recorded and reserves
     nothing.
     """
-    event_id, order_id = cmd.event_id, cmd.order_id
-    async with deps.uow() as uow:
-        if not await uow.claim(event_id):
-            return Outcome.UNCHANGED
-        reservation = await uow.reservations.get_for_update(order_id)
-        if reservation is None:
-            await uow.reservations.add(Reservation(order_id, [], ReservationStatus.RELEASED))
-            await uow.commit()
-            return Outcome.UNCHANGED
-        if not reservation.is_open:
-            await uow.commit()
-            return Outcome.UNCHANGED
-        reservation.release()
-        levels = [await _apply(uow.stock.release, line) for line in reservation.lines]
-        await uow.reservations.save_status(reservation)
-        uow.publish(
-            InventoryReleased(order_id, tuple(reservation.lines), cmd.reason or "order cancelled"),
-            *(StockLevelChanged(level, StockChangeCause.RELEASED, order_id) for level in levels),
-        )
-        evict_after_commit(uow, deps.catalog_cache, [line.product_id for line in reservation.lines])
-        await uow.commit()
-    return Outcome.RELEASED
+    reason = cmd.reason or "order cancelled"
+    return await _close(
+        cmd.event_id,
+        cmd.order_id,
+        deps,
+        ReservationStatus.RELEASED,
+        announce=lambda reservation: [InventoryReleased(cmd.order_id, tuple(reservation.lines), reason)],
+    )
 
 
 async def ship_order(cmd: ShipOrder, deps: Dependencies) -> Outcome:
     """Reserved units leave the warehouse: quantity and reserved both drop."""
-    event_id, order_id = cmd.event_id, cmd.order_id
+    return await _close(cmd.event_id, cmd.order_id, deps, ReservationStatus.SHIPPED)
+
+
+def _no_announcement(reservation: Reservation) -> list[Event]:
+    return []
+
+
+async def _close(
+    event_id: str,
+    order_id: str,
+    deps: Dependencies,
+    to: ReservationStatus,
+    *,
+    announce: Callable[[Reservation], list[Event]] = _no_announcement,
+) -> Outcome:
+    """Closes the order's open reservation (released or shipped) and moves its stock, once per event."""
     async with deps.uow() as uow:
         if not await uow.claim(event_id):
             return Outcome.UNCHANGED
         reservation = await uow.reservations.get_for_update(order_id)
+        if reservation is None and to is ReservationStatus.RELEASED:
+            # The tombstone: see release_order.
+            await uow.reservations.add(Reservation(order_id, [], ReservationStatus.RELEASED))
+            await uow.commit()
+            return Outcome.UNCHANGED
         if reservation is None or not reservation.is_open:
             await uow.commit()
             return Outcome.UNCHANGED
-        reservation.ship()
-        levels = [await _apply(uow.stock.ship, line) for line in reservation.lines]
+        if to is ReservationStatus.RELEASED:
+            reservation.release()
+            change, cause, outcome = uow.stock.release, StockChangeCause.RELEASED, Outcome.RELEASED
+        else:
+            reservation.ship()
+            change, cause, outcome = uow.stock.ship, StockChangeCause.SHIPPED, Outcome.SHIPPED
+        levels = [await _apply(change, line) for line in reservation.lines]
         await uow.reservations.save_status(reservation)
-        uow.publish(*(StockLevelChanged(level, StockChangeCause.SHIPPED, order_id) for level in levels))
+        uow.publish(*announce(reservation), *(StockLevelChanged(level, cause, order_id) for level in levels))
         evict_after_commit(uow, deps.catalog_cache, [line.product_id for line in reservation.lines])
         await uow.commit()
-    return Outcome.SHIPPED
+    return outcome
 
 
 async def _apply(change: _StockChange, line: Line) -> StockLevel:
