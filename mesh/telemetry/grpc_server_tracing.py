@@ -79,16 +79,25 @@ class _TracedMethod:
     def streaming(self, behavior: Streaming) -> Streaming:
         async def traced(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             span, token = self._start(context)
+            closed_elsewhere = False
             try:
                 async for response in behavior(request, context):
                     yield response
+            except GeneratorExit as exc:
+                # gRPC stopped reading at a ``yield`` (the call was cancelled) and asyncio's
+                # generator finalizer closes the stream in a task of its own: the attach belongs
+                # to the call's finished task, and detaching here would only log an error.
+                closed_elsewhere = True
+                _end(span, context, exc)
+                raise
             except BaseException as exc:
                 _end(span, context, exc)
                 raise
             else:
                 _end(span, context, None)
             finally:
-                otel_context.detach(token)  # type: ignore[arg-type]
+                if not closed_elsewhere:
+                    otel_context.detach(token)  # type: ignore[arg-type]
 
         return traced
 

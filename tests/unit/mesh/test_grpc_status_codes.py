@@ -8,6 +8,7 @@ normal end: CANCELLED in the metrics, no error on the span.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -116,7 +117,7 @@ async def served() -> AsyncIterator[Served]:
 
 @pytest.mark.parametrize("method", ["Watch", "Flood"])
 async def test_a_stream_the_client_cancels_is_counted_cancelled_and_is_no_span_error(
-    served: Served, method: str
+    served: Served, method: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     call = served.channel.unary_stream(f"/{SERVICE}/{method}")(b"o-1")
     async for _ in call:
@@ -127,6 +128,8 @@ async def test_a_stream_the_client_cancels_is_counted_cancelled_and_is_no_span_e
     assert served.count(method, "UNKNOWN") == 0
     assert dict(span.attributes or {})["rpc.grpc.status_code"] == grpc.StatusCode.CANCELLED.value[0]
     assert span.status.status_code == StatusCode.UNSET
+    # A normal end logs nothing at ERROR (OpenTelemetry's "Failed to detach context" included).
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_a_unary_call_the_client_cancels_is_counted_cancelled(served: Served) -> None:
