@@ -1,9 +1,10 @@
 """``grpc.health.v1.Health`` complete: Check and Watch from grpcio-health-checking, plus List.
 
 The health proto grpcio-health-checking ships declares ``List`` (a snapshot of every service's
-status), but its servicer leaves it to the generated base class, which answers UNIMPLEMENTED
-after logging a NotImplementedError; reflection advertises it all the same. List is answered
-here from the servicer's own status map, so it agrees with Check at any moment.
+status), but its servicer leaves it to the generated base class, which raises
+NotImplementedError (INTERNAL with a logged incident once the mesh's error mapping sees it);
+reflection advertises it all the same. List is answered here from the servicer's own status
+map, so it agrees with Check at any moment (the whole server ``""`` included).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from grpc_health.v1._async import HealthServicer
 
 # The proto lets a server refuse List with RESOURCE_EXHAUSTED when it has too many services;
 # a mesh process registers a handful, so this bound only guards against a runaway registration.
-MAX_LISTED_SERVICES = 1000
+MAX_LISTED_SERVICES = 100
 
 
 class MeshHealthServicer(HealthServicer):  # type: ignore[misc]  # grpc_health has no type stubs
