@@ -42,7 +42,7 @@ def rewrap(
         behavior = getattr(handler, kind)
         if behavior is None:
             continue
-        wrapped = streaming(behavior) if streams else unary(_awaitable(behavior))
+        wrapped = streaming(_iterable(behavior)) if streams else unary(_awaitable(behavior))
         return factory(  # type: ignore[no-any-return]
             wrapped,
             request_deserializer=request_deserializer or handler.request_deserializer,
@@ -79,3 +79,17 @@ def _awaitable(behavior: Callable[..., Any]) -> Unary:
         return await result if inspect.isawaitable(result) else result
 
     return call
+
+
+def _iterable(behavior: Callable[..., Any]) -> Streaming:
+    """A response stream written with ``context.write`` (allowed by grpc.aio; grpcio-health-checking's
+    Watch is one) as an async generator that yields nothing, so wrappers can ``async for`` over it."""
+    if not inspect.iscoroutinefunction(behavior):
+        return behavior
+
+    async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        await behavior(request, context)
+        return
+        yield  # pragma: no cover - makes this an async generator
+
+    return stream

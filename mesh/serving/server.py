@@ -1,4 +1,4 @@
-"""Runs one gRPC service process: health, reflection, workers, and a draining shutdown.
+"""Runs one gRPC service process: health, reflection (v1 and v1alpha), workers, and a draining shutdown.
 
 Health reports NOT_SERVING while starting and while draining. SIGTERM/SIGINT: stop taking
 RPCs, let in-flight ones finish within the grace period, stop the workers (consumers commit
@@ -17,13 +17,13 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
 
 from mesh.auth.tls import MeshTls, add_port
 from mesh.serving.bounds import MAX_REQUEST_BYTES
 from mesh.serving.call_limits import CallLimitInterceptor
 from mesh.serving.grpc_errors import ErrorInterceptor, UndecodableRequestInterceptor
+from mesh.serving.health import MeshHealthServicer
+from mesh.serving.reflection import enable_reflection
 from mesh.telemetry.grpc_metrics import MetricsInterceptor
 from mesh.telemetry.grpc_server_tracing import TracingServerInterceptor
 from mesh.telemetry.tracing import shutdown_tracing
@@ -76,11 +76,12 @@ async def serve(process: ServiceProcess, stop: asyncio.Event | None = None, *, h
         ],
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", MAX_REQUEST_BYTES)],
     )
-    health = HealthServicer()
+    health = MeshHealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     process.register(server)
-    names = [*process.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
-    reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
+    # Reflection lists these and itself (v1 and v1alpha); health Check/Watch/List know the
+    # whole server ("") and each of the service's own services.
+    enable_reflection(server, [*process.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name])
     for service in ["", *process.service_names]:
         await health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
     process.bound_port = add_port(server, f"{process.host}:{process.port}", process.tls)

@@ -13,6 +13,7 @@ proxy, so callers keep ``initial_metadata()``, ``trailing_metadata()``, ``cancel
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Generator, Sequence
 from typing import Any
 
@@ -162,6 +163,10 @@ def _end(span: Span, *, error: BaseException | None = None) -> None:
         span.set_status(Status(StatusCode.ERROR, f"{code.name}: {error.details()}"))
     else:
         # Cancelled by our side (a deadline of the caller's own, a client gone) or a local error.
+        # On a client span every code but OK is an error (semantic conventions), a cancel too;
+        # GeneratorExit: the caller stopped reading the stream (the call is cancelled with it).
+        if isinstance(error, asyncio.CancelledError | GeneratorExit):
+            span.set_attribute("rpc.grpc.status_code", grpc.StatusCode.CANCELLED.value[0])
         span.set_attribute("error.type", type(error).__name__)
         span.set_status(Status(StatusCode.ERROR, type(error).__name__))
     span.end()

@@ -1,4 +1,9 @@
-"""RED metrics per RPC (rate, errors, duration) for every gRPC server of the mesh."""
+"""RED metrics per RPC (rate, errors, duration) for every gRPC server of the mesh.
+
+The ``code`` label is the status the call ended with (mesh.telemetry.grpc_status): a stream the
+client stops watching is CANCELLED, a passed deadline DEADLINE_EXCEEDED, an unmapped exception
+UNKNOWN.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import grpc
 from prometheus_client import Counter, Histogram
 
 from mesh.serving.grpc_wrap import Handler, WrappingInterceptor, rewrap
+from mesh.telemetry.grpc_status import call_status
 
 RPC_REQUESTS = Counter("oms_grpc_requests", "RPCs handled", ["service", "method", "code"])
 RPC_DURATION = Histogram(
@@ -33,34 +39,35 @@ class MetricsInterceptor(WrappingInterceptor):
             streaming=lambda behavior: self._stream(method, behavior),
         )
 
-    def _record(self, method: str, context: grpc.aio.ServicerContext, started: float, failed: bool) -> None:
-        code = context.code() if hasattr(context, "code") else None
-        if code is None:
-            code = grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
-        name = code.name if isinstance(code, grpc.StatusCode) else str(code)
-        RPC_REQUESTS.labels(self._service, method, name).inc()
+    def _record(
+        self, method: str, context: grpc.aio.ServicerContext, started: float, error: BaseException | None
+    ) -> None:
+        code = call_status(context, error)
+        RPC_REQUESTS.labels(self._service, method, code.name).inc()
         RPC_DURATION.labels(self._service, method).observe(time.perf_counter() - started)
 
     def _unary(self, method: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def measured(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            started, failed = time.perf_counter(), True
+            started = time.perf_counter()
             try:
                 result = await behavior(request, context)
-                failed = False
-                return result
-            finally:
-                self._record(method, context, started, failed)
+            except BaseException as error:  # recorded, then raised on unchanged
+                self._record(method, context, started, error)
+                raise
+            self._record(method, context, started, None)
+            return result
 
         return measured
 
     def _stream(self, method: str, behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
         async def measured(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            started, failed = time.perf_counter(), True
+            started = time.perf_counter()
             try:
                 async for item in behavior(request, context):
                     yield item
-                failed = False
-            finally:
-                self._record(method, context, started, failed)
+            except BaseException as error:  # a client that cancels: CancelledError
+                self._record(method, context, started, error)
+                raise
+            self._record(method, context, started, None)
 
         return measured

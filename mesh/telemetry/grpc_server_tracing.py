@@ -6,7 +6,9 @@ context managers per call; that was most of the cost of a traced RPC beyond the 
 This interceptor does the same job directly: the caller's W3C context taken from the
 metadata, a SERVER span with the rpc.* semantic-convention attributes made current for the
 handler (so handlers add ``order.id`` and child spans nest under it), and the gRPC status
-recorded when the call ends, read from the servicer context (aborts included).
+recorded when the call ends (mesh.telemetry.grpc_status: aborts, client cancellation and
+deadlines included); only the codes the semantic conventions call server failures mark the span
+as an error.
 
 Health checks and reflection are not traced: probes every few seconds would bury the traces
 operators look for.
@@ -14,7 +16,6 @@ operators look for.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -25,20 +26,9 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from mesh.serving.grpc_wrap import Handler, Streaming, Unary, WrappingInterceptor, rewrap
 from mesh.telemetry.grpc_client_tracing import rpc_span_identity
+from mesh.telemetry.grpc_status import call_status, is_server_error
 
 _UNTRACED_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
-# Semantic conventions: on the server, only these codes mean the server failed; the others
-# (NOT_FOUND, INVALID_ARGUMENT …) are the caller's problem and leave the span status unset.
-_SERVER_ERRORS = frozenset(
-    {
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.UNIMPLEMENTED,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DATA_LOSS,
-    }
-)
 
 
 class TracingServerInterceptor(WrappingInterceptor):
@@ -89,16 +79,25 @@ class _TracedMethod:
     def streaming(self, behavior: Streaming) -> Streaming:
         async def traced(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             span, token = self._start(context)
+            closed_elsewhere = False
             try:
                 async for response in behavior(request, context):
                     yield response
+            except GeneratorExit as exc:
+                # gRPC stopped reading at a ``yield`` (the call was cancelled) and asyncio's
+                # generator finalizer closes the stream in a task of its own: the attach belongs
+                # to the call's finished task, and detaching here would only log an error.
+                closed_elsewhere = True
+                _end(span, context, exc)
+                raise
             except BaseException as exc:
                 _end(span, context, exc)
                 raise
             else:
                 _end(span, context, None)
             finally:
-                otel_context.detach(token)  # type: ignore[arg-type]
+                if not closed_elsewhere:
+                    otel_context.detach(token)  # type: ignore[arg-type]
 
         return traced
 
@@ -114,20 +113,9 @@ def _with_peer(attributes: dict[str, str], context: grpc.aio.ServicerContext) ->
 
 def _end(span: Span, context: grpc.aio.ServicerContext, error: BaseException | None) -> None:
     if span.is_recording():
-        code = _status_code(context, error)
+        code = call_status(context, error)
         span.set_attribute("rpc.grpc.status_code", code.value[0])
-        if code in _SERVER_ERRORS:
+        if is_server_error(code):
             details = context.details() if hasattr(context, "details") else None
             span.set_status(Status(StatusCode.ERROR, f"{code.name}: {details or type(error).__name__}"))
     span.end()
-
-
-def _status_code(context: grpc.aio.ServicerContext, error: BaseException | None) -> grpc.StatusCode:
-    code = context.code() if hasattr(context, "code") else None
-    if isinstance(code, grpc.StatusCode):
-        return code
-    if error is None:
-        return grpc.StatusCode.OK
-    if isinstance(error, asyncio.CancelledError):
-        return grpc.StatusCode.CANCELLED  # the caller went away or its deadline passed
-    return grpc.StatusCode.UNKNOWN  # what grpc.aio answers for an exception nobody mapped

@@ -1,8 +1,10 @@
-"""Real external clients against every service port: grpcurl, grpc-health-probe, SIGTERM."""
+"""Real external clients against every service port: grpcurl (reflection v1 and v1alpha, health List),
+grpc-health-probe, SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ SERVICES = {
     "inventory": ["oms.inventory.v1.InventoryService"],
     "notify": ["oms.notify.v1.NotificationService"],
 }
+REFLECTION_V1ALPHA = "grpc.reflection.v1alpha.ServerReflection"
 
 
 async def run(*command: str | Path) -> str:
@@ -37,9 +40,16 @@ async def test_grpcurl_lists_and_describes_every_service_and_the_probe_sees_serv
     for name, services in SERVICES.items():
         address = all_services.services[name].address
         listed = (await run(BIN / "grpcurl", "-plaintext", address, "list")).split()
-        assert set(services) | {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= set(listed)
+        standard = {"grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", REFLECTION_V1ALPHA}
+        assert set(services) | standard <= set(listed)
         described = await run(BIN / "grpcurl", "-plaintext", address, "describe", services[0])
         assert "rpc " in described
+        # grpcurl asks for reflection v1 first; its descriptor must pass Go's strict checks.
+        v1 = await run(BIN / "grpcurl", "-plaintext", address, "describe", "grpc.reflection.v1.ServerReflection")
+        assert "grpc.reflection.v1.ServerReflectionRequest" in v1
+        statuses = json.loads(await run(BIN / "grpcurl", "-plaintext", address, "grpc.health.v1.Health/List"))
+        serving = {service for service, s in statuses["statuses"].items() if s["status"] == "SERVING"}
+        assert serving == set(statuses["statuses"]) and {"", *services} <= serving
         probe = await run(BIN / "grpc-health-probe", "-addr", address)
         assert "SERVING" in probe
 

@@ -6,17 +6,20 @@ trace ids still flow into the log lines.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from prometheus_client.parser import text_string_to_metric_families
 
 from mesh.telemetry.logs import JsonFormatter, about_order
+from oms.order.v1 import order_pb2, order_pb2_grpc
 from testkit.processes import Mesh
 from testkit.wait import eventually
 from tests.e2e.tracing_support import SERVICES, ObservedStack, new_traceparent, observed_stack
@@ -126,6 +129,36 @@ async def test_metrics_of_every_process_parse_and_move_with_an_order(stack: Obse
     inventory = await scrape(stack, "inventory_svc")
     cache = {"oms_cache_hits_total", "oms_cache_misses_total"} & {n for n, _ in inventory}
     assert cache, "inventory_svc exposes its cache counters"
+
+
+async def test_a_watch_order_the_client_ends_is_counted_cancelled_not_unknown(stack: ObservedStack) -> None:
+    product, customer = await stack.product(stock=10), await stack.customer()
+    placed = await stack.call(
+        "POST", "/orders", {"customerId": customer, "items": [{"productId": product, "quantity": 1}]}
+    )
+    before = await scrape(stack, "order_svc")
+    async with grpc.aio.insecure_channel(stack.mesh.services["order"].address) as channel:
+        call: Any = order_pb2_grpc.OrderServiceStub(channel).WatchOrder(
+            order_pb2.WatchOrderRequest(order_id=placed["order"]["orderId"]), metadata=stack.mesh.metadata(), timeout=60
+        )
+        first = await asyncio.wait_for(call.read(), 30)
+        assert first is not grpc.aio.EOF and first.order.order_id == placed["order"]["orderId"]
+        call.cancel()  # the client has seen enough: a normal end, not a server error
+
+    def counted(samples: Samples) -> tuple[float, float]:
+        """(CANCELLED, UNKNOWN) WatchOrder calls so far."""
+        method = "/oms.order.v1.OrderService/WatchOrder"
+        cancelled = total(samples, "oms_grpc_requests_total", method=method, code="CANCELLED")
+        return cancelled, total(samples, "oms_grpc_requests_total", method=method, code="UNKNOWN")
+
+    async def codes_now() -> tuple[float, float]:
+        return counted(await scrape(stack, "order_svc"))
+
+    cancelled_before, unknown_before = counted(before)
+    cancelled, unknown = await eventually(
+        codes_now, until=lambda c: c[0] > cancelled_before, timeout_s=20, interval_s=0.2, what="WatchOrder CANCELLED"
+    )
+    assert (cancelled, unknown) == (cancelled_before + 1, unknown_before)
 
 
 def json_lines_with_trace(stack: ObservedStack, service: str, trace_id: str) -> list[dict[str, Any]]:

@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from mesh.telemetry.grpc_client_tracing import TracedChannel
+from testkit.wait import eventually
 
 SAY = "/test.v1.Echo/Say"
 REPEAT = "/test.v1.Echo/Repeat"
@@ -139,4 +140,22 @@ async def test_a_stream_that_fails_midway_records_its_status(
     (span,) = spans.get_finished_spans()
     assert span.attributes is not None
     assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.UNAVAILABLE.value[0]
+    assert span.status.status_code is StatusCode.ERROR
+
+
+async def test_a_stream_the_caller_stops_reading_is_cancelled_and_an_error_on_the_client_span(
+    channel: TracedChannel, spans: InMemorySpanExporter
+) -> None:
+    call = channel.unary_stream(REPEAT)(b"ok", timeout=5)
+    async for _ in call:
+        break
+    call.cancel()
+
+    async def finished() -> tuple[ReadableSpan, ...]:
+        return spans.get_finished_spans()
+
+    (span,) = await eventually(finished, timeout_s=5, what="the client span ended")
+    assert span.attributes is not None
+    assert span.attributes["rpc.grpc.status_code"] == grpc.StatusCode.CANCELLED.value[0]
+    # Unlike a server span's, a client span's CANCELLED is an error (semantic conventions).
     assert span.status.status_code is StatusCode.ERROR
