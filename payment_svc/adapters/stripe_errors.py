@@ -63,8 +63,8 @@ def declined_by_card_error(error: stripe.CardError, *, amount_minor: int, curren
     """A 402 card_error on authorize: the issuer said no. Stripe still created a PaymentIntent
     (in requires_payment_method), whose id the error carries when it has one."""
     details = error.error
-    decline_code = (details.decline_code if details else None) or error.code or "card_declined"
-    intent = details.payment_intent if details else None
+    decline_code = _text(details, "decline_code") or error.code or "card_declined"
+    intent = getattr(details, "payment_intent", None)
     return Authorization(
         status=AuthorizationStatus.DECLINED,
         provider_ref=intent.id if intent is not None else "",
@@ -90,12 +90,19 @@ def authorization_from_intent(intent: stripe.PaymentIntent) -> Authorization | N
         return Authorization(AuthorizationStatus.DECLINED, intent.id, amount, currency, code, reason)
     if intent.status in ("requires_payment_method", "canceled"):
         failure = intent.last_payment_error
-        found = (failure.decline_code or failure.code) if failure else None
+        found = _text(failure, "decline_code") or _text(failure, "code")
         code = found or ("canceled" if intent.status == "canceled" else "card_declined")
-        message = failure.message if failure else None
+        message = _text(failure, "message")
         reason = "The payment was cancelled." if code == "canceled" else customer_reason(code, message)
         return Authorization(AuthorizationStatus.DECLINED, intent.id, amount, currency, code, reason)
     return None
+
+
+def _text(stripe_object: object, name: str) -> str | None:
+    """A string field of a Stripe object, None when absent: Stripe omits empty fields from some
+    objects (an error's decline_code), and the SDK then raises AttributeError despite its types."""
+    value = getattr(stripe_object, name, None)
+    return value if isinstance(value, str) and value else None
 
 
 def provider_error(error: stripe.StripeError, *, mutating: bool) -> ProviderError:
