@@ -140,7 +140,9 @@ class StripeProvider:
         else:
             await self._refund(provider_ref, amount_minor, idempotency_key)
 
-    async def _cancel(self, provider_ref: str, amount_minor: int, idempotency_key: str) -> None:
+    # ``settle``: on finding the intent in the other state, make the other call. The follow-up
+    # itself does not settle again, so two racing state changes cannot bounce it back and forth.
+    async def _cancel(self, provider_ref: str, amount_minor: int, idempotency_key: str, *, settle: bool = True) -> None:
         cancel = self._client.v1.payment_intents.cancel_async(
             provider_ref, {"cancellation_reason": "requested_by_customer"}, {"idempotency_key": idempotency_key}
         )
@@ -150,14 +152,14 @@ class StripeProvider:
             status = await self._status(provider_ref, error) if error.code == UNEXPECTED_STATE else None
             if status == "canceled":
                 return
-            if status == "succeeded":
+            if status == "succeeded" and settle:
                 # Captured after all (a capture raced the cancel): giving the money back is a refund.
                 # Its own key: Stripe's keys are account-wide, and this is another request.
-                await self._refund(provider_ref, amount_minor, f"{idempotency_key}:refund")
+                await self._refund(provider_ref, amount_minor, f"{idempotency_key}:refund", settle=False)
                 return
             raise provider_error(error, mutating=True) from error
 
-    async def _refund(self, provider_ref: str, amount_minor: int, idempotency_key: str) -> None:
+    async def _refund(self, provider_ref: str, amount_minor: int, idempotency_key: str, *, settle: bool = True) -> None:
         refund = self._client.v1.refunds.create_async(
             {"payment_intent": provider_ref, "amount": amount_minor}, {"idempotency_key": idempotency_key}
         )
@@ -169,9 +171,9 @@ class StripeProvider:
             status = await self._status(provider_ref, error)
             if status == "canceled":
                 return  # nothing was ever taken, so nothing is owed
-            if status == "requires_capture":
+            if status == "requires_capture" and settle:
                 # Never captured: the hold is released by cancelling, under a key of its own.
-                await self._cancel(provider_ref, amount_minor, f"{idempotency_key}:cancel")
+                await self._cancel(provider_ref, amount_minor, f"{idempotency_key}:cancel", settle=False)
                 return
             raise provider_error(error, mutating=True) from error
 
