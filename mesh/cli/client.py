@@ -142,9 +142,17 @@ def bearer(token: str | None, environ: Mapping[str, str] | None = None) -> str:
     if env.get("OMS_TOKEN", "").strip():
         return env["OMS_TOKEN"].strip()
     try:
-        return mint_token(CLI_SUBJECT, [ROLE_ADMIN], auth_settings(), ttl_s=MINTED_TTL_S)
-    except ValueError as exc:
+        return mint(CLI_SUBJECT, [ROLE_ADMIN], ttl_s=MINTED_TTL_S)
+    except CliError as exc:
         raise CliError(f"no token: pass --token or set OMS_TOKEN ({exc})", status=USAGE) from exc
+
+
+def mint(subject: str, roles: list[str], *, ttl_s: int) -> str:
+    """A token signed with the ``OMS_AUTH_*`` settings' HS256 secret."""
+    settings = auth_settings()
+    if settings.jwt_secret is None or not settings.jwt_secret.get_secret_value():
+        raise CliError("no OMS_AUTH_JWT_SECRET to sign a token with", status=USAGE)
+    return mint_token(subject, roles, settings, ttl_s=ttl_s)
 
 
 def auth_settings() -> AuthSettings:

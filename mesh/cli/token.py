@@ -6,9 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from mesh.auth.minting import mint_token
 from mesh.auth.principal import ROLE_ADMIN, ROLE_CUSTOMER
-from mesh.cli.client import auth_settings, positive_int
+from mesh.cli.client import mint, positive_int
 
 
 def register(commands: Any) -> None:
@@ -31,5 +30,5 @@ def register(commands: Any) -> None:
 
 
 def _token(args: argparse.Namespace) -> int:
-    sys.stdout.write(mint_token(args.sub, args.role, auth_settings(), ttl_s=args.ttl) + "\n")
+    sys.stdout.write(mint(args.sub, args.role, ttl_s=args.ttl) + "\n")
     return 0
