@@ -18,6 +18,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaExcep
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     ConfigResource,
+    ConfigSource,
     OffsetSpec,
     ResourceType,
 )
@@ -214,8 +215,12 @@ def _describe(args: argparse.Namespace) -> int:
         }
         for p in sorted(metadata.partitions.values(), key=lambda p: p.id)
     ]
-    # What is set on the topic itself (the rest are the broker's defaults).
-    configs = {name: entry.value for name, entry in sorted(broker.configs(args.topic).items()) if not entry.is_default}
+    # Only what differs from Kafka's own defaults: set on the topic, or on the broker for all.
+    configs = [
+        {"name": name, "value": entry.value, "source": config_source(entry.source)}
+        for name, entry in sorted(broker.configs(args.topic).items())
+        if not entry.is_default
+    ]
     if args.json:
         print_json({"topic": args.topic, "partitions": partitions, "configs": configs})
         return 0
@@ -234,8 +239,8 @@ def _describe(args: argparse.Namespace) -> int:
     ]
     print_table(["PARTITION", "LEADER", "REPLICAS", "IN SYNC", "EARLIEST", "LATEST"], rows)
     if configs:
-        sys.stdout.write("\nset on the topic:\n")
-        print_fields([(f"  {name}", value) for name, value in configs.items()])
+        sys.stdout.write("\n")
+        print_table(["SETTING", "VALUE", "SET ON"], [[c["name"], str(c["value"]), c["source"]] for c in configs])
     return 0
 
 
@@ -284,6 +289,20 @@ def lags(
         Lag(group, parts[0].state, topic, None, sum(r.committed for r in parts), sum(r.latest for r in parts))
         for (group, topic), parts in summed.items()
     ]
+
+
+def config_source(source: Any) -> str:
+    """Where a topic setting comes from: ``topic`` (set on it), ``broker`` (the broker's, for
+    every topic), else Kafka's name for it in lower case."""
+    try:
+        name = ConfigSource(source).name
+    except ValueError:  # a source newer than this client knows
+        return str(source)
+    if name == "DYNAMIC_TOPIC_CONFIG":
+        return "topic"
+    if "BROKER" in name:
+        return "broker"
+    return name.lower()
 
 
 def _lag(args: argparse.Namespace) -> int:

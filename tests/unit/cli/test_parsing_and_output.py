@@ -6,13 +6,14 @@ import argparse
 
 import pytest
 from confluent_kafka import TopicPartition
+from confluent_kafka.admin import ConfigSource  # type: ignore[attr-defined]
 from google.type.money_pb2 import Money
 
 from mesh.cli.app import build_parser, main
 from mesh.cli.client import bearer, default_address, paged
 from mesh.cli.errors import CliError
 from mesh.cli.output import money, short, table
-from mesh.cli.topics import Lag, PartitionOffsets, lags, selected
+from mesh.cli.topics import Lag, PartitionOffsets, config_source, lags, selected
 
 EXPECTED = {
     ("orders", "list"),
@@ -169,3 +170,11 @@ def test_oms_token_without_a_secret_says_so(
     monkeypatch.setenv("OMS_AUTH_JWT_SECRET", "")
     assert main(["token", "--sub", "a-1", "--role", "admin"]) == 2
     assert capsys.readouterr().err == "oms token: no OMS_AUTH_JWT_SECRET to sign a token with\n"
+
+
+def test_a_topic_settings_source_is_named_for_an_operator() -> None:
+    assert config_source(ConfigSource.DYNAMIC_TOPIC_CONFIG.value) == "topic"
+    assert config_source(ConfigSource.STATIC_BROKER_CONFIG.value) == "broker"
+    assert config_source(ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG) == "broker"
+    assert config_source(ConfigSource.DEFAULT_CONFIG.value) == "default_config"
+    assert config_source(99) == "99"
