@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -265,3 +266,31 @@ async def test_a_token_that_is_not_admin_is_refused_with_its_code(stack: Stack) 
     assert err.startswith("oms stock: PERMISSION_DENIED: "), err
     _, _, err = await oms(stack, "orders", "list", "--token", "not-a-jwt", expect=1)
     assert err.startswith("oms orders: UNAUTHENTICATED: "), err
+
+
+async def test_watch_ends_on_ctrl_c(stack: Stack, clients: Clients) -> None:
+    """A CONFIRMED order is not final: the watch runs until the operator presses Ctrl-C (SIGINT),
+    then ends with status 130 and no traceback."""
+    order = await confirmed_order(clients, await clients.product(stock=1))
+    process = await asyncio.create_subprocess_exec(
+        str(OMS),
+        "orders",
+        "watch",
+        order.order_id,
+        cwd=ROOT,
+        env=cli_env(stack),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        first = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+        assert first.decode().split()[-1] == "CONFIRMED"
+        process.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 130
+    assert "Traceback" not in err.decode()
