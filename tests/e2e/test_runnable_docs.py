@@ -1,7 +1,8 @@
 """The commands the README and docs/ mark runnable (a ```sh block right after `<!-- runnable -->`)
 run as written against `scripts/run` (what `make run` runs), with the demo data it loads, from
 the checkout, on a PATH without the virtualenv or .oms/bin (a newcomer's shell). So do the
-banner's examples.
+banner's examples. The run is told to mail an SMTP server of the test's own
+(``OMS_NOTIFY_SMTP_HOST``/``_PORT``), which gets the mail, and its own sink is not started.
 
 This run has its own databases, topics and ports (other sessions share the machine), so the
 documented default ports and the `.oms/` state folder are rewritten to this run's before a block
@@ -24,6 +25,7 @@ import pytest
 from testkit.infra import ROOT, Infra, create_database, drop_database, fresh_kafka, group_suffix, remove_kafka_of
 from testkit.processes import free_port
 from testkit.wait import eventually
+from tests.integration.notify.support import SmtpServer
 from tests.unit.project.test_doc_commands import DOCS, runnable_blocks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -39,6 +41,7 @@ class Run:
     output: Path
     state: Path
     ports: dict[str, int]
+    smtp: SmtpServer
 
     def text(self) -> str:
         return self.output.read_text(errors="replace") if self.output.exists() else ""
@@ -56,6 +59,8 @@ async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[Run]:
     kafka = await fresh_kafka(infra)
     databases: dict[str, str] = {}
     process: asyncio.subprocess.Process | None = None
+    smtp = SmtpServer()
+    smtp.start()
     try:
         for name in SERVICES:
             databases[name] = await create_database(infra, f"{name}_svc")
@@ -70,7 +75,9 @@ async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[Run]:
             "OMS_REDIS_URL": infra.redis_url,
             "OMS_INVENTORY_CACHE_KEY_PREFIX": f"test:{uuid.uuid4().hex[:8]}:",
             "OMS_GATEWAY_PORT": str(ports["gateway"]),
-            "OMS_RUN_SMTP_PORT": str(ports["smtp"]),
+            "OMS_RUN_SMTP_PORT": str(ports["smtp"]),  # where the sink would listen: it must not
+            "OMS_NOTIFY_SMTP_HOST": "127.0.0.1",
+            "OMS_NOTIFY_SMTP_PORT": str(smtp.port),
             "OMS_RUN_STOP_TIMEOUT_S": "15",
             "OMS_PG_ADMIN_URL": infra.pg_admin_url,
         }
@@ -88,7 +95,7 @@ async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[Run]:
             process = await asyncio.create_subprocess_exec(
                 str(ROOT / "scripts" / "run"), cwd=ROOT, env=env, stdout=sink, stderr=sink, start_new_session=True
             )
-        started = Run(process, output, state, ports)
+        started = Run(process, output, state, ports, smtp)
 
         async def banner() -> bool:
             if process is not None and process.returncode is not None:
@@ -110,6 +117,7 @@ async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[Run]:
             with contextlib.suppress(Exception):
                 await drop_database(infra, url)
         await remove_kafka_of(kafka)
+        smtp.stop()
 
 
 async def shell(script: str) -> tuple[int, str]:
@@ -145,3 +153,19 @@ async def test_every_runnable_block_of_the_docs_runs_as_written(run: Run) -> Non
     assert printed is not None, run.text()[-3000:]
     code, output = await shell(printed[1])
     assert code == 0 and "oms.order.v1.OrderService" in output, output
+
+
+async def test_mail_goes_to_the_smtp_server_the_caller_named(run: Run) -> None:
+    assert "sent to your SMTP server 127.0.0.1:" in run.text()
+    assert not (run.state / "logs" / "smtp.log").exists(), "the run started its sink anyway"
+    body = '{"customerId": "c-demo-ada", "items": [{"productId": "coffee-ethiopia-yirgacheffe-250g", "quantity": 1}]}'
+    code, output = await shell(
+        f"curl -fsS -X POST localhost:{run.ports['gateway']}/orders -H 'Content-Type: application/json' "
+        f"-H \"Authorization: Bearer $(cat {run.state}/run/customer.token)\" -d '{body}'"
+    )
+    assert code == 0, output
+
+    async def mailed() -> bool:
+        return any("ada@example.com" in mail.rcpt_tos for mail in list(run.smtp.sink.received))
+
+    await eventually(mailed, timeout_s=90, interval_s=0.5, what="a mail to the demo customer at our SMTP server")
