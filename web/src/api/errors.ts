@@ -42,6 +42,8 @@ export class ApiError extends Error {
   readonly fieldViolations: FieldViolation[];
   readonly retryAfterS: number | undefined;
   readonly metadata: Record<string, string>;
+  /** google.rpc.PreconditionFailure: what about the system's state stood in the way. */
+  readonly preconditions: string[];
 
   constructor(init: {
     kind: ErrorKind;
@@ -51,6 +53,7 @@ export class ApiError extends Error {
     fieldViolations?: FieldViolation[];
     retryAfterS?: number | undefined;
     metadata?: Record<string, string>;
+    preconditions?: string[];
   }) {
     super(init.message);
     this.kind = init.kind;
@@ -59,6 +62,7 @@ export class ApiError extends Error {
     this.fieldViolations = init.fieldViolations ?? [];
     this.retryAfterS = init.retryAfterS;
     this.metadata = init.metadata ?? {};
+    this.preconditions = init.preconditions ?? [];
   }
 
   /** The violation of ``field`` (a form field's JSON or proto name), if the API named it. */
@@ -91,7 +95,7 @@ export class ApiError extends Error {
           ? `Please correct the highlighted field${this.fieldViolations.length === 1 ? "" : "s"}.`
           : this.message;
       default:
-        return this.message;
+        return this.preconditions.length ? `${this.message}: ${this.preconditions.join("; ")}.` : this.message;
     }
   }
 }
@@ -142,6 +146,7 @@ export function apiError(response: Pick<Response, "status" | "headers">, body: u
   const details = (Array.isArray(status.details) ? status.details : []) as Detail[];
   const fieldViolations: FieldViolation[] = [];
   const metadata: Record<string, string> = {};
+  const preconditions: string[] = [];
   let retryAfterS = parseRetryAfter(response.headers.get("Retry-After"));
   for (const detail of details) {
     const type = detail["@type"] ?? "";
@@ -151,6 +156,11 @@ export function apiError(response: Pick<Response, "status" | "headers">, body: u
       }
     } else if (type.endsWith("google.rpc.RetryInfo") && retryAfterS === undefined && detail.retryDelay) {
       retryAfterS = Math.ceil(parseFloat(detail.retryDelay));
+    } else if (type.endsWith("google.rpc.PreconditionFailure")) {
+      for (const v of detail.violations ?? []) {
+        const subject = (v.subject ?? "").replace(/^products\//, "");
+        preconditions.push(subject ? `${subject}: ${v.description ?? ""}` : (v.description ?? ""));
+      }
     } else if (type.endsWith("google.rpc.ErrorInfo")) {
       Object.assign(metadata, detail.metadata ?? {});
     }
@@ -167,6 +177,7 @@ export function apiError(response: Pick<Response, "status" | "headers">, body: u
     fieldViolations,
     retryAfterS,
     metadata,
+    preconditions,
   });
 }
 
