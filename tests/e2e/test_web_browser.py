@@ -50,7 +50,7 @@ async def _run(*command: str, env: dict[str, str] | None = None, timeout_s: floa
 async def test_shop_and_back_office_in_chromium(mesh: Mesh) -> None:
     npm = shutil.which("npm")
     assert npm, "npm is needed for the browser tests (make deps)"
-    assert Path(CHROMIUM).is_file(), f"no Chromium at {CHROMIUM}: `scripts/apt-install chromium=chromium`"
+    assert shutil.which(CHROMIUM), f"no Chromium at {CHROMIUM}: `scripts/apt-install chromium=chromium`"
     code, output = await _run(npm, "run", "build", timeout_s=BUILD_TIMEOUT_S)
     assert code == 0, f"npm run build failed:\n{output}"
 
