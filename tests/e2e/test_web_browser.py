@@ -47,6 +47,13 @@ async def _run(*command: str, env: dict[str, str] | None = None, timeout_s: floa
     return process.returncode, output.decode(errors="replace")
 
 
+def _keep(output: str) -> None:
+    """The browser tests' report, beside their screenshots (pytest shows it only on failure)."""
+    artifacts = REPO / "web" / "test-artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    (artifacts / "browser-tests.log").write_text(output, encoding="utf-8")
+
+
 async def test_shop_and_back_office_in_chromium(mesh: Mesh) -> None:
     npm = shutil.which("npm")
     assert npm, "npm is needed for the browser tests (make deps)"
@@ -74,5 +81,6 @@ async def test_shop_and_back_office_in_chromium(mesh: Mesh) -> None:
             },
             timeout_s=BROWSER_TIMEOUT_S,
         )
+        _keep(output)
         assert code == 0, f"the browser tests failed:\n{output}\n--- gateway log ---\n{stack.gateway.tail()}"
         assert " passed" in output and " failed" not in output, output

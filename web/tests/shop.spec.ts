@@ -143,3 +143,56 @@ test("API errors are shown where they belong: a field violation on the field, 40
   await page.reload();
   await expect(page.getByText("Please sign in (again) to continue.")).toBeVisible();
 });
+
+test("a shopper cancels an order, and the page follows it to CANCELLED", async ({ page, request }) => {
+  const api = await Api.asAdmin(request);
+  const name = unique("Kettle");
+  const productId = await api.product(name, 3);
+  const customerId = await api.customer();
+
+  await signInShopper(page, customerId);
+  await page.goto(`/#/products/${productId}`);
+  await page.getByRole("button", { name: "Add to cart" }).click();
+  await page.goto("/#/cart");
+  await page.getByRole("button", { name: "Place order" }).click();
+  await expect(page.getByTestId("order-status")).toHaveText("Confirmed");
+  await page.getByRole("button", { name: "Cancel the order" }).click();
+  await expect(page.getByTestId("order-status")).toHaveText("Cancelled");
+  await expect(page.getByTestId("status-reason")).toContainText("cancelled by the customer");
+  await expect(page.getByRole("button", { name: "Cancel the order" })).toHaveCount(0);
+  const orders = await api.orders(customerId);
+  expect(orders.map((o) => o.status)).toEqual(["ORDER_STATUS_CANCELLED"]);
+});
+
+test("429 says when to retry and UNAVAILABLE offers to try again", async ({ page }) => {
+  // The gateway's answers are stood in for here (the real ones are tested in tests/e2e): what
+  // is under test is what the page makes of them.
+  let answer: "rate-limited" | "unavailable" | "real" = "rate-limited";
+  await page.route(/\/products\?/, async (route) => {
+    if (answer === "rate-limited") {
+      await route.fulfill({
+        status: 429,
+        headers: { "Retry-After": "7", "Content-Type": "application/json" },
+        body: JSON.stringify({ code: 8, message: "rate limit exceeded: 600 per 1 minute", details: [] }),
+      });
+    } else if (answer === "unavailable") {
+      await route.fulfill({
+        status: 503,
+        contentType: "application/json",
+        body: JSON.stringify({ code: 14, message: "inventory is unavailable", details: [] }),
+      });
+    } else {
+      await route.continue();
+    }
+  });
+  await page.goto("/");
+  await expect(page.getByRole("alert")).toContainText("Too many requests: please retry in 7 seconds.");
+  answer = "unavailable";
+  await page.getByRole("button", { name: "Try again" }).click();
+  await expect(page.getByRole("alert")).toContainText("temporarily unavailable. Please try again.");
+  await checkPage(page, "shop-unavailable");
+  answer = "real";
+  await page.getByRole("button", { name: "Try again" }).click();
+  await expect(page.getByRole("alert")).toHaveCount(0);
+  await expect(page.getByRole("heading", { name: "Products" })).toBeVisible();
+});
