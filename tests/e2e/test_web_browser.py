@@ -10,7 +10,9 @@ starts the stack, runs them and fails with their output. Screenshots: web/test-a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import shutil
 from pathlib import Path
 
@@ -40,7 +42,9 @@ async def _run(*command: str, env: dict[str, str] | None = None, timeout_s: floa
     try:
         output, _ = await asyncio.wait_for(process.communicate(), timeout_s)
     except TimeoutError:
-        process.kill()
+        # Its own session: npm, Playwright's node and Chromium go together.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         output, _ = await process.communicate()
         return -1, output.decode(errors="replace") + f"\n(timed out after {timeout_s}s)"
     assert process.returncode is not None
