@@ -37,7 +37,7 @@ from gateway.routing import Router
 from gateway.settings import GatewaySettings
 from gateway.telemetry import TracingMiddleware, route_of
 from gateway.upstream import Upstreams
-from gateway.web import is_web_path, web_routes
+from gateway.web import WEB_PREFIXES, is_web_path, web_routes
 from mesh.auth.settings import AuthSettings, load_auth
 from mesh.auth.tls import MeshTls, TlsSettings
 from mesh.auth.verification import TokenVerifier
@@ -121,7 +121,8 @@ def create_app(
         *web_routes(settings.web_dist),
         *(dev_sign_in_routes(auth) if dev_sign_in else []),
     ]
-    traced_routes = route_of(gateway.router, RESERVED_PATHS)
+    # Asset names carry hashes: spans name /assets/{path}, never each file.
+    traced_routes = route_of(gateway.router, RESERVED_PATHS + WEB_PREFIXES)
     cors = _cors(settings)
     gzip = Middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
     own = Starlette(
