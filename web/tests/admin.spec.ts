@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { Api, checkPage, signInAdmin, unique } from "./support";
+import { adminToken, Api, checkPage, signInAdmin, unique } from "./support";
 
 test("an audit with a stale version shows the conflict, and a re-read lets it through", async ({ page, request }) => {
   const api = await Api.asAdmin(request);
@@ -58,8 +58,26 @@ test("the back office's tables page through the API, and each page passes axe", 
   await expect(pager.getByText("Page 1")).toBeVisible();
 });
 
-test("the sign-in page of the back office", async ({ page }) => {
+test("the back office takes a pasted provider token, and refuses one that is not an admin's", async ({
+  page,
+  request,
+}) => {
   await page.goto("/admin");
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
   await checkPage(page, "admin-sign-in");
+
+  const token = page.getByRole("textbox", { name: "Token" });
+  await token.fill("not a token");
+  await page.getByRole("button", { name: "Use this token" }).click();
+  await expect(page.getByRole("alert")).toContainText("This is not a token");
+
+  const customer = await request.post("/auth/dev-sign-in", { data: { role: "customer", customerId: "c-demo-ada" } });
+  await token.fill(((await customer.json()) as { token: string }).token);
+  await page.getByRole("button", { name: "Use this token" }).click();
+  await expect(page.getByRole("alert")).toContainText("This token has no 'admin' role.");
+
+  await token.fill(await adminToken(request));
+  await page.getByRole("button", { name: "Use this token" }).click();
+  await expect(page.getByTestId("signed-in-as")).toHaveText(/Signed in as admin-1/);
+  await expect(page.getByRole("heading", { name: "Orders" })).toBeVisible();
 });

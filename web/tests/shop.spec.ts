@@ -7,7 +7,7 @@ test("a shopper browses, places an order once (double click) and sees it turn CO
 }) => {
   const api = await Api.asAdmin(request);
   const name = unique("Teapot");
-  const productId = await api.product(name, 10);
+  await api.product(name, 10);
   const customerId = await api.customer();
 
   // Browsing needs no sign-in.
@@ -32,7 +32,15 @@ test("a shopper browses, places an order once (double click) and sees it turn CO
   await expect(page.getByRole("link", { name })).toBeVisible();
   await checkPage(page, "shop-cart");
 
-  // A double click, and a retry of the same request, place one order (one Idempotency-Key).
+  // A double click, and a retry of the same request, place one order (one Idempotency-Key):
+  // every request the page sends is delivered twice, as after an answer lost on the way back.
+  const keys: string[] = [];
+  await page.route("**/orders", async (route) => {
+    if (route.request().method() !== "POST") return route.continue();
+    keys.push(route.request().headers()["idempotency-key"] ?? "");
+    await route.fetch();
+    await route.fulfill({ response: await route.fetch() });
+  });
   await page.getByRole("button", { name: "Place order" }).dblclick();
   await expect(page).toHaveURL(/#\/orders\/.+/);
   await expect(page.getByTestId("order-status")).toHaveText("Confirmed");
@@ -41,6 +49,9 @@ test("a shopper browses, places an order once (double click) and sees it turn CO
   const orders = await api.orders(customerId);
   expect(orders).toHaveLength(1);
   expect(orders[0]?.status).toBe("ORDER_STATUS_CONFIRMED");
+  expect(keys.length).toBeGreaterThanOrEqual(1);
+  expect(new Set(keys).size).toBe(1);
+  expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
 
   await page.goto("/#/orders");
   await expect(page.getByTestId("my-orders").getByRole("link", { name: orders[0]!.orderId })).toBeVisible();

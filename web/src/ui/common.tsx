@@ -3,6 +3,7 @@ import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
 import {
   currentSession,
+  decodeToken,
   devSignIn,
   devSignInOptions,
   onSessionChange,
@@ -133,16 +134,16 @@ export function SignIn({ admin, onDone }: { admin: boolean; onDone: () => void }
 
   const paste = (event: Event) => {
     event.preventDefault();
-    const session = signIn(token);
+    const session = decodeToken(token);
     if (!session) {
       setPasteError("This is not a token: paste the whole JWT your identity provider issued.");
       return;
     }
     if (admin && !session.roles.includes("admin")) {
-      signOut();
       setPasteError("This token has no 'admin' role.");
       return;
     }
+    signIn(session.token);
     onDone();
   };
 
