@@ -22,6 +22,7 @@ class KafkaCluster:
     directory: Path
     ports: list[int] = field(default_factory=lambda: [free_port() for _ in range(3)])
     controller_ports: list[int] = field(default_factory=lambda: [free_port() for _ in range(3)])
+    _admin: AdminClient | None = field(default=None, repr=False)
 
     @property
     def bootstrap(self) -> str:
@@ -60,8 +61,27 @@ class KafkaCluster:
     async def kill(self, node: int) -> None:
         await self._infra("kill", str(node))
 
+    def admin(self) -> AdminClient:
+        """One admin client for the cluster's whole life: librdkafka aborts the process when an
+        admin client is destroyed with requests still pending, as happens while a node is down."""
+        if self._admin is None:
+            self._admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        return self._admin
+
     def leader_of(self, topic: str, partition: int = 0) -> int:
         """The node id leading ``topic``'s partition (node ids are 1, 2, 3)."""
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
-        metadata = admin.list_topics(topic, timeout=10)
+        metadata = self.admin().list_topics(topic, timeout=10)
         return int(metadata.topics[topic].partitions[partition].leader)
+
+    async def group_settled(self, group: str, members: int) -> bool:
+        """The consumer group is Stable with ``members`` members (a rebalance is over)."""
+
+        def describe() -> bool:
+            (future,) = self.admin().describe_consumer_groups([group], request_timeout=5).values()
+            try:
+                description = future.result(timeout=10)
+            except Exception:  # noqa: BLE001 - no coordinator while a node is down: not settled yet
+                return False
+            return str(description.state).endswith("STABLE") and len(description.members) == members
+
+        return await asyncio.to_thread(describe)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 
 from mesh.messaging.kafka import ensure_topics
 from mesh.resilience.client_policy import channel_options
@@ -133,17 +132,6 @@ def _group_of(service: ServiceProcess) -> str:
     return service.env[f"{prefix}CONSUMER_GROUP"] + service.env.get(f"{prefix}CONSUMER_GROUP_SUFFIX", "")
 
 
-async def _group_settled(bootstrap: str, group: str, members: int) -> bool:
-    """The group is Stable with ``members`` members (the rebalance after a join or a loss is over)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    (future,) = admin.describe_consumer_groups([group], request_timeout=5).values()
-    try:
-        description = await asyncio.wrap_future(future)
-    except Exception:
-        return False
-    return str(description.state).endswith("STABLE") and len(description.members) == members
-
-
 async def _time_until(probe: object, what: str, timeout_s: float = 120) -> float:
     started = time.monotonic()
     await eventually(probe, timeout_s=timeout_s, interval_s=0.25, what=what)  # type: ignore[arg-type]
@@ -203,7 +191,7 @@ async def test_a_broker_and_one_replica_of_each_service_killed_mid_flight_lose_n
             await mesh.services[name].kill()
         for name in ("inventory", "order", "notify"):
             report[f"rebalance after losing a {name} replica (s)"] = await _time_until(
-                lambda n=name: _group_settled(cluster.bootstrap, group[n], 1), f"{name} group down to one member"
+                lambda n=name: cluster.group_settled(group[n], 1), f"{name} group down to one member"
             )
         await eventually(_noop, until=lambda _: len(placements.done) >= 200, timeout_s=180, what="200 orders placed")
 
@@ -212,7 +200,7 @@ async def test_a_broker_and_one_replica_of_each_service_killed_mid_flight_lose_n
         await asyncio.gather(*(mesh.services[name].start() for name in ("inventory", "order", "notify")))
         for name in ("inventory", "order", "notify"):
             report[f"rebalance after a {name} replica rejoined (s)"] = await _time_until(
-                lambda n=name: _group_settled(cluster.bootstrap, group[n], 2), f"{name} group back to two members"
+                lambda n=name: cluster.group_settled(group[n], 2), f"{name} group back to two members"
             )
         await asyncio.gather(*placing)
 
