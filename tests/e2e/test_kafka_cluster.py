@@ -138,6 +138,21 @@ async def _time_until(probe: object, what: str, timeout_s: float = 120) -> float
     return time.monotonic() - started
 
 
+async def _report_rebalances(
+    report: dict[str, float], when: str, cluster: KafkaCluster, group: dict[str, str], *, members: int
+) -> None:
+    """How long each service's consumer group took, measured at once, to be Stable with ``members``."""
+    names = list(group)
+    times = await asyncio.gather(
+        *(
+            _time_until(lambda n=name: cluster.group_settled(group[n], members), f"{name} group at {members}")
+            for name in names
+        )
+    )
+    for name, seconds in zip(names, times, strict=True):
+        report[f"{name} group rebalance {when} (s)"] = seconds
+
+
 async def _all_orders(clients: Clients) -> list[order_pb2.Order]:
     orders: list[order_pb2.Order] = []
     token = ""
@@ -189,19 +204,13 @@ async def test_a_broker_and_one_replica_of_each_service_killed_mid_flight_lose_n
         # 2. Then one replica of each service.
         for name in ("inventory", "order", "notify"):
             await mesh.services[name].kill()
-        for name in ("inventory", "order", "notify"):
-            report[f"rebalance after losing a {name} replica (s)"] = await _time_until(
-                lambda n=name: cluster.group_settled(group[n], 1), f"{name} group down to one member"
-            )
+        await _report_rebalances(report, "after losing a replica", cluster, group, members=1)
         await eventually(_noop, until=lambda _: len(placements.done) >= 200, timeout_s=180, what="200 orders placed")
 
         # 3. Everything comes back.
         report["broker restart (s)"] = await cluster.up()
         await asyncio.gather(*(mesh.services[name].start() for name in ("inventory", "order", "notify")))
-        for name in ("inventory", "order", "notify"):
-            report[f"rebalance after a {name} replica rejoined (s)"] = await _time_until(
-                lambda n=name: cluster.group_settled(group[n], 2), f"{name} group back to two members"
-            )
+        await _report_rebalances(report, "after the replica rejoined", cluster, group, members=2)
         await asyncio.gather(*placing)
 
         # Every placement got one order, and no order exists that no client was given.
