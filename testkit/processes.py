@@ -165,6 +165,7 @@ class Mesh:
                 "OMS_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
                 "OMS_KAFKA_TOPIC_PREFIX": self.kafka.topic_prefix,
                 "OMS_KAFKA_PARTITIONS": str(self.kafka.partitions),
+                "OMS_KAFKA_REPLICATION_FACTOR": str(self.kafka.replication_factor),
                 "OMS_REDIS_URL": self.infra.redis_url,
                 "OMS_LOG_FORMAT": "json",
                 # The tests sign tokens with the public development secret, allowed only here.
