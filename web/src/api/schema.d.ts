@@ -1502,14 +1502,29 @@ export interface operations {
     InventoryOperationsService_ListDeadLetters: {
         parameters: {
             query?: {
-                /** @description At most this many (default 50, at most 500). */
+                /**
+                 * @description At most this many (default 50, at most 500).
+                 * @example 10
+                 */
                 page_size?: number;
                 /** @description The next_page_token of the previous page; empty for the first page. */
                 page_token?: string;
                 /** @description Only dead letters that came from this topic (e.g. `orders`); empty for all. */
                 original_topic?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1538,13 +1553,34 @@ export interface operations {
     InventoryOperationsService_GetDeadLetter: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description Its offset. */
+                /**
+                 * @description Its offset.
+                 * @example 0
+                 */
                 offset: string;
-                /** @description Its partition. */
+                /**
+                 * @description Its partition.
+                 * @example 0
+                 */
                 partition: number;
-                /** @description The dead-letter topic. */
+                /**
+                 * @description The dead-letter topic.
+                 * @example orders.dlq
+                 */
                 topic: string;
             };
             cookie?: never;
@@ -1574,12 +1610,35 @@ export interface operations {
     InventoryOperationsService_ReplayDeadLetters: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "deadLetters": [
+                 *         {
+                 *           "offset": "0",
+                 *           "partition": 0,
+                 *           "topic": "orders.dlq"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.ops.v1.ReplayDeadLettersRequest"];
             };
         };
@@ -1607,12 +1666,27 @@ export interface operations {
     InventoryOperationsService_ListParkedEvents: {
         parameters: {
             query?: {
-                /** @description At most this many (default 50, at most 500). */
+                /**
+                 * @description At most this many (default 50, at most 500).
+                 * @example 10
+                 */
                 page_size?: number;
                 /** @description The next_page_token of the previous page; empty for the first page. */
                 page_token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1641,12 +1715,31 @@ export interface operations {
     InventoryOperationsService_RepublishParkedEvents: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "outboxIds": [
+                 *         "1"
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.ops.v1.RepublishParkedEventsRequest"];
             };
         };
@@ -1674,14 +1767,29 @@ export interface operations {
     NotifyOperationsService_ListDeadLetters: {
         parameters: {
             query?: {
-                /** @description At most this many (default 50, at most 500). */
+                /**
+                 * @description At most this many (default 50, at most 500).
+                 * @example 10
+                 */
                 page_size?: number;
                 /** @description The next_page_token of the previous page; empty for the first page. */
                 page_token?: string;
                 /** @description Only dead letters that came from this topic (e.g. `orders`); empty for all. */
                 original_topic?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1710,13 +1818,34 @@ export interface operations {
     NotifyOperationsService_GetDeadLetter: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description Its offset. */
+                /**
+                 * @description Its offset.
+                 * @example 0
+                 */
                 offset: string;
-                /** @description Its partition. */
+                /**
+                 * @description Its partition.
+                 * @example 0
+                 */
                 partition: number;
-                /** @description The dead-letter topic. */
+                /**
+                 * @description The dead-letter topic.
+                 * @example orders.dlq
+                 */
                 topic: string;
             };
             cookie?: never;
@@ -1746,12 +1875,35 @@ export interface operations {
     NotifyOperationsService_ReplayDeadLetters: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "deadLetters": [
+                 *         {
+                 *           "offset": "0",
+                 *           "partition": 0,
+                 *           "topic": "orders.dlq"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.ops.v1.ReplayDeadLettersRequest"];
             };
         };
@@ -1779,12 +1931,27 @@ export interface operations {
     NotifyOperationsService_ListParkedEvents: {
         parameters: {
             query?: {
-                /** @description At most this many (default 50, at most 500). */
+                /**
+                 * @description At most this many (default 50, at most 500).
+                 * @example 10
+                 */
                 page_size?: number;
                 /** @description The next_page_token of the previous page; empty for the first page. */
                 page_token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1813,12 +1980,31 @@ export interface operations {
     NotifyOperationsService_RepublishParkedEvents: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "outboxIds": [
+                 *         "1"
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.ops.v1.RepublishParkedEventsRequest"];
             };
         };
@@ -1846,14 +2032,29 @@ export interface operations {
     OrderOperationsService_ListDeadLetters: {
         parameters: {
             query?: {
-                /** @description At most this many (default 50, at most 500). */
+                /**
+                 * @description At most this many (default 50, at most 500).
+                 * @example 10
+                 */
                 page_size?: number;
                 /** @description The next_page_token of the previous page; empty for the first page. */
                 page_token?: string;
                 /** @description Only dead letters that came from this topic (e.g. `orders`); empty for all. */
                 original_topic?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1882,13 +2083,34 @@ export interface operations {
     OrderOperationsService_GetDeadLetter: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description Its offset. */
+                /**
+                 * @description Its offset.
+                 * @example 0
+                 */
                 offset: string;
-                /** @description Its partition. */
+                /**
+                 * @description Its partition.
+                 * @example 0
+                 */
                 partition: number;
-                /** @description The dead-letter topic. */
+                /**
+                 * @description The dead-letter topic.
+                 * @example orders.dlq
+                 */
                 topic: string;
             };
             cookie?: never;
@@ -1918,12 +2140,35 @@ export interface operations {
     OrderOperationsService_ReplayDeadLetters: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "deadLetters": [
+                 *         {
+                 *           "offset": "0",
+                 *           "partition": 0,
+                 *           "topic": "orders.dlq"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.ops.v1.ReplayDeadLettersRequest"];
             };
         };
@@ -1951,12 +2196,27 @@ export interface operations {
     OrderOperationsService_ListParkedEvents: {
         parameters: {
             query?: {
-                /** @description At most this many (default 50, at most 500). */
+                /**
+                 * @description At most this many (default 50, at most 500).
+                 * @example 10
+                 */
                 page_size?: number;
                 /** @description The next_page_token of the previous page; empty for the first page. */
                 page_token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1985,12 +2245,31 @@ export interface operations {
     OrderOperationsService_RepublishParkedEvents: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "outboxIds": [
+                 *         "1"
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.ops.v1.RepublishParkedEventsRequest"];
             };
         };
@@ -2018,12 +2297,31 @@ export interface operations {
     InventoryService_AddStock: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "productId": "coffee-ethiopia-yirgacheffe-250g",
+                 *       "quantity": "10",
+                 *       "reason": "delivery from the roastery"
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.inventory.v1.AddStockRequest"];
             };
         };
@@ -2051,12 +2349,32 @@ export interface operations {
     InventoryService_AuditStock: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "expectedVersion": "1",
+                 *       "productId": "coffee-ethiopia-yirgacheffe-250g",
+                 *       "quantity": "118",
+                 *       "reason": "shelf count"
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.inventory.v1.AuditStockRequest"];
             };
         };
@@ -2084,12 +2402,30 @@ export interface operations {
     InventoryService_CheckStock2: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example [
+                 *       "coffee-ethiopia-yirgacheffe-250g",
+                 *       "coffee-colombia-huila-1kg"
+                 *     ]
+                 */
                 "application/json": string[];
             };
         };
@@ -2119,9 +2455,24 @@ export interface operations {
     InventoryService_GetStock: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description The product's id. 1..128 characters. */
+                /**
+                 * @description The product's id. 1..128 characters.
+                 * @example coffee-ethiopia-yirgacheffe-250g
+                 */
                 product_id: string;
             };
             cookie?: never;
@@ -2155,7 +2506,10 @@ export interface operations {
                 page_size?: number;
                 /** @description The next_page_token of the previous page; empty for the first page. At most 1024 characters. */
                 page_token?: string;
-                /** @description Only notifications about this order, when set. At most 128 characters. */
+                /**
+                 * @description Only notifications about this order, when set. At most 128 characters.
+                 * @example 7f9c2ba4-e88f-4b2c-a3d5-6c0e8b1d2f30
+                 */
                 order_id?: string;
                 /** @description Only notifications in this status, when set. */
                 status?: components["schemas"]["oms.notify.v1.NotificationStatus"];
@@ -2165,7 +2519,19 @@ export interface operations {
                  */
                 customer_id?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2194,16 +2560,34 @@ export interface operations {
     OrderService_ListOrders2: {
         parameters: {
             query?: {
-                /** @description At most this many orders (default 50, not negative; more than 500 is served as 500). */
+                /**
+                 * @description At most this many orders (default 50, not negative; more than 500 is served as 500).
+                 * @example 10
+                 */
                 page_size?: number;
                 /** @description The next_page_token of the previous page; empty for the first page. At most 1024 characters. */
                 page_token?: string;
-                /** @description Only this customer's orders, when set. At most 128 characters. */
+                /**
+                 * @description Only this customer's orders, when set. At most 128 characters.
+                 * @example c-demo-ada
+                 */
                 customer_id?: string;
                 /** @description Only orders in this status, when set. */
                 status?: components["schemas"]["oms.order.v1.OrderStatus"];
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2232,12 +2616,40 @@ export interface operations {
     OrderService_PlaceOrder2: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the same key and body (per caller) returns the order placed first instead of placing another; the same key with another body is refused. At most 128 characters.
+                 * @example order-2026-0001-ada
+                 */
+                "Idempotency-Key"?: string;
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "customerId": "c-demo-ada",
+                 *       "items": [
+                 *         {
+                 *           "productId": "coffee-ethiopia-yirgacheffe-250g",
+                 *           "quantity": 1
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.order.v1.PlaceOrderRequest"];
             };
         };
@@ -2265,9 +2677,24 @@ export interface operations {
     OrderService_GetOrder2: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description The order's id. 1..128 characters. */
+                /**
+                 * @description The order's id. 1..128 characters.
+                 * @example 7f9c2ba4-e88f-4b2c-a3d5-6c0e8b1d2f30
+                 */
                 order_id: string;
             };
             cookie?: never;
@@ -2297,15 +2724,36 @@ export interface operations {
     OrderService_UpdateOrderStatus3: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description The order's id. 1..128 characters. */
+                /**
+                 * @description The order's id. 1..128 characters.
+                 * @example 7f9c2ba4-e88f-4b2c-a3d5-6c0e8b1d2f30
+                 */
                 order_id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "ordered twice by mistake",
+                 *       "status": "ORDER_STATUS_CANCELLED"
+                 *     }
+                 */
                 "application/json": {
                     /** @description Why, recorded with the change. At most 500 characters. */
                     reason?: string;
@@ -2338,7 +2786,10 @@ export interface operations {
     InventoryService_ListProducts2: {
         parameters: {
             query?: {
-                /** @description At most this many products (default 50, not negative; more than 500 is served as 500). */
+                /**
+                 * @description At most this many products (default 50, not negative; more than 500 is served as 500).
+                 * @example 10
+                 */
                 page_size?: number;
                 /** @description The next_page_token of the previous page; empty for the first page. At most 1024 characters. */
                 page_token?: string;
@@ -2347,7 +2798,19 @@ export interface operations {
                 /** @description Only products whose name contains this text (case-insensitive), when set. At most 200 characters. */
                 name_contains?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2376,9 +2839,24 @@ export interface operations {
     InventoryService_GetProduct2: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description The product's id. 1..128 characters. */
+                /**
+                 * @description The product's id. 1..128 characters.
+                 * @example coffee-ethiopia-yirgacheffe-250g
+                 */
                 product_id: string;
             };
             cookie?: never;
@@ -2408,12 +2886,27 @@ export interface operations {
     CustomerService_ListCustomers: {
         parameters: {
             query?: {
-                /** @description At most this many customers (default 50, not negative; more than 500 is served as 500). */
+                /**
+                 * @description At most this many customers (default 50, not negative; more than 500 is served as 500).
+                 * @example 10
+                 */
                 page_size?: number;
                 /** @description The next_page_token of the previous page; empty for the first page. At most 1024 characters. */
                 page_token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2442,12 +2935,31 @@ export interface operations {
     CustomerService_CreateCustomer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "customerId": "c-demo-alan",
+                 *       "email": "alan@example.com",
+                 *       "name": "Alan Turing"
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.order.v1.Customer"];
             };
         };
@@ -2478,18 +2990,40 @@ export interface operations {
                 /**
                  * @description The fields to change (at most 16 paths of at most 128 characters); empty means every field
                  *     present in the request.
+                 * @example name
                  */
                 update_mask?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description Server-assigned id unless given at creation. At most 128 characters. */
+                /**
+                 * @description Server-assigned id unless given at creation. At most 128 characters.
+                 * @example c-demo-ada
+                 */
                 "customer.customer_id": string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "name": "Ada King, Countess of Lovelace"
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.order.v1.Customer"];
             };
         };
@@ -2517,9 +3051,24 @@ export interface operations {
     CustomerService_GetCustomer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description The customer's id. 1..128 characters. */
+                /**
+                 * @description The customer's id. 1..128 characters.
+                 * @example c-demo-ada
+                 */
                 customer_id: string;
             };
             cookie?: never;
@@ -2553,7 +3102,10 @@ export interface operations {
                 page_size?: number;
                 /** @description The next_page_token of the previous page; empty for the first page. At most 1024 characters. */
                 page_token?: string;
-                /** @description Only notifications about this order, when set. At most 128 characters. */
+                /**
+                 * @description Only notifications about this order, when set. At most 128 characters.
+                 * @example 7f9c2ba4-e88f-4b2c-a3d5-6c0e8b1d2f30
+                 */
                 order_id?: string;
                 /** @description Only notifications in this status, when set. */
                 status?: components["schemas"]["oms.notify.v1.NotificationStatus"];
@@ -2563,7 +3115,19 @@ export interface operations {
                  */
                 customer_id?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2592,15 +3156,31 @@ export interface operations {
     NotificationService_RetryNotification: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description The notification's id. 1..128 characters. */
+                /**
+                 * @description The notification's id. 1..128 characters.
+                 * @example 3b241101-e2bb-4255-8caf-4136c566a962
+                 */
                 notification_id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /** @example {} */
                 "application/json": Record<string, never>;
             };
         };
@@ -2628,16 +3208,34 @@ export interface operations {
     OrderService_ListOrders: {
         parameters: {
             query?: {
-                /** @description At most this many orders (default 50, not negative; more than 500 is served as 500). */
+                /**
+                 * @description At most this many orders (default 50, not negative; more than 500 is served as 500).
+                 * @example 10
+                 */
                 page_size?: number;
                 /** @description The next_page_token of the previous page; empty for the first page. At most 1024 characters. */
                 page_token?: string;
-                /** @description Only this customer's orders, when set. At most 128 characters. */
+                /**
+                 * @description Only this customer's orders, when set. At most 128 characters.
+                 * @example c-demo-ada
+                 */
                 customer_id?: string;
                 /** @description Only orders in this status, when set. */
                 status?: components["schemas"]["oms.order.v1.OrderStatus"];
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2666,12 +3264,40 @@ export interface operations {
     OrderService_PlaceOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the same key and body (per caller) returns the order placed first instead of placing another; the same key with another body is refused. At most 128 characters.
+                 * @example order-2026-0001-ada
+                 */
+                "Idempotency-Key"?: string;
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "customerId": "c-demo-ada",
+                 *       "items": [
+                 *         {
+                 *           "productId": "coffee-ethiopia-yirgacheffe-250g",
+                 *           "quantity": 1
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.order.v1.PlaceOrderRequest"];
             };
         };
@@ -2699,9 +3325,24 @@ export interface operations {
     OrderService_GetOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description The order's id. 1..128 characters. */
+                /**
+                 * @description The order's id. 1..128 characters.
+                 * @example 7f9c2ba4-e88f-4b2c-a3d5-6c0e8b1d2f30
+                 */
                 order_id: string;
             };
             cookie?: never;
@@ -2731,15 +3372,36 @@ export interface operations {
     OrderService_UpdateOrderStatus: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description The order's id. 1..128 characters. */
+                /**
+                 * @description The order's id. 1..128 characters.
+                 * @example 7f9c2ba4-e88f-4b2c-a3d5-6c0e8b1d2f30
+                 */
                 order_id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "ordered twice by mistake",
+                 *       "status": "ORDER_STATUS_CANCELLED"
+                 *     }
+                 */
                 "application/json": {
                     /** @description Why, recorded with the change. At most 500 characters. */
                     reason?: string;
@@ -2772,15 +3434,35 @@ export interface operations {
     OrderService_CancelOrder2: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description The order's id. 1..128 characters. */
+                /**
+                 * @description The order's id. 1..128 characters.
+                 * @example 7f9c2ba4-e88f-4b2c-a3d5-6c0e8b1d2f30
+                 */
                 order_id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "no longer needed"
+                 *     }
+                 */
                 "application/json": {
                     /** @description Why the order is cancelled. At most 500 characters. */
                     reason?: string;
@@ -2811,15 +3493,36 @@ export interface operations {
     OrderService_UpdateOrderStatus2: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description The order's id. 1..128 characters. */
+                /**
+                 * @description The order's id. 1..128 characters.
+                 * @example 7f9c2ba4-e88f-4b2c-a3d5-6c0e8b1d2f30
+                 */
                 order_id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "ordered twice by mistake",
+                 *       "status": "ORDER_STATUS_CANCELLED"
+                 *     }
+                 */
                 "application/json": {
                     /** @description Why, recorded with the change. At most 500 characters. */
                     reason?: string;
@@ -2852,15 +3555,35 @@ export interface operations {
     OrderService_CancelOrder: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description The order's id. 1..128 characters. */
+                /**
+                 * @description The order's id. 1..128 characters.
+                 * @example 7f9c2ba4-e88f-4b2c-a3d5-6c0e8b1d2f30
+                 */
                 order_id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "no longer needed"
+                 *     }
+                 */
                 "application/json": {
                     /** @description Why the order is cancelled. At most 500 characters. */
                     reason?: string;
@@ -2894,9 +3617,24 @@ export interface operations {
                 /** @description Bearer token for clients that cannot send headers (browser EventSource). */
                 access_token?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description The order's id. 1..128 characters. */
+                /**
+                 * @description The order's id. 1..128 characters.
+                 * @example 7f9c2ba4-e88f-4b2c-a3d5-6c0e8b1d2f30
+                 */
                 order_id: string;
             };
             cookie?: never;
@@ -2933,7 +3671,10 @@ export interface operations {
     InventoryService_ListProducts: {
         parameters: {
             query?: {
-                /** @description At most this many products (default 50, not negative; more than 500 is served as 500). */
+                /**
+                 * @description At most this many products (default 50, not negative; more than 500 is served as 500).
+                 * @example 10
+                 */
                 page_size?: number;
                 /** @description The next_page_token of the previous page; empty for the first page. At most 1024 characters. */
                 page_token?: string;
@@ -2942,7 +3683,19 @@ export interface operations {
                 /** @description Only products whose name contains this text (case-insensitive), when set. At most 200 characters. */
                 name_contains?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2971,12 +3724,37 @@ export interface operations {
     InventoryService_CreateProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "active": true,
+                 *       "description": "Caffeine-free South African red bush tea.",
+                 *       "name": "Rooibos, loose leaf, 100 g",
+                 *       "price": {
+                 *         "currencyCode": "EUR",
+                 *         "nanos": 500000000,
+                 *         "units": "6"
+                 *       },
+                 *       "productId": "tea-demo-rooibos-100g"
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.inventory.v1.Product"];
             };
         };
@@ -3007,18 +3785,45 @@ export interface operations {
                 /**
                  * @description The fields to change (at most 16 paths of at most 128 characters); empty means every field
                  *     present in the request.
+                 * @example description
                  */
                 update_mask?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description Unique id, chosen by the creator or assigned by the server. At most 128 characters. */
+                /**
+                 * @description Unique id, chosen by the creator or assigned by the server. At most 128 characters.
+                 * @example coffee-ethiopia-yirgacheffe-250g
+                 */
                 "product.product_id": string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "Washed single origin; jasmine, bergamot, lemon.",
+                 *       "name": "Ethiopia Yirgacheffe, whole bean, 250 g",
+                 *       "price": {
+                 *         "currencyCode": "EUR",
+                 *         "nanos": 900000000,
+                 *         "units": "14"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.inventory.v1.Product"];
             };
         };
@@ -3046,9 +3851,24 @@ export interface operations {
     InventoryService_GetProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description The product's id. 1..128 characters. */
+                /**
+                 * @description The product's id. 1..128 characters.
+                 * @example coffee-ethiopia-yirgacheffe-250g
+                 */
                 product_id: string;
             };
             cookie?: never;
@@ -3078,9 +3898,24 @@ export interface operations {
     InventoryService_DeleteProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description The product's id. 1..128 characters. */
+                /**
+                 * @description The product's id. 1..128 characters.
+                 * @example tea-demo-rooibos-100g
+                 */
                 product_id: string;
             };
             cookie?: never;
@@ -3110,9 +3945,24 @@ export interface operations {
     InventoryService_GetStock2: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path: {
-                /** @description The product's id. 1..128 characters. */
+                /**
+                 * @description The product's id. 1..128 characters.
+                 * @example coffee-ethiopia-yirgacheffe-250g
+                 */
                 product_id: string;
             };
             cookie?: never;
@@ -3142,10 +3992,28 @@ export interface operations {
     InventoryService_BatchGetProducts: {
         parameters: {
             query?: {
-                /** @description The products' ids: 1 to 100 ids of at most 128 characters each. */
+                /**
+                 * @description The products' ids: 1 to 100 ids of at most 128 characters each.
+                 * @example [
+                 *       "coffee-ethiopia-yirgacheffe-250g",
+                 *       "coffee-colombia-huila-1kg"
+                 *     ]
+                 */
                 product_ids?: string[];
             };
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3174,12 +4042,32 @@ export interface operations {
     InventoryService_CheckStock: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "productIds": [
+                 *         "coffee-ethiopia-yirgacheffe-250g",
+                 *         "coffee-colombia-huila-1kg"
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.inventory.v1.CheckStockRequest"];
             };
         };
