@@ -20,6 +20,9 @@ SYSTEM = {
     "eval", "ls", "rm", "kill", "pgrep", "ss", "jq", "sudo", "apt-get", "echo", "tail", "grep", "less", "psql",
     "redis-cli", "true", "for", "do", "done", "while", "if", "then", "fi",
 }  # fmt: skip
+# Not on a fresh machine but the reader's own, and named as a prerequisite where the docs use it
+# (docs/operations.md "Kubernetes": a cluster and its kubectl).
+READERS_OWN = {"kubectl"}
 
 
 def runnable_blocks(doc: Path) -> list[str]:
@@ -53,13 +56,13 @@ def programs(command: str) -> list[str]:
         if word in ("|", "||", "&&", ";"):
             expect = True
         elif expect and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", word):
-            starts.append(word)
+            starts.append(word.lstrip("("))  # "(cd dir && …)": a subshell runs cd
             expect = False
     return starts
 
 
 def runs_here(program: str) -> bool:
-    if program in SYSTEM:
+    if program in SYSTEM or program in READERS_OWN:
         return True
     if "/" in program and not program.startswith("/"):
         return (ROOT / program).exists() or program.startswith((".venv/", ".oms/", "node_modules/"))
