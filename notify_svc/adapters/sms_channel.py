@@ -38,8 +38,10 @@ class SmsGatewayConfig:
 class SmsChannel:
     name = SMS_CHANNEL
 
-    def __init__(self, config: SmsGatewayConfig) -> None:
+    def __init__(self, config: SmsGatewayConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._config = config
+        # Tests hand in httpx.MockTransport.
+        self._transport = transport
 
     def recipient_for(self, contact: CustomerContact) -> Recipient | None:
         phone = contact.phone.strip()
@@ -62,7 +64,9 @@ class SmsChannel:
         if self._config.token:
             headers["authorization"] = f"Bearer {self._config.token}"
         try:
-            async with httpx.AsyncClient(timeout=self._config.timeout_s, trust_env=False) as client:
+            async with httpx.AsyncClient(
+                timeout=self._config.timeout_s, trust_env=False, transport=self._transport
+            ) as client:
                 response = await client.post(self._config.url, json=self.request_body(notification), headers=headers)
         except httpx.HTTPError as exc:
             raise DeliveryError(f"SMS gateway: {type(exc).__name__}: {exc}", retriable=True) from exc

@@ -38,9 +38,17 @@ class WebhookHttpConfig:
 
 
 class HttpWebhookSender:
-    def __init__(self, config: WebhookHttpConfig, *, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        config: WebhookHttpConfig,
+        *,
+        clock: Callable[[], float],
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._config = config
         self._clock = clock
+        # Tests hand in httpx.MockTransport; production uses httpx's own.
+        self._transport = transport
         self._client: httpx.AsyncClient | None = None
 
     def _http(self) -> httpx.AsyncClient:
@@ -51,6 +59,7 @@ class HttpWebhookSender:
                 limits=httpx.Limits(max_connections=self._config.max_connections),
                 follow_redirects=False,
                 trust_env=False,
+                transport=self._transport,
             )
         return self._client
 

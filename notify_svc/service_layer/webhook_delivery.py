@@ -15,7 +15,6 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-
 from mesh.resilience.retry import Backoff, is_transient
 from notify_svc.domain.webhooks import DeliveryStatus, JitteredRetry, WebhookDelivery, WebhookEndpoint
 from notify_svc.service_layer.ports import Dependencies, WebhookError
