@@ -92,7 +92,7 @@ class NotifySettings(ServiceSettings):
             raise ValueError("set both OMS_NOTIFY_SMTP_USERNAME and OMS_NOTIFY_SMTP_PASSWORD, or neither")
         if self.claim_lease_s < 2 * self.smtp_timeout_s:
             raise ValueError("OMS_NOTIFY_CLAIM_LEASE_S must be at least twice OMS_NOTIFY_SMTP_TIMEOUT_S")
-        if self.claim_lease_s < 2 * self.sms_timeout_s:
+        if self.sms_gateway_url and self.claim_lease_s < 2 * self.sms_timeout_s:
             raise ValueError("OMS_NOTIFY_CLAIM_LEASE_S must be at least twice OMS_NOTIFY_SMS_TIMEOUT_S")
         if self.webhook_claim_lease_s < 2 * self.webhook_timeout_s:
             raise ValueError("OMS_NOTIFY_WEBHOOK_CLAIM_LEASE_S must be at least twice OMS_NOTIFY_WEBHOOK_TIMEOUT_S")
