@@ -44,8 +44,10 @@ class HttpWebhookSender:
         *,
         clock: Callable[[], float],
         transport: httpx.AsyncBaseTransport | None = None,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self._config = config
+        self._tracer = tracer or _tracer
         self._clock = clock
         # Tests hand in httpx.MockTransport; production uses httpx's own.
         self._transport = transport
@@ -92,7 +94,7 @@ class HttpWebhookSender:
             "cloudevents.event_id": delivery.event_id,
             "cloudevents.event_type": delivery.event_type,
         }
-        with _tracer.start_as_current_span("webhook POST", kind=SpanKind.CLIENT, attributes=attributes) as span:
+        with self._tracer.start_as_current_span("webhook POST", kind=SpanKind.CLIENT, attributes=attributes) as span:
             headers = self.headers(delivery, endpoint, body)
             propagate.inject(headers)
             try:

@@ -11,6 +11,10 @@ import json
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
 
 from mesh.messaging.events import EventEnvelope
 from notify_svc.adapters.cloud_events import cloud_event_json
@@ -136,3 +140,32 @@ async def test_timeouts_and_connection_errors_are_retried(error: Exception) -> N
 def test_classify_keeps_a_bounded_part_of_the_answer() -> None:
     assert str(classify(500, "x" * 200)) == "HTTP 500: " + "x" * 200
     assert str(classify(500)) == "HTTP 500"
+
+
+async def test_each_attempt_is_a_client_span_whose_context_the_endpoint_receives() -> None:
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(503 if len(seen) == 1 else 200)
+
+    traced = HttpWebhookSender(
+        WebhookHttpConfig(), clock=lambda: NOW, transport=httpx.MockTransport(answer), tracer=provider.get_tracer("t")
+    )
+    with pytest.raises(WebhookError):
+        await traced.post(delivery("{}"), ENDPOINT)
+    assert await traced.post(delivery("{}"), ENDPOINT) == 200
+
+    failed, delivered = spans.get_finished_spans()
+    for span, request in ((failed, seen[0]), (delivered, seen[1])):
+        assert span.name == "webhook POST" and span.kind is SpanKind.CLIENT
+        assert span.attributes is not None
+        assert span.attributes["oms.webhook.delivery_id"] == "8d1c5c5e-0000-4000-8000-000000000001"
+        assert span.attributes["server.address"] == "hooks.example.com"
+        assert f"{span.context.trace_id:032x}" in request.headers["traceparent"]
+    assert failed.attributes is not None and failed.attributes["http.response.status_code"] == 503
+    assert failed.status.status_code is StatusCode.ERROR
+    assert delivered.attributes is not None and delivered.attributes["http.response.status_code"] == 200
