@@ -8,6 +8,7 @@ and W3C ``traceparent``. Redirects are not followed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -98,21 +99,39 @@ class HttpWebhookSender:
             headers = self.headers(delivery, endpoint, body)
             propagate.inject(headers)
             try:
-                response = await self._http().post(endpoint.url, content=body, headers=headers)
-            except httpx.TimeoutException as exc:
+                # The whole attempt is bounded, not only each read: an endpoint that drips its
+                # answer a byte at a time is a timeout too.
+                async with asyncio.timeout(self._config.timeout_s):
+                    status, excerpt = await self._exchange(endpoint.url, body, headers)
+            except (TimeoutError, httpx.TimeoutException) as exc:
                 span.set_attribute("error.type", "timeout")
                 span.set_status(Status(StatusCode.ERROR, "timeout"))
-                raise WebhookError(f"timed out: {type(exc).__name__}", retriable=True) from exc
+                raise WebhookError(f"timed out after {self._config.timeout_s:g}s", retriable=True) from exc
             except httpx.HTTPError as exc:  # connection refused, reset, TLS, a malformed answer
                 span.set_attribute("error.type", type(exc).__name__)
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                 raise WebhookError(f"{type(exc).__name__}: {exc}", retriable=True) from exc
-            span.set_attribute("http.response.status_code", response.status_code)
-            if 200 <= response.status_code < 300:
-                return response.status_code
-            span.set_attribute("error.type", str(response.status_code))
+            span.set_attribute("http.response.status_code", status)
+            if 200 <= status < 300:
+                return status
+            span.set_attribute("error.type", str(status))
             span.set_status(Status(StatusCode.ERROR))
-            raise classify(response.status_code, response.text[:_BODY_SHOWN])
+            raise classify(status, excerpt)
+
+    async def _exchange(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        """The answer's status and the start of its body: an endpoint's answer is read only as
+        far as last_error shows it, however large it is."""
+        async with self._http().stream("POST", url, content=body, headers=headers) as response:
+            if 200 <= response.status_code < 300:
+                return response.status_code, ""
+            if response.is_stream_consumed:  # an answer built in memory (httpx.MockTransport)
+                return response.status_code, response.content[:_BODY_SHOWN].decode(errors="replace")
+            kept = b""
+            async for chunk in response.aiter_raw():
+                kept += chunk
+                if len(kept) >= _BODY_SHOWN:
+                    break
+            return response.status_code, kept[:_BODY_SHOWN].decode(errors="replace")
 
 
 def classify(status: int, body: str = "") -> WebhookError:

@@ -4,6 +4,7 @@ transport errors are worth a retry."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -169,3 +170,31 @@ async def test_each_attempt_is_a_client_span_whose_context_the_endpoint_receives
     assert failed.attributes is not None and failed.attributes["http.response.status_code"] == 503
     assert failed.status.status_code is StatusCode.ERROR
     assert delivered.attributes is not None and delivered.attributes["http.response.status_code"] == 200
+
+
+async def test_a_huge_answer_is_read_only_as_far_as_the_error_shows_it() -> None:
+    read: list[int] = []
+
+    class Endless(httpx.AsyncByteStream):
+        async def __aiter__(self):  # type: ignore[no-untyped-def]
+            for _ in range(10_000):
+                read.append(1)
+                yield b"x" * 1024
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(500, stream=Endless()))
+    with pytest.raises(WebhookError) as caught:
+        await sender(transport).post(delivery("{}"), ENDPOINT)
+    assert str(caught.value) == "HTTP 500: " + "x" * 200
+    assert len(read) < 5
+
+
+async def test_an_answer_slower_than_the_timeout_is_a_retriable_failure() -> None:
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(5)
+        return httpx.Response(200)
+
+    config = WebhookHttpConfig(timeout_s=0.05)
+    quick = HttpWebhookSender(config, clock=lambda: NOW, transport=httpx.MockTransport(slow))
+    with pytest.raises(WebhookError, match=r"timed out after 0\.05s") as caught:
+        await quick.post(delivery("{}"), ENDPOINT)
+    assert caught.value.retriable
