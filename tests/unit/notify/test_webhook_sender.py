@@ -9,6 +9,10 @@ import base64
 import hashlib
 import hmac
 import json
+import re
+import time
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +24,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from mesh.messaging.events import EventEnvelope
 from notify_svc.adapters.cloud_events import cloud_event_json
 from notify_svc.adapters.webhook_sender import HttpWebhookSender, WebhookHttpConfig, classify
+from notify_svc.adapters.webhook_signing import signature
 from notify_svc.domain.webhooks import WebhookDelivery, WebhookEndpoint, secret_from
 from notify_svc.service_layer.ports import WebhookError
 from oms.order.v1 import events_pb2, order_pb2
@@ -198,3 +203,25 @@ async def test_an_answer_slower_than_the_timeout_is_a_retriable_failure() -> Non
     with pytest.raises(WebhookError, match=r"timed out after 0\.05s") as caught:
         await quick.post(delivery("{}"), ENDPOINT)
     assert caught.value.retriable
+
+
+def test_the_verification_example_in_docs_webhooks_md_accepts_our_signature_and_refuses_others() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "webhooks.md").read_text()
+    [example] = re.findall(r"```python\n(.*?)```", doc, flags=re.DOTALL)
+    namespace: dict[str, Any] = {}
+    exec(example, namespace)
+    documented_verify = namespace["verify"]
+
+    body = b'{"specversion":"1.0"}'
+    now = int(time.time())
+    headers = {
+        "webhook-id": "d-1",
+        "webhook-timestamp": str(now),
+        "webhook-signature": signature(SECRET, "d-1", now, body),
+    }
+    assert documented_verify(SECRET, headers, body)
+    assert not documented_verify(SECRET, headers, body + b"x")
+    assert not documented_verify(secret_from(b"o" * 32), headers, body)
+    stale = headers | {"webhook-timestamp": str(now - 3600)}
+    stale["webhook-signature"] = signature(SECRET, "d-1", now - 3600, body)
+    assert not documented_verify(SECRET, stale, body)
