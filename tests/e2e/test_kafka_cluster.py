@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import random
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,6 +30,7 @@ from oms.order.v1 import order_pb2
 from testkit.clients import Clients, unique
 from testkit.infra import ALL_TOPICS, Infra
 from testkit.kafka_cluster import KafkaCluster
+from testkit.leftovers import Marker
 from testkit.processes import Mesh, ServiceProcess
 from testkit.wait import eventually
 from tests.integration.notify.support import SmtpServer
@@ -60,7 +60,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[KafkaCluster]:
 @pytest.fixture
 async def clustered_mesh(infra: Infra, cluster: KafkaCluster, tmp_path: Path) -> AsyncIterator[Mesh]:
     kafka = KafkaSettings(
-        bootstrap=cluster.bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}.", partitions=6, replication_factor=3
+        bootstrap=cluster.bootstrap, topic_prefix=Marker.new().topic_prefix, partitions=6, replication_factor=3
     )
     await ensure_topics(kafka, ALL_TOPICS)
     folder = tmp_path / "mesh"
