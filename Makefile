@@ -55,7 +55,7 @@ lint: deps
 	ruff check .
 
 typecheck: deps
-	mypy mesh order_svc inventory_svc notify_svc gateway testkit
+	mypy mesh order_svc inventory_svc notify_svc payment_svc gateway testkit
 
 check-compose: deps
 	scripts/check-compose

@@ -177,14 +177,14 @@ class Mesh:
                 # load benchmarks send many calls at once with one token).
                 **{
                     f"OMS_{svc}_MAX_CONCURRENT_CALLS_PER_PRINCIPAL": "100000"
-                    for svc in ("ORDER", "INVENTORY", "NOTIFY")
+                    for svc in ("ORDER", "INVENTORY", "NOTIFY", "PAYMENT")
                 },
             }
         )
         return env
 
     async def add(self, name: str, *, extra_env: dict[str, str] | None = None) -> ServiceProcess:
-        """Adds (without starting) one of: order, inventory, notify."""
+        """Adds (without starting) one of: order, inventory, notify, payment."""
         module = f"{name}_svc"
         prefix = f"OMS_{name.upper()}_"
         if module not in self.databases:

@@ -29,7 +29,7 @@ from google.type import money_pb2 as google_dot_type_dot_money__pb2
 from oms.options.v1 import options_pb2 as oms_dot_options_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18oms/order/v1/order.proto\x12\x0coms.order.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\x1a\x1coms/options/v1/options.proto\"\x90\x03\n\x05Order\x12\x16\n\x08order_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x19.oms.order.v1.OrderStatusB\x04\xe2\x41\x01\x03\x12\x1b\n\rstatus_reason\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12&\n\x05items\x18\x05 \x03(\x0b\x32\x17.oms.order.v1.OrderItem\x12\'\n\x05total\x18\x06 \x01(\x0b\x32\x12.google.type.MoneyB\x04\xe2\x41\x01\x03\x12\x36\n\nshortfalls\x18\x07 \x03(\x0b\x32\x1c.oms.order.v1.StockShortfallB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x15\n\x07version\x18\n \x01(\x03\x42\x04\xe2\x41\x01\x03\"\xa9\x01\n\tOrderItem\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\x12\x1a\n\x0cproduct_name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12,\n\nunit_price\x18\x04 \x01(\x0b\x32\x12.google.type.MoneyB\x04\xe2\x41\x01\x03\x12,\n\nline_total\x18\x05 \x01(\x0b\x32\x12.google.type.MoneyB\x04\xe2\x41\x01\x03\"J\n\x0eStockShortfall\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x11\n\trequested\x18\x02 \x01(\x03\x12\x11\n\tavailable\x18\x03 \x01(\x03\"Q\n\tOrderLine\x12!\n\nproduct_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\x12!\n\x08quantity\x18\x02 \x01(\x05\x42\x0f\xe2\x41\x01\x02\xd2\xf3\x18\x07(\x01\x30\xe8\x07\x38\x01\"k\n\x11PlaceOrderRequest\x12 \n\x0b\x63ustomer_id\x18\x01 \x01(\tB\x0b\xe2\x41\x01\x02\xd2\xf3\x18\x03\x08\x80\x01\x12\x34\n\x05items\x18\x02 \x03(\x0b\x32\x17.oms.order.v1.OrderLineB\x0c\xe2\x41\x01\x02\xd2\xf3\x18\x04\x18\x64 \x01\"8\n\x12PlaceOrderResponse\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order\"2\n\x0fGetOrderRequest\x12\x1f\n\x08order_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\"6\n\x10GetOrderResponse\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order\"\x9a\x01\n\x11ListOrdersRequest\x12\x1f\n\tpage_size\x18\x01 \x01(\x05\x42\x0c\xd2\xf3\x18\x08\x30\xff\xff\xff\xff\x07\x38\x01\x12\x1b\n\npage_token\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x01\x12)\n\x06status\x18\x04 \x01(\x0e\x32\x19.oms.order.v1.OrderStatus\"R\n\x12ListOrdersResponse\x12#\n\x06orders\x18\x01 \x03(\x0b\x32\x13.oms.order.v1.Order\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x85\x01\n\x18UpdateOrderStatusRequest\x12\x1f\n\x08order_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x19.oms.order.v1.OrderStatusB\x04\xe2\x41\x01\x02\x12\x17\n\x06reason\x18\x03 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xf4\x03\"?\n\x19UpdateOrderStatusResponse\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order\"N\n\x12\x43\x61ncelOrderRequest\x12\x1f\n\x08order_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\x12\x17\n\x06reason\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xf4\x03\"9\n\x13\x43\x61ncelOrderResponse\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order\"4\n\x11WatchOrderRequest\x12\x1f\n\x08order_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\"8\n\x12WatchOrderResponse\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order*\xe5\x01\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14ORDER_STATUS_PENDING\x10\x01\x12\x1a\n\x16ORDER_STATUS_CONFIRMED\x10\x02\x12\x19\n\x15ORDER_STATUS_REJECTED\x10\x03\x12\x15\n\x11ORDER_STATUS_PAID\x10\x04\x12\x18\n\x14ORDER_STATUS_SHIPPED\x10\x05\x12\x1a\n\x16ORDER_STATUS_DELIVERED\x10\x06\x12\x1a\n\x16ORDER_STATUS_CANCELLED\x10\x07\x32\x8b\n\n\x0cOrderService\x12\xc0\x01\n\nPlaceOrder\x12\x1f.oms.order.v1.PlaceOrderRequest\x1a .oms.order.v1.PlaceOrderResponse\"o\xca\xf3\x18G\x08\x02\x12\x0b\x63ustomer_id\x1a\x36\x41 customer orders for themselves; an admin for anyone.\x82\xd3\xe4\x93\x02\x1e\"\x07/orders:\x01*Z\x10\"\x0b/api/orders:\x01*\x12\xcc\x01\n\x08GetOrder\x12\x1d.oms.order.v1.GetOrderRequest\x1a\x1e.oms.order.v1.GetOrderResponse\"\x80\x01\xca\xf3\x18H\x08\x02\x1a\x44\x41nother customer\'s order is NOT_FOUND (checked on the stored order).\x82\xd3\xe4\x93\x02.\x12\x12/orders/{order_id}Z\x18\x12\x16/api/orders/{order_id}\x12\xcf\x01\n\nListOrders\x12\x1f.oms.order.v1.ListOrdersRequest\x1a .oms.order.v1.ListOrdersResponse\"~\xca\xf3\x18\\\x08\x02\x12\x0b\x63ustomer_id\x1aKA customer lists only their own orders (empty customer_id means their own).\x82\xd3\xe4\x93\x02\x18\x12\x07/ordersZ\r\x12\x0b/api/orders\x12\xa9\x02\n\x11UpdateOrderStatus\x12&.oms.order.v1.UpdateOrderStatusRequest\x1a\'.oms.order.v1.UpdateOrderStatusResponse\"\xc2\x01\xca\xf3\x18V\x08\x02\x1aROwn orders only (NOT_FOUND otherwise); PAID, SHIPPED and DELIVERED are admin-only.\x82\xd3\xe4\x93\x02\x62\x32\x12/orders/{order_id}:\x01*Z%\x1a /orders/{order_id}/update_status:\x01*Z\"\x1a\x1d/api/orders/{order_id}/status:\x01*\x12\xc6\x01\n\x0b\x43\x61ncelOrder\x12 .oms.order.v1.CancelOrderRequest\x1a!.oms.order.v1.CancelOrderResponse\"r\xca\xf3\x18*\x08\x02\x1a&Own orders only (NOT_FOUND otherwise).\x82\xd3\xe4\x93\x02>\"\x19/orders/{order_id}:cancel:\x01*Z\x1e\"\x19/orders/{order_id}/cancel:\x01*\x12\xa1\x01\n\nWatchOrder\x12\x1f.oms.order.v1.WatchOrderRequest\x1a .oms.order.v1.WatchOrderResponse\"N\xca\xf3\x18*\x08\x02\x1a&Own orders only (NOT_FOUND otherwise).\x82\xd3\xe4\x93\x02\x1a\x12\x18/orders/{order_id}:watch0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18oms/order/v1/order.proto\x12\x0coms.order.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\x1a\x1coms/options/v1/options.proto\"\x90\x03\n\x05Order\x12\x16\n\x08order_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x19.oms.order.v1.OrderStatusB\x04\xe2\x41\x01\x03\x12\x1b\n\rstatus_reason\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12&\n\x05items\x18\x05 \x03(\x0b\x32\x17.oms.order.v1.OrderItem\x12\'\n\x05total\x18\x06 \x01(\x0b\x32\x12.google.type.MoneyB\x04\xe2\x41\x01\x03\x12\x36\n\nshortfalls\x18\x07 \x03(\x0b\x32\x1c.oms.order.v1.StockShortfallB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x15\n\x07version\x18\n \x01(\x03\x42\x04\xe2\x41\x01\x03\"\xa9\x01\n\tOrderItem\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x05\x12\x1a\n\x0cproduct_name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12,\n\nunit_price\x18\x04 \x01(\x0b\x32\x12.google.type.MoneyB\x04\xe2\x41\x01\x03\x12,\n\nline_total\x18\x05 \x01(\x0b\x32\x12.google.type.MoneyB\x04\xe2\x41\x01\x03\"J\n\x0eStockShortfall\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x11\n\trequested\x18\x02 \x01(\x03\x12\x11\n\tavailable\x18\x03 \x01(\x03\"Q\n\tOrderLine\x12!\n\nproduct_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\x12!\n\x08quantity\x18\x02 \x01(\x05\x42\x0f\xe2\x41\x01\x02\xd2\xf3\x18\x07(\x01\x30\xe8\x07\x38\x01\"\x8c\x01\n\x11PlaceOrderRequest\x12 \n\x0b\x63ustomer_id\x18\x01 \x01(\tB\x0b\xe2\x41\x01\x02\xd2\xf3\x18\x03\x08\x80\x01\x12\x34\n\x05items\x18\x02 \x03(\x0b\x32\x17.oms.order.v1.OrderLineB\x0c\xe2\x41\x01\x02\xd2\xf3\x18\x04\x18\x64 \x01\x12\x1f\n\x0epayment_method\x18\x03 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xff\x01\"8\n\x12PlaceOrderResponse\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order\"2\n\x0fGetOrderRequest\x12\x1f\n\x08order_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\"6\n\x10GetOrderResponse\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order\"\x9a\x01\n\x11ListOrdersRequest\x12\x1f\n\tpage_size\x18\x01 \x01(\x05\x42\x0c\xd2\xf3\x18\x08\x30\xff\xff\xff\xff\x07\x38\x01\x12\x1b\n\npage_token\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x08\x12\x1c\n\x0b\x63ustomer_id\x18\x03 \x01(\tB\x07\xd2\xf3\x18\x03\x08\x80\x01\x12)\n\x06status\x18\x04 \x01(\x0e\x32\x19.oms.order.v1.OrderStatus\"R\n\x12ListOrdersResponse\x12#\n\x06orders\x18\x01 \x03(\x0b\x32\x13.oms.order.v1.Order\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x85\x01\n\x18UpdateOrderStatusRequest\x12\x1f\n\x08order_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\x12/\n\x06status\x18\x02 \x01(\x0e\x32\x19.oms.order.v1.OrderStatusB\x04\xe2\x41\x01\x02\x12\x17\n\x06reason\x18\x03 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xf4\x03\"?\n\x19UpdateOrderStatusResponse\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order\"N\n\x12\x43\x61ncelOrderRequest\x12\x1f\n\x08order_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\x12\x17\n\x06reason\x18\x02 \x01(\tB\x07\xd2\xf3\x18\x03\x08\xf4\x03\"9\n\x13\x43\x61ncelOrderResponse\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order\"4\n\x11WatchOrderRequest\x12\x1f\n\x08order_id\x18\x01 \x01(\tB\r\xe2\x41\x01\x02\xd2\xf3\x18\x05\x08\x80\x01\x10\x01\"8\n\x12WatchOrderResponse\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order*\xe5\x01\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14ORDER_STATUS_PENDING\x10\x01\x12\x1a\n\x16ORDER_STATUS_CONFIRMED\x10\x02\x12\x19\n\x15ORDER_STATUS_REJECTED\x10\x03\x12\x15\n\x11ORDER_STATUS_PAID\x10\x04\x12\x18\n\x14ORDER_STATUS_SHIPPED\x10\x05\x12\x1a\n\x16ORDER_STATUS_DELIVERED\x10\x06\x12\x1a\n\x16ORDER_STATUS_CANCELLED\x10\x07\x32\x8b\n\n\x0cOrderService\x12\xc0\x01\n\nPlaceOrder\x12\x1f.oms.order.v1.PlaceOrderRequest\x1a .oms.order.v1.PlaceOrderResponse\"o\xca\xf3\x18G\x08\x02\x12\x0b\x63ustomer_id\x1a\x36\x41 customer orders for themselves; an admin for anyone.\x82\xd3\xe4\x93\x02\x1e\"\x07/orders:\x01*Z\x10\"\x0b/api/orders:\x01*\x12\xcc\x01\n\x08GetOrder\x12\x1d.oms.order.v1.GetOrderRequest\x1a\x1e.oms.order.v1.GetOrderResponse\"\x80\x01\xca\xf3\x18H\x08\x02\x1a\x44\x41nother customer\'s order is NOT_FOUND (checked on the stored order).\x82\xd3\xe4\x93\x02.\x12\x12/orders/{order_id}Z\x18\x12\x16/api/orders/{order_id}\x12\xcf\x01\n\nListOrders\x12\x1f.oms.order.v1.ListOrdersRequest\x1a .oms.order.v1.ListOrdersResponse\"~\xca\xf3\x18\\\x08\x02\x12\x0b\x63ustomer_id\x1aKA customer lists only their own orders (empty customer_id means their own).\x82\xd3\xe4\x93\x02\x18\x12\x07/ordersZ\r\x12\x0b/api/orders\x12\xa9\x02\n\x11UpdateOrderStatus\x12&.oms.order.v1.UpdateOrderStatusRequest\x1a\'.oms.order.v1.UpdateOrderStatusResponse\"\xc2\x01\xca\xf3\x18V\x08\x02\x1aROwn orders only (NOT_FOUND otherwise); PAID, SHIPPED and DELIVERED are admin-only.\x82\xd3\xe4\x93\x02\x62\x32\x12/orders/{order_id}:\x01*Z%\x1a /orders/{order_id}/update_status:\x01*Z\"\x1a\x1d/api/orders/{order_id}/status:\x01*\x12\xc6\x01\n\x0b\x43\x61ncelOrder\x12 .oms.order.v1.CancelOrderRequest\x1a!.oms.order.v1.CancelOrderResponse\"r\xca\xf3\x18*\x08\x02\x1a&Own orders only (NOT_FOUND otherwise).\x82\xd3\xe4\x93\x02>\"\x19/orders/{order_id}:cancel:\x01*Z\x1e\"\x19/orders/{order_id}/cancel:\x01*\x12\xa1\x01\n\nWatchOrder\x12\x1f.oms.order.v1.WatchOrderRequest\x1a .oms.order.v1.WatchOrderResponse\"N\xca\xf3\x18*\x08\x02\x1a&Own orders only (NOT_FOUND otherwise).\x82\xd3\xe4\x93\x02\x1a\x12\x18/orders/{order_id}:watch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -66,6 +66,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PLACEORDERREQUEST'].fields_by_name['customer_id']._serialized_options = b'\342A\001\002\322\363\030\003\010\200\001'
   _globals['_PLACEORDERREQUEST'].fields_by_name['items']._loaded_options = None
   _globals['_PLACEORDERREQUEST'].fields_by_name['items']._serialized_options = b'\342A\001\002\322\363\030\004\030d \001'
+  _globals['_PLACEORDERREQUEST'].fields_by_name['payment_method']._loaded_options = None
+  _globals['_PLACEORDERREQUEST'].fields_by_name['payment_method']._serialized_options = b'\322\363\030\003\010\377\001'
   _globals['_GETORDERREQUEST'].fields_by_name['order_id']._loaded_options = None
   _globals['_GETORDERREQUEST'].fields_by_name['order_id']._serialized_options = b'\342A\001\002\322\363\030\005\010\200\001\020\001'
   _globals['_LISTORDERSREQUEST'].fields_by_name['page_size']._loaded_options = None
@@ -98,8 +100,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ORDERSERVICE'].methods_by_name['CancelOrder']._serialized_options = b'\312\363\030*\010\002\032&Own orders only (NOT_FOUND otherwise).\202\323\344\223\002>\"\031/orders/{order_id}:cancel:\001*Z\036\"\031/orders/{order_id}/cancel:\001*'
   _globals['_ORDERSERVICE'].methods_by_name['WatchOrder']._loaded_options = None
   _globals['_ORDERSERVICE'].methods_by_name['WatchOrder']._serialized_options = b'\312\363\030*\010\002\032&Own orders only (NOT_FOUND otherwise).\202\323\344\223\002\032\022\030/orders/{order_id}:watch'
-  _globals['_ORDERSTATUS']._serialized_start=1896
-  _globals['_ORDERSTATUS']._serialized_end=2125
+  _globals['_ORDERSTATUS']._serialized_start=1930
+  _globals['_ORDERSTATUS']._serialized_end=2159
   _globals['_ORDER']._serialized_start=194
   _globals['_ORDER']._serialized_end=594
   _globals['_ORDERITEM']._serialized_start=597
@@ -108,30 +110,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STOCKSHORTFALL']._serialized_end=842
   _globals['_ORDERLINE']._serialized_start=844
   _globals['_ORDERLINE']._serialized_end=925
-  _globals['_PLACEORDERREQUEST']._serialized_start=927
-  _globals['_PLACEORDERREQUEST']._serialized_end=1034
-  _globals['_PLACEORDERRESPONSE']._serialized_start=1036
-  _globals['_PLACEORDERRESPONSE']._serialized_end=1092
-  _globals['_GETORDERREQUEST']._serialized_start=1094
-  _globals['_GETORDERREQUEST']._serialized_end=1144
-  _globals['_GETORDERRESPONSE']._serialized_start=1146
-  _globals['_GETORDERRESPONSE']._serialized_end=1200
-  _globals['_LISTORDERSREQUEST']._serialized_start=1203
-  _globals['_LISTORDERSREQUEST']._serialized_end=1357
-  _globals['_LISTORDERSRESPONSE']._serialized_start=1359
-  _globals['_LISTORDERSRESPONSE']._serialized_end=1441
-  _globals['_UPDATEORDERSTATUSREQUEST']._serialized_start=1444
-  _globals['_UPDATEORDERSTATUSREQUEST']._serialized_end=1577
-  _globals['_UPDATEORDERSTATUSRESPONSE']._serialized_start=1579
-  _globals['_UPDATEORDERSTATUSRESPONSE']._serialized_end=1642
-  _globals['_CANCELORDERREQUEST']._serialized_start=1644
-  _globals['_CANCELORDERREQUEST']._serialized_end=1722
-  _globals['_CANCELORDERRESPONSE']._serialized_start=1724
-  _globals['_CANCELORDERRESPONSE']._serialized_end=1781
-  _globals['_WATCHORDERREQUEST']._serialized_start=1783
-  _globals['_WATCHORDERREQUEST']._serialized_end=1835
-  _globals['_WATCHORDERRESPONSE']._serialized_start=1837
-  _globals['_WATCHORDERRESPONSE']._serialized_end=1893
-  _globals['_ORDERSERVICE']._serialized_start=2128
-  _globals['_ORDERSERVICE']._serialized_end=3419
+  _globals['_PLACEORDERREQUEST']._serialized_start=928
+  _globals['_PLACEORDERREQUEST']._serialized_end=1068
+  _globals['_PLACEORDERRESPONSE']._serialized_start=1070
+  _globals['_PLACEORDERRESPONSE']._serialized_end=1126
+  _globals['_GETORDERREQUEST']._serialized_start=1128
+  _globals['_GETORDERREQUEST']._serialized_end=1178
+  _globals['_GETORDERRESPONSE']._serialized_start=1180
+  _globals['_GETORDERRESPONSE']._serialized_end=1234
+  _globals['_LISTORDERSREQUEST']._serialized_start=1237
+  _globals['_LISTORDERSREQUEST']._serialized_end=1391
+  _globals['_LISTORDERSRESPONSE']._serialized_start=1393
+  _globals['_LISTORDERSRESPONSE']._serialized_end=1475
+  _globals['_UPDATEORDERSTATUSREQUEST']._serialized_start=1478
+  _globals['_UPDATEORDERSTATUSREQUEST']._serialized_end=1611
+  _globals['_UPDATEORDERSTATUSRESPONSE']._serialized_start=1613
+  _globals['_UPDATEORDERSTATUSRESPONSE']._serialized_end=1676
+  _globals['_CANCELORDERREQUEST']._serialized_start=1678
+  _globals['_CANCELORDERREQUEST']._serialized_end=1756
+  _globals['_CANCELORDERRESPONSE']._serialized_start=1758
+  _globals['_CANCELORDERRESPONSE']._serialized_end=1815
+  _globals['_WATCHORDERREQUEST']._serialized_start=1817
+  _globals['_WATCHORDERREQUEST']._serialized_end=1869
+  _globals['_WATCHORDERRESPONSE']._serialized_start=1871
+  _globals['_WATCHORDERRESPONSE']._serialized_end=1927
+  _globals['_ORDERSERVICE']._serialized_start=2162
+  _globals['_ORDERSERVICE']._serialized_end=3453
 # @@protoc_insertion_point(module_scope)
