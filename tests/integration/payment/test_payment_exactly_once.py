@@ -42,10 +42,9 @@ async def status_becomes(run: PaymentRun, order_id: str, status: str, *, timeout
     return await eventually(check, timeout_s=timeout_s)
 
 
-async def place_and_reserve(run: PaymentRun, order_id: str, token: str = "tok_visa", *, reserved_first: bool = False) -> None:
-    events = [("orders", placed(order_id, token)), ("inventory", reserved(order_id))]
-    for topic, message in reversed(events) if reserved_first else events:
-        await publish(run.producer, run.mesh.kafka, topic, order_id, message)
+async def place_and_reserve(run: PaymentRun, order_id: str, token: str = "tok_visa") -> None:
+    await publish(run.producer, run.mesh.kafka, "orders", order_id, placed(order_id, token))
+    await publish(run.producer, run.mesh.kafka, "inventory", order_id, reserved(order_id))
 
 
 async def test_a_reservation_before_its_order_is_kept_and_authorized_once_the_order_arrives(
