@@ -20,6 +20,7 @@ COPY mesh/ mesh/
 COPY order_svc/ order_svc/
 COPY inventory_svc/ inventory_svc/
 COPY notify_svc/ notify_svc/
+COPY payment_svc/ payment_svc/
 COPY gateway/ gateway/
 # Not editable: the code lands in site-packages, migrations included. grpcio-tools (pinned in
 # constraints.txt) lets the gateway read the .proto comments for its OpenAPI descriptions.
@@ -43,6 +44,6 @@ ENV PATH=/opt/venv/bin:$PATH \
     OMS_GATEWAY_PROTO_PATH=/app/proto,/app/third_party/googleapis
 # Numeric, so runtimes that enforce runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
-# gRPC: order 50051, inventory 50052, notify 50053; metrics 9101-9103; gateway HTTP 8080.
-EXPOSE 50051 50052 50053 9101 9102 9103 8080
+# gRPC: order 50051, inventory 50052, notify 50053, payment 50054; metrics 9101-9104; gateway HTTP 8080.
+EXPOSE 50051 50052 50053 50054 9101 9102 9103 9104 8080
 CMD ["python", "-m", "gateway"]
