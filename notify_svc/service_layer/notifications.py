@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from mesh.serving.errors import FailedPrecondition, InvalidArgument, NotFound, PreconditionViolation, shown
 from mesh.values.violations import FieldViolation
 from notify_svc.domain.model import InvalidTransition, Notification, Status
-from notify_svc.domain.orders import OrderEvent
+from notify_svc.domain.orders import CustomerContact, OrderEvent
 from notify_svc.domain.planning import Recipient, plan_notification
 from notify_svc.service_layer.ports import Cursor, Dependencies, ListQuery
 
@@ -42,6 +42,20 @@ async def record_order_event(event: OrderEvent, deps: Dependencies) -> list[Noti
         if notification.status is Status.FAILED:
             deps.metrics.failed(notification.channel)
     return recorded
+
+
+async def record_payment_refunded(event: OrderEvent, deps: Dependencies) -> list[Notification]:
+    """A refund is told to whom the order's earlier mails went: payment events carry no contact
+    (customers' addresses stay on the orders topic), and notify has mailed every order's
+    placement. Without an earlier mail the notification fails at once (unknown customer)."""
+    async with deps.uow() as uow:
+        earlier = await uow.notifications.list(ListQuery(limit=1, order_id=event.order.order_id))
+    if earlier and event.customer is None:
+        first = earlier[0]
+        contact = CustomerContact(first.customer_id, "", first.recipient)
+        order = dataclasses.replace(event.order, customer_id=first.customer_id)
+        event = dataclasses.replace(event, customer=contact, order=order)
+    return await record_order_event(event, deps)
 
 
 async def retry_notification(notification_id: str, deps: Dependencies) -> Notification:

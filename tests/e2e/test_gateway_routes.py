@@ -194,8 +194,8 @@ async def test_lifecycle_over_every_route(stack: Stack) -> None:
     assert payment.json()["payment"]["amount"] == {"currencyCode": "EUR", "units": "19", "nanos": 990000000}
     payments = await walk.call("GET", "/payments", "/payments", params={"customerId": customer_id})
     # Newest first: the card order, then the first order's (cancelled before anything was held).
-    listed = [(p["orderId"], p["status"]) for p in payments.json()["payments"]]
-    assert listed == [(card_order, "PAYMENT_STATUS_AUTHORIZED"), (order_id, "PAYMENT_STATUS_CANCELLED")]
+    shown = [(p["orderId"], p["status"]) for p in payments.json()["payments"]]
+    assert shown == [(card_order, "PAYMENT_STATUS_AUTHORIZED"), (order_id, "PAYMENT_STATUS_CANCELLED")]
     refunded = await walk.call(
         "POST", "/payments/{order_id}:refund", f"/payments/{card_order}:refund", body={"reason": "walk"}
     )
