@@ -4,7 +4,7 @@
 configured ``OMS_AUTH_*`` settings (HS256 with ``OMS_AUTH_JWT_SECRET``), for curl and tests.
 
 ``oms dlq list|show|replay`` and ``oms outbox parked|republish`` talk to one service's admin
-RPCs (``--service order|inventory|notify``, ``--target host:port``) over gRPC; see
+RPCs (``--service order|inventory|notify|payment``, ``--target host:port``) over gRPC; see
 docs/operations.md. They authenticate with ``--token``, else ``OMS_TOKEN``, else an admin
 token minted from the ``OMS_AUTH_*`` settings, like ``oms token`` does.
 """
@@ -28,9 +28,14 @@ from mesh.auth.settings import AuthSettings
 from mesh.auth.tls import MeshTls, TlsSettings
 from mesh.settings.common import SettingsError, load
 
-SERVICES = ("order", "inventory", "notify")
+SERVICES = ("order", "inventory", "notify", "payment")
 # The services' default gRPC ports (the same as `make run`'s).
-DEFAULT_TARGETS = {"order": "127.0.0.1:50051", "inventory": "127.0.0.1:50052", "notify": "127.0.0.1:50053"}
+DEFAULT_TARGETS = {
+    "order": "127.0.0.1:50051",
+    "inventory": "127.0.0.1:50052",
+    "notify": "127.0.0.1:50053",
+    "payment": "127.0.0.1:50054",
+}
 # The ids `replay --all` and `republish --all` send per call (the RPCs take at most 100).
 CHUNK = 100
 
@@ -123,11 +128,13 @@ class _Client:
         from oms.inventory.v1 import operations_pb2_grpc as inventory_ops
         from oms.notify.v1 import operations_pb2_grpc as notify_ops
         from oms.order.v1 import operations_pb2_grpc as order_ops
+        from oms.payment.v1 import operations_pb2_grpc as payment_ops
 
         stubs: dict[str, Callable[[grpc.Channel], Any]] = {
             "order": order_ops.OrderOperationsServiceStub,
             "inventory": inventory_ops.InventoryOperationsServiceStub,
             "notify": notify_ops.NotifyOperationsServiceStub,
+            "payment": payment_ops.PaymentOperationsServiceStub,
         }
         self.target = args.target or DEFAULT_TARGETS[args.service]
         # A page is kept near 2 MiB by the service; one dead letter can be as large as the broker
