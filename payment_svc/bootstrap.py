@@ -94,10 +94,7 @@ def payment_provider(settings: PaymentSettings) -> PaymentProvider:
         key = settings.stripe_api_key.get_secret_value()
         if not key:
             raise SettingsError("OMS_PAYMENT_STRIPE_API_KEY must be set when OMS_PAYMENT_PROVIDER=stripe")
-        # Written beside this service (branch h/stripe); until it lands mypy cannot see it.
-        from payment_svc.adapters.stripe_provider import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
-            StripeProvider,
-        )
+        from payment_svc.adapters.stripe_provider import StripeProvider
 
         provider: PaymentProvider = StripeProvider(
             api_key=key, api_base=settings.stripe_api_base or None, timeout_s=settings.provider_timeout_s

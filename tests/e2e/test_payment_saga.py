@@ -15,7 +15,7 @@ from testkit.infra import Infra
 from testkit.processes import new_mesh
 from testkit.wait import eventually
 from tests.e2e.gateway_support import Stack, running_stack
-from tests.integration.payment.support import authorizations
+from tests.integration.payment_svc.support import authorizations
 
 pytestmark = pytest.mark.e2e
 

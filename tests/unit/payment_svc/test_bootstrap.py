@@ -12,7 +12,7 @@ from payment_svc.adapters.simulated_provider import SimulatedProvider
 from payment_svc.bootstrap import CONSUMER_GROUP, SERVICES, bootstrap, build_dependencies, payment_provider
 from payment_svc.service_layer import payments
 from payment_svc.settings import Config, PaymentSettings
-from tests.unit.payment.fakes import FakeClock, FakeMetrics, FakeProvider, FakeUnitOfWork, Store
+from tests.unit.payment_svc.fakes import FakeClock, FakeMetrics, FakeProvider, FakeUnitOfWork, Store
 
 # Nothing listens here: a build that connected would fail (and the test with it).
 UNREACHABLE_DB = "postgresql+asyncpg://oms:oms@127.0.0.1:1/oms_payment"
@@ -70,3 +70,11 @@ async def test_a_grpc_only_process_runs_no_workers() -> None:
 
 def test_the_consumer_group_is_the_service_name_plus_the_configured_suffix() -> None:
     assert config(consumer_group_suffix="-t1").service.group_id(CONSUMER_GROUP) == "payment-svc-t1"
+
+
+def test_stripe_is_built_from_its_settings_without_connecting() -> None:
+    from payment_svc.adapters.stripe_provider import StripeProvider
+
+    settings = PaymentSettings(provider="stripe", stripe_api_key="sk_test_x", stripe_api_base="http://127.0.0.1:1")
+    provider = payment_provider(settings)
+    assert isinstance(provider, StripeProvider) and provider.name == "stripe"

@@ -12,7 +12,7 @@ from payment_svc.domain import events
 from payment_svc.domain.model import PaymentStatus
 from payment_svc.service_layer import payments, steps
 from payment_svc.service_layer.provider import ProviderOutcomeUnknown, ProviderRejected, ProviderUnavailable
-from tests.unit.payment.fakes import Crash, Harness
+from tests.unit.payment_svc.fakes import Crash, Harness
 
 S = PaymentStatus
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from testkit.wait import eventually
-from tests.integration.payment.conftest import PaymentRun
-from tests.integration.payment.support import (
+from tests.integration.payment_svc.conftest import PaymentRun
+from tests.integration.payment_svc.support import (
     authorizations,
     cancelled,
     outbox_types,

@@ -17,7 +17,7 @@ from payment_svc.bootstrap import SERVICES
 from payment_svc.entrypoints.grpc_servicer import PaymentServicer
 from payment_svc.service_layer import payments
 from testkit.grpc_in_process import InProcess
-from tests.unit.payment.fakes import Harness
+from tests.unit.payment_svc.fakes import Harness
 
 SERVICE = pb.DESCRIPTOR.services_by_name["PaymentService"]
 ADA = Principal("cust-ada", frozenset({ROLE_CUSTOMER}))
