@@ -77,8 +77,13 @@ class PaymentEventHandlers:
     async def order_status_changed(self, envelope: EventEnvelope) -> None:
         event = envelope.message
         assert isinstance(event, order_events.OrderStatusChanged)
-        if event.new_status != order_pb2.ORDER_STATUS_SHIPPED:
-            self._deps.metrics.payment_event("OrderStatusChanged", "ignored")
-            return
-        command = payments.OrderShipped(envelope.event_id, event.order.order_id)
-        self._deps.metrics.payment_event("OrderStatusChanged", await payments.order_shipped(command, self._deps))
+        if event.new_status == order_pb2.ORDER_STATUS_SHIPPED:
+            shipped = payments.OrderShipped(envelope.event_id, event.order.order_id)
+            outcome = await payments.order_shipped(shipped, self._deps)
+        elif event.new_status == order_pb2.ORDER_STATUS_REJECTED:
+            # Never reserved, so never authorized: the payment ends CANCELLED instead of waiting.
+            rejected = payments.OrderCancelled(envelope.event_id, event.order.order_id, f"rejected: {event.reason}")
+            outcome = await payments.order_cancelled(rejected, self._deps)
+        else:
+            outcome = "ignored"
+        self._deps.metrics.payment_event("OrderStatusChanged", outcome)

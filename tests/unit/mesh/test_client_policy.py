@@ -73,7 +73,7 @@ class _Replica(inventory_pb2_grpc.InventoryServiceServicer):
         self.calls = calls
         self.failing = False
 
-    async def GetProduct(  # noqa: N802 - gRPC method name
+    async def GetProduct(
         self, request: inventory_pb2.GetProductRequest, context: grpc.aio.ServicerContext
     ) -> inventory_pb2.GetProductResponse:
         self.calls[self.name] += 1
