@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from payment_svc.adapters.tables import payments as T
@@ -26,11 +27,12 @@ class SqlPaymentRepository:
         row = (await self._session.execute(stmt)).mappings().first()
         return _from_row(row) if row else None
 
-    async def add(self, payment: Payment) -> None:
+    async def add(self, payment: Payment) -> bool:
         now = datetime.now(UTC)
         payment.created_at = payment.created_at or now
         payment.updated_at = now
-        await self._session.execute(sa.insert(T).values(_to_row(payment)))
+        stmt = pg_insert(T).values(_to_row(payment)).on_conflict_do_nothing().returning(T.c.order_id)
+        return (await self._session.execute(stmt)).first() is not None
 
     async def save(self, payment: Payment) -> None:
         payment.updated_at = datetime.now(UTC)

@@ -28,9 +28,11 @@ class _PublishingRepository(SqlPaymentRepository):
         super().__init__(session)
         self._uow = uow
 
-    async def add(self, payment: Payment) -> None:
-        await super().add(payment)
-        self._collect(payment)
+    async def add(self, payment: Payment) -> bool:
+        added = await super().add(payment)
+        if added:
+            self._collect(payment)
+        return added
 
     async def save(self, payment: Payment) -> None:
         await super().save(payment)

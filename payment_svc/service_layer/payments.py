@@ -104,19 +104,23 @@ async def _apply(
     async with deps.uow() as uow:
         first_time = await uow.claim(event_id)
         payment = await uow.payments.get(order_id, for_update=True)
+        if first_time and payment is None and create:
+            # OrderPlaced and InventoryReserved come from different topics and may be handled at
+            # once: the row is created empty (or found created by the other), then locked, so the
+            # two changes apply one after the other.
+            await uow.payments.add(Payment(order_id))
+            payment = await uow.payments.get(order_id, for_update=True)
         if not first_time:
             outcome = "redelivered"
-        elif payment is None and not create:
+        elif payment is None:
             # A cancellation or shipment of an order this service never heard of: nothing is held.
             outcome = "unknown_order"
         else:
-            new = payment is None
-            payment = payment or Payment(order_id)
             before = payment.step()
             change(payment)
             if not payment.start_if_ready(deps.clock(), deps.policy.lease) and payment.step() not in (None, before):
                 payment.claim(deps.clock(), deps.policy.lease)  # a capture or refund starts now
-            await (uow.payments.add(payment) if new else uow.payments.save(payment))
+            await uow.payments.save(payment)
             outcome = "applied"
         await uow.commit()
     if payment is not None and payment.step() is not None:

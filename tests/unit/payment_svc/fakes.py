@@ -52,10 +52,12 @@ class FakePayments:
         row = self._rows.get(order_id)
         return copy.deepcopy(row) if row is not None else None
 
-    async def add(self, payment: Payment) -> None:
-        assert payment.order_id not in self._rows, "added twice"
+    async def add(self, payment: Payment) -> bool:
+        if payment.order_id in self._rows:
+            return False
         payment.created_at = payment.created_at or self._clock()
         await self.save(payment)
+        return True
 
     async def save(self, payment: Payment) -> None:
         payment.updated_at = self._clock()
