@@ -1,6 +1,7 @@
 // Pinned Go command-line tools the project uses as real external clients:
-// grpcurl (poke at services), ghz (gRPC load), grpc-health-probe (health checks), and
-// stripe-mock, the server payment_svc's Stripe adapter is tested against.
+// grpcurl (poke at services), ghz (gRPC load), grpc-health-probe (health checks),
+// stripe-mock, the server payment_svc's Stripe adapter is tested against, and the Go code
+// generators buf.gen.yaml runs (protoc-gen-go, protoc-gen-go-grpc).
 // `scripts/tools` builds them into .oms/bin.
 module oms.mesh/tools
 
@@ -11,6 +12,8 @@ tool (
 	github.com/fullstorydev/grpcurl/cmd/grpcurl
 	github.com/grpc-ecosystem/grpc-health-probe
 	github.com/stripe/stripe-mock
+	google.golang.org/grpc/cmd/protoc-gen-go-grpc
+	google.golang.org/protobuf/cmd/protoc-gen-go
 )
 
 require (
@@ -71,6 +74,7 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20250218202821-56aae31c358a // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20250218202821-56aae31c358a // indirect
 	google.golang.org/grpc v1.72.2 // indirect
+	google.golang.org/grpc/cmd/protoc-gen-go-grpc v1.5.1 // indirect
 	google.golang.org/protobuf v1.36.5 // indirect
 	gopkg.in/yaml.v2 v2.4.0 // indirect
 )
