@@ -29,6 +29,7 @@ COPY mesh/ mesh/
 COPY order_svc/ order_svc/
 COPY inventory_svc/ inventory_svc/
 COPY notify_svc/ notify_svc/
+COPY payment_svc/ payment_svc/
 COPY gateway/ gateway/
 # Not editable: the code lands in site-packages, migrations included. grpcio-tools (pinned in
 # constraints.txt) lets the gateway read the .proto comments for its OpenAPI descriptions.
@@ -54,6 +55,6 @@ ENV PATH=/opt/venv/bin:$PATH \
     OMS_GATEWAY_WEB_DIST=/app/web/dist
 # Numeric, so runtimes that enforce runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
-# gRPC: order 50051, inventory 50052, notify 50053; metrics 9101-9103; gateway HTTP 8080.
-EXPOSE 50051 50052 50053 9101 9102 9103 8080
+# gRPC: order 50051, inventory 50052, notify 50053, payment 50054; metrics 9101-9104; gateway HTTP 8080.
+EXPOSE 50051 50052 50053 50054 9101 9102 9103 9104 8080
 CMD ["python", "-m", "gateway"]

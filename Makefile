@@ -68,7 +68,7 @@ lint: deps ## ruff on the whole tree
 	ruff check .
 
 typecheck: deps ## mypy on every package
-	mypy mesh order_svc inventory_svc notify_svc gateway testkit
+	mypy mesh order_svc inventory_svc notify_svc payment_svc gateway testkit
 
 check-compose: deps ## the compose file against the settings classes
 	scripts/check-compose

@@ -35,7 +35,11 @@ _STATUS_CHANGE = {"status": "ORDER_STATUS_CANCELLED", "reason": "ordered twice b
 # with another ``body`` takes only the part of the body it maps, see ``body_for``).
 EXAMPLES: dict[str, Example] = {
     "oms.order.v1.OrderService.PlaceOrder": Example(
-        body={"customerId": DEMO_CUSTOMER, "items": [{"productId": DEMO_PRODUCT, "quantity": 1}]}
+        body={
+            "customerId": DEMO_CUSTOMER,
+            "items": [{"productId": DEMO_PRODUCT, "quantity": 1}],
+            "paymentMethod": "tok_visa",
+        }
     ),
     "oms.order.v1.OrderService.GetOrder": Example(path={"order_id": AN_ORDER}),
     "oms.order.v1.OrderService.ListOrders": Example(query={"customer_id": DEMO_CUSTOMER, "page_size": 10}),
@@ -87,8 +91,13 @@ EXAMPLES: dict[str, Example] = {
     ),
     "oms.notify.v1.NotificationService.ListNotifications": Example(query={"order_id": AN_ORDER}),
     "oms.notify.v1.NotificationService.RetryNotification": Example(body={}, path={"notification_id": A_NOTIFICATION}),
+    "oms.payment.v1.PaymentService.GetPayment": Example(path={"order_id": AN_ORDER}),
+    "oms.payment.v1.PaymentService.ListPayments": Example(
+        query={"customer_id": DEMO_CUSTOMER, "status": "PAYMENT_STATUS_AUTHORIZED", "page_size": 10}
+    ),
+    "oms.payment.v1.PaymentService.RefundPayment": Example(body={"reason": "goodwill"}, path={"order_id": AN_ORDER}),
 }
-for _service in ("order", "inventory", "notify"):
+for _service in ("order", "inventory", "notify", "payment"):
     _ops = f"oms.{_service}.v1.{_service.capitalize()}OperationsService"
     EXAMPLES |= {
         f"{_ops}.ListDeadLetters": Example(query={"page_size": 10}),

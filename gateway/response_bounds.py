@@ -57,12 +57,20 @@ RESPONSE_BOUNDS: dict[str, Bounds] = {
     "oms.notify.v1.WebhookDelivery.event_type": Bounds(max_len=200),  # a protobuf message name
     "oms.notify.v1.WebhookDelivery.order_id": _ID,
     "oms.notify.v1.WebhookDelivery.last_error": Bounds(max_len=1000),  # notify_svc.domain.webhooks.MAX_LAST_ERROR
+    "oms.payment.v1.Payment.order_id": _ID,
+    "oms.payment.v1.Payment.customer_id": _ID,
+    "oms.payment.v1.Payment.provider": Bounds(max_len=32),  # PaymentProvider.name
+    "oms.payment.v1.Payment.provider_ref": Bounds(max_len=255),  # a provider's id (Stripe: pi_…, < 255)
+    "oms.payment.v1.Payment.decline_code": Bounds(max_len=100),  # a provider's decline code
+    # A provider's decline message, or a refund reason (RefundPaymentRequest.reason: 500) with a prefix.
+    "oms.payment.v1.Payment.reason": Bounds(max_len=1000),
     # One page of a listing, at the largest page size served.
     "oms.order.v1.ListOrdersResponse.orders": _PAGE,
     "oms.order.v1.ListCustomersResponse.customers": _PAGE,
     "oms.inventory.v1.ListProductsResponse.products": _PAGE,
     "oms.notify.v1.ListNotificationsResponse.notifications": _PAGE,
     "oms.notify.v1.ListWebhookDeliveriesResponse.deliveries": _PAGE,
+    "oms.payment.v1.ListPaymentsResponse.payments": _PAGE,
     **{
         f"{listing}.next_page_token": _TOKEN
         for listing in (
@@ -71,6 +79,7 @@ RESPONSE_BOUNDS: dict[str, Bounds] = {
             "oms.inventory.v1.ListProductsResponse",
             "oms.notify.v1.ListNotificationsResponse",
             "oms.notify.v1.ListWebhookDeliveriesResponse",
+            "oms.payment.v1.ListPaymentsResponse",
         )
     },
 }

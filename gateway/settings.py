@@ -22,6 +22,7 @@ class GatewaySettings(BaseSettings):
     order_addr: str = "127.0.0.1:50051"
     inventory_addr: str = "127.0.0.1:50052"
     notify_addr: str = "127.0.0.1:50053"
+    payment_addr: str = "127.0.0.1:50054"
     # Larger request bodies are refused before they are parsed.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     # Deadline of a unary call when the client sends no Grpc-Timeout.
@@ -107,11 +108,16 @@ class GatewaySettings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("order_addr", "inventory_addr", "notify_addr")
+    @field_validator("order_addr", "inventory_addr", "notify_addr", "payment_addr")
     @classmethod
     def _grpc_target(cls, value: str) -> str:
         return check_grpc_target(value)
 
     def upstreams(self) -> dict[str, str]:
         """Upstream name → address. A service's name is the middle of its package: oms.<name>.v1."""
-        return {"order": self.order_addr, "inventory": self.inventory_addr, "notify": self.notify_addr}
+        return {
+            "order": self.order_addr,
+            "inventory": self.inventory_addr,
+            "notify": self.notify_addr,
+            "payment": self.payment_addr,
+        }

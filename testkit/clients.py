@@ -75,10 +75,17 @@ class Clients:
         return customer_id
 
     async def place(
-        self, customer_id: str, lines: Sequence[tuple[str, int]], *, metadata: Metadata | None = None
+        self,
+        customer_id: str,
+        lines: Sequence[tuple[str, int]],
+        *,
+        metadata: Metadata | None = None,
+        payment_method: str = "",
     ) -> order_pb2.Order:
         request = order_pb2.PlaceOrderRequest(
-            customer_id=customer_id, items=[order_pb2.OrderLine(product_id=p, quantity=q) for p, q in lines]
+            customer_id=customer_id,
+            items=[order_pb2.OrderLine(product_id=p, quantity=q) for p, q in lines],
+            payment_method=payment_method,
         )
         response = await self.orders.PlaceOrder(request, metadata=_wire(metadata or self.admin), timeout=30)
         return response.order

@@ -178,14 +178,14 @@ class Mesh:
                 # load benchmarks send many calls at once with one token).
                 **{
                     f"OMS_{svc}_MAX_CONCURRENT_CALLS_PER_PRINCIPAL": "100000"
-                    for svc in ("ORDER", "INVENTORY", "NOTIFY")
+                    for svc in ("ORDER", "INVENTORY", "NOTIFY", "PAYMENT")
                 },
             }
         )
         return env
 
     async def add(self, name: str, *, extra_env: dict[str, str] | None = None, replica: int = 1) -> ServiceProcess:
-        """Adds (without starting) one of: order, inventory, notify.
+        """Adds (without starting) one of: order, inventory, notify, payment.
 
         ``replica`` > 1 adds another process of the same service (same database, same consumer
         group, its own port), kept in ``services`` as ``<name>-<replica>``.

@@ -4,3 +4,4 @@ CREATE ROLE oms LOGIN CREATEDB PASSWORD 'oms';
 CREATE DATABASE oms_order OWNER oms;
 CREATE DATABASE oms_inventory OWNER oms;
 CREATE DATABASE oms_notify OWNER oms;
+CREATE DATABASE oms_payment OWNER oms;

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 # The gateway, the three services, and the operator's tools (mesh.cli, grpcurl, health probes).
-IDENTITIES = ("gateway", "order", "inventory", "notify", "oms-operator")
+IDENTITIES = ("gateway", "order", "inventory", "notify", "payment", "oms-operator")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 VALID_DAYS = 365
 

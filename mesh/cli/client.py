@@ -25,9 +25,9 @@ from mesh.auth.tls import MeshTls, TlsSettings
 from mesh.cli.errors import USAGE, CliError
 from mesh.settings.common import SettingsError, load
 
-SERVICES = ("order", "inventory", "notify")
+SERVICES = ("order", "inventory", "notify", "payment")
 # scripts/run's ports, and the variables it reads them from.
-DEFAULT_PORTS = {"order": 50051, "inventory": 50052, "notify": 50053}
+DEFAULT_PORTS = {"order": 50051, "inventory": 50052, "notify": 50053, "payment": 50054}
 # A page the services send stays near 2 MiB; one dead letter can be as large as the broker
 # allows. Room for both, far below anything a service sends.
 MAX_RECEIVE_BYTES = 32 << 20
@@ -38,7 +38,7 @@ MINTED_TTL_S = 300
 
 def default_address(service: str, environ: Mapping[str, str] | None = None) -> str:
     """``$OMS_CLI_<SERVICE>_ADDR``, else 127.0.0.1 and the port ``make run`` gives the service
-    (``$OMS_<SERVICE>_GRPC_PORT``, else 50051/50052/50053)."""
+    (``$OMS_<SERVICE>_GRPC_PORT``, else 50051/50052/50053/50054)."""
     env = os.environ if environ is None else environ
     upper = service.upper()
     explicit = env.get(f"OMS_CLI_{upper}_ADDR", "").strip()

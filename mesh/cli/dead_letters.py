@@ -47,11 +47,13 @@ def operations_stub(service: str) -> Any:
     from oms.inventory.v1 import operations_pb2_grpc as inventory_ops
     from oms.notify.v1 import operations_pb2_grpc as notify_ops
     from oms.order.v1 import operations_pb2_grpc as order_ops
+    from oms.payment.v1 import operations_pb2_grpc as payment_ops
 
     return {
         "order": order_ops.OrderOperationsServiceStub,
         "inventory": inventory_ops.InventoryOperationsServiceStub,
         "notify": notify_ops.NotifyOperationsServiceStub,
+        "payment": payment_ops.PaymentOperationsServiceStub,
     }[service]
 
 

@@ -18,7 +18,7 @@ from mesh.settings.common import KafkaSettings, SettingsError, load
 from mesh.storage.engine import asyncpg_dsn
 from mesh.telemetry.logs import configure_logging
 
-SERVICES = {"order": "order_svc", "inventory": "inventory_svc", "notify": "notify_svc"}
+SERVICES = {"order": "order_svc", "inventory": "inventory_svc", "notify": "notify_svc", "payment": "payment_svc"}
 
 
 async def run(service: str) -> None:

@@ -26,10 +26,11 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("mesh.settings.common", "DeploymentSettings", "gateway and every service"),
     ("mesh.auth.tls", "TlsSettings", "gateway and every service"),
     ("mesh.telemetry.logs", "LogSettings", "every process"),
-    ("mesh.storage.paging", "PageTokenSettings", "order, inventory, notify"),
+    ("mesh.storage.paging", "PageTokenSettings", "order, inventory, notify, payment"),
     ("order_svc.settings", "OrderSettings", "order_svc"),
     ("inventory_svc.settings", "InventorySettings", "inventory_svc"),
     ("notify_svc.settings", "NotifySettings", "notify_svc"),
+    ("payment_svc.settings", "PaymentSettings", "payment_svc"),
     ("gateway.settings", "GatewaySettings", "gateway"),
 ]
 

@@ -24,6 +24,7 @@ SERVICES = {
     "order_svc": "OMS_ORDER_DATABASE_URL",
     "inventory_svc": "OMS_INVENTORY_DATABASE_URL",
     "notify_svc": "OMS_NOTIFY_DATABASE_URL",
+    "payment_svc": "OMS_PAYMENT_DATABASE_URL",
 }
 
 

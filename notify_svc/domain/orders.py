@@ -11,6 +11,8 @@ class EventKind(enum.Enum):
     ORDER_PLACED = "oms.order.v1.OrderPlaced"
     ORDER_STATUS_CHANGED = "oms.order.v1.OrderStatusChanged"
     ORDER_CANCELLED = "oms.order.v1.OrderCancelled"
+    # Refunds are payment_svc's; the order's snapshot then holds only its id and the amount.
+    PAYMENT_REFUNDED = "oms.payment.v1.PaymentRefunded"
 
 
 @dataclass(frozen=True)

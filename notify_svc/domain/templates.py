@@ -48,10 +48,27 @@ def _status_changed(event: OrderEvent) -> tuple[str, str]:
     return subject.format(order_id=event.order.order_id, status=status), lead
 
 
+# The reason order_svc gives a cancellation caused by a failed payment (saga.apply_payment_failed).
+PAYMENT_FAILED_PREFIX = "payment failed"
+
+
 def _cancelled(event: OrderEvent) -> tuple[str, str]:
+    if event.reason.startswith(PAYMENT_FAILED_PREFIX):
+        # The customer's "payment failed" mail: one per failure, as the cancellation it caused.
+        return (
+            f"Payment failed for your order {event.order.order_id}",
+            "We could not take the payment for your order, so it was cancelled and nothing was charged.",
+        )
     return (
         f"Your order {event.order.order_id} was cancelled",
         "Your order was cancelled. If you already paid, the amount will be refunded.",
+    )
+
+
+def _refunded(event: OrderEvent) -> tuple[str, str]:
+    return (
+        f"Your refund for order {event.order.order_id}",
+        f"We gave back {event.order.total} to your card. Depending on your bank it shows within a few days.",
     )
 
 
@@ -59,6 +76,7 @@ _HEADLINES: dict[EventKind, Callable[[OrderEvent], tuple[str, str]]] = {
     EventKind.ORDER_PLACED: _placed,
     EventKind.ORDER_STATUS_CHANGED: _status_changed,
     EventKind.ORDER_CANCELLED: _cancelled,
+    EventKind.PAYMENT_REFUNDED: _refunded,
 }
 
 

@@ -11,11 +11,12 @@ from google.type import money_pb2
 from mesh.messaging.events import EventEnvelope
 from mesh.messaging.kafka import ConsumerSpec, EventHandler, Topics
 from notify_svc.adapters.cloud_events import cloud_event_json
-from notify_svc.adapters.topics import ORDERS
+from notify_svc.adapters.topics import ORDERS, PAYMENTS
 from notify_svc.domain.orders import CustomerContact, EventKind, Money, OrderEvent, OrderLine, OrderSnapshot
-from notify_svc.service_layer.notifications import record_order_event
+from notify_svc.service_layer.notifications import record_order_event, record_payment_refunded
 from notify_svc.service_layer.ports import Dependencies
 from oms.order.v1 import events_pb2, order_pb2
+from oms.payment.v1 import events_pb2 as payment_events
 
 _STATUS_PREFIX = "ORDER_STATUS_"
 
@@ -27,12 +28,18 @@ def consumer_spec(topics: Topics, group_id: str, deps: Dependencies) -> Consumer
         # service layer never sees protobuf.
         await record_order_event(event, deps, cloud_event_json(envelope, subject=event.order.order_id))
 
+    async def refunded(envelope: EventEnvelope) -> None:
+        await record_payment_refunded(to_domain(envelope), deps)
+
+    # Payment received and payment failed reach the customer as the order events they cause
+    # (PAID; CANCELLED "payment failed: …"), so PaymentAuthorized and PaymentFailed mail nothing.
     handlers: Mapping[type[ProtoMessage], EventHandler] = {
         events_pb2.OrderPlaced: handle,
         events_pb2.OrderStatusChanged: handle,
         events_pb2.OrderCancelled: handle,
+        payment_events.PaymentRefunded: refunded,
     }
-    return ConsumerSpec(group_id=group_id, topics=[topics.name(ORDERS)], handlers=handlers)
+    return ConsumerSpec(group_id=group_id, topics=[topics.name(ORDERS), topics.name(PAYMENTS)], handlers=handlers)
 
 
 def to_domain(envelope: EventEnvelope) -> OrderEvent:
@@ -72,10 +79,17 @@ def _cancelled(event_id: str, m: ProtoMessage) -> OrderEvent:
     )
 
 
+def _refunded(event_id: str, m: ProtoMessage) -> OrderEvent:
+    assert isinstance(m, payment_events.PaymentRefunded)
+    order = OrderSnapshot(m.order_id, m.customer_id, "REFUNDED", (), _money(m.amount))
+    return OrderEvent(event_id, EventKind.PAYMENT_REFUNDED, order, None, new_status="REFUNDED", reason=m.reason)
+
+
 _CONVERTERS: dict[type[ProtoMessage], Callable[[str, ProtoMessage], OrderEvent]] = {
     events_pb2.OrderPlaced: _placed,
     events_pb2.OrderStatusChanged: _status_changed,
     events_pb2.OrderCancelled: _cancelled,
+    payment_events.PaymentRefunded: _refunded,
 }
 
 

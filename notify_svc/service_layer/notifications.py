@@ -55,6 +55,22 @@ async def record_order_event(
     return recorded
 
 
+async def record_payment_refunded(event: OrderEvent, deps: Dependencies) -> list[Notification]:
+    """A refund is told to whom the order's earlier mails went: payment events carry no contact
+    (customers' addresses stay on the orders topic), and notify has mailed every order's
+    placement. Without an earlier mail the notification fails at once (unknown customer)."""
+    async with deps.uow() as uow:
+        earlier = await uow.notifications.list(ListQuery(limit=50, order_id=event.order.order_id))
+    # The order's emails name the address (its texts, if any, name a phone number).
+    mails = [n for n in earlier if n.channel == "email"]
+    if mails and event.customer is None:
+        first = mails[0]
+        contact = CustomerContact(first.customer_id, "", first.recipient)
+        order = dataclasses.replace(event.order, customer_id=first.customer_id)
+        event = dataclasses.replace(event, customer=contact, order=order)
+    return await record_order_event(event, deps)
+
+
 async def retry_notification(notification_id: str, deps: Dependencies) -> Notification:
     """Admin: a FAILED notification goes back to PENDING with a fresh budget and is sent."""
     _check_id(notification_id)

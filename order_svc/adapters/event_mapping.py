@@ -40,7 +40,7 @@ def order_events(
 def _order_message(event: domain.OrderEvent, snapshot: order_pb2.Order, who: events_pb2.CustomerContact) -> Message:
     match event:
         case domain.OrderPlaced():
-            return events_pb2.OrderPlaced(order=snapshot, customer=who)
+            return events_pb2.OrderPlaced(order=snapshot, customer=who, payment_method=event.payment_method)
         case domain.OrderStatusChanged():
             return events_pb2.OrderStatusChanged(
                 order=snapshot,

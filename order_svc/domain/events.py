@@ -10,6 +10,8 @@ from order_svc.domain.status import OrderStatus
 @dataclass(frozen=True)
 class OrderPlaced:
     order_id: str
+    # The payment provider's token given to PlaceOrder (empty: paid by other means).
+    payment_method: str = ""
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,12 @@ class Order:
         return sum(line.line_total_minor for line in self.lines)
 
     @classmethod
-    def place(cls, *, order_id: str, customer_id: str, currency: str, lines: list[OrderLine]) -> Order:
+    def place(
+        cls, *, order_id: str, customer_id: str, currency: str, lines: list[OrderLine], payment_method: str = ""
+    ) -> Order:
         order = cls(order_id=order_id, customer_id=customer_id, currency=currency, lines=lines)
-        order.events.append(OrderPlaced(order_id))
+        # The token travels with the placement only (payment_svc keeps it); the order never stores it.
+        order.events.append(OrderPlaced(order_id, payment_method))
         return order
 
     def move_to(self, status: OrderStatus, *, reason: str = "") -> None:

@@ -8,14 +8,19 @@ from google.protobuf.message import Message
 
 from mesh.messaging.events import EventEnvelope
 from mesh.messaging.kafka import ConsumerSpec, EventHandler
+from mesh.serving.wire import minor_units
 from oms.inventory.v1 import events_pb2 as inventory_events
 from oms.payment.v1 import events_pb2 as payment_events
 from order_svc.domain.model import Shortfall
 from order_svc.service_layer.ports import Dependencies
 from order_svc.service_layer.saga import (
+    PaymentAuthorized,
     PaymentFailed,
+    PaymentRefunded,
     ReservationOutcome,
+    apply_payment_authorized,
     apply_payment_failed,
+    apply_payment_refunded,
     apply_reservation_outcome,
 )
 
@@ -40,10 +45,28 @@ def event_handlers(deps: Dependencies) -> Mapping[type[Message], EventHandler]:
         assert isinstance(event, payment_events.PaymentFailed)
         await apply_payment_failed(PaymentFailed(envelope.event_id, event.order_id, event.reason), deps)
 
+    async def on_payment_authorized(envelope: EventEnvelope) -> None:
+        event = envelope.message
+        assert isinstance(event, payment_events.PaymentAuthorized)
+        try:
+            amount = minor_units(event.amount)
+        except ValueError:
+            amount = -1  # not an amount any order has: never marks it paid
+        paid = PaymentAuthorized(envelope.event_id, event.order_id, amount, event.amount.currency_code)
+        await apply_payment_authorized(paid, deps)
+
+    async def on_payment_refunded(envelope: EventEnvelope) -> None:
+        event = envelope.message
+        assert isinstance(event, payment_events.PaymentRefunded)
+        await apply_payment_refunded(PaymentRefunded(envelope.event_id, event.order_id, event.reason), deps)
+
+    # PaymentCaptured changes nothing here: the order is SHIPPED already (capture follows it).
     return {
         inventory_events.InventoryReserved: on_reserved,
         inventory_events.StockReservationFailed: on_reservation_failed,
         payment_events.PaymentFailed: on_payment_failed,
+        payment_events.PaymentAuthorized: on_payment_authorized,
+        payment_events.PaymentRefunded: on_payment_refunded,
     }
 
 

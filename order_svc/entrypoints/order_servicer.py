@@ -44,6 +44,7 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
             customer_id=request.customer_id,
             lines=[RequestedLine(item.product_id, item.quantity) for item in request.items],
             idempotency_key=metadata_value(context.invocation_metadata(), "idempotency-key") or "",
+            payment_method=request.payment_method.strip(),
         )
         order = await place_order(command, caller_of(context), self._deps)
         about_order(order.order_id)

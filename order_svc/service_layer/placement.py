@@ -37,13 +37,15 @@ class PlaceOrder:
     customer_id: str
     lines: list[RequestedLine]
     idempotency_key: str = ""
+    # The payment provider's token; empty: the order waits CONFIRMED for payment by other means.
+    payment_method: str = ""
 
 
 async def place_order(command: PlaceOrder, caller: Caller, deps: Dependencies) -> Order:
     lines = _validated_lines(command)
     if not caller.may_act_for(command.customer_id):
         raise PermissionDenied("a customer can place orders only for themselves")
-    request_hash = _request_hash(command.customer_id, lines)
+    request_hash = _request_hash(command.customer_id, lines, command.payment_method)
     if command.idempotency_key:
         earlier = await _earlier_order(command.idempotency_key, request_hash, caller, deps)
         if earlier is not None:
@@ -74,8 +76,11 @@ def _raise_for(problems: list[FieldViolation]) -> None:
         raise InvalidArgument(shown, message)
 
 
-def _request_hash(customer_id: str, lines: Sequence[RequestedLine]) -> str:
-    canonical = json.dumps([customer_id, sorted((line.product_id, line.quantity) for line in lines)])
+def _request_hash(customer_id: str, lines: Sequence[RequestedLine], payment_method: str = "") -> str:
+    request: list[object] = [customer_id, sorted((line.product_id, line.quantity) for line in lines)]
+    if payment_method:  # only then: the keys stored before payment methods existed still match
+        request.append(payment_method)
+    canonical = json.dumps(request)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -149,6 +154,7 @@ async def _write(
     order = Order.place(
         order_id=str(uuid.uuid4()),
         customer_id=command.customer_id,
+        payment_method=command.payment_method,
         currency=catalog[lines[0].product_id].currency,
         lines=[
             OrderLine(

@@ -40,6 +40,23 @@ class PaymentFailed:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class PaymentAuthorized:
+    """payment_svc holds the order's total on the customer's card."""
+
+    event_id: str
+    order_id: str
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class PaymentRefunded:
+    event_id: str
+    order_id: str
+    reason: str = ""
+
+
 async def apply_reservation_outcome(outcome: ReservationOutcome, deps: Dependencies) -> None:
     target = OrderStatus.CONFIRMED if outcome.reserved else OrderStatus.REJECTED
     async with deps.uow() as uow:
@@ -78,6 +95,54 @@ async def apply_payment_failed(failed: PaymentFailed, deps: Dependencies) -> Non
         order = await uow.orders.get(failed.order_id, for_update=True)
         if order is not None and can_transition(order.status, OrderStatus.CANCELLED):
             reason = f"payment failed: {failed.reason}" if failed.reason else "payment failed"
+            order.move_to(OrderStatus.CANCELLED, reason=reason)
+            await save(uow, order, deps)
+        await uow.commit()
+
+
+async def apply_payment_authorized(paid: PaymentAuthorized, deps: Dependencies) -> None:
+    """An authorized payment makes the order PAID.
+
+    The payments topic is not the inventory topic: PaymentAuthorized may overtake the
+    InventoryReserved that caused it. payment_svc authorizes only after that reservation, so a
+    PENDING order is CONFIRMED and PAID at once; the late InventoryReserved then finds it moved on.
+    An order that moved on otherwise (PAID by hand, cancelled) stays as it is; payment_svc
+    releases the hold of a cancelled order when it sees the cancellation.
+    """
+    async with deps.uow() as uow:
+        if not await uow.claim(paid.event_id):
+            return
+        order = await uow.orders.get(paid.order_id, for_update=True)
+        if order is None:
+            log.warning("payment for an unknown order", extra={"order_id": paid.order_id})
+        elif (paid.amount_minor, paid.currency) != (order.total_minor, order.currency):
+            # Never expected (payment checks the total); an order is never PAID for another amount.
+            log.error(
+                "payment authorized for another amount than the order's total: order not marked paid",
+                extra={"order_id": order.order_id, "amount_minor": paid.amount_minor, "currency": paid.currency},
+            )
+        elif order.status in (OrderStatus.PENDING, OrderStatus.CONFIRMED):
+            if order.status is OrderStatus.PENDING:
+                order.move_to(OrderStatus.CONFIRMED)
+            order.move_to(OrderStatus.PAID, reason="payment authorized")
+            await save(uow, order, deps)
+        else:
+            log.info(
+                "payment authorized for an order that moved on",
+                extra={"order_id": order.order_id, "status": order.status.value},
+            )
+        await uow.commit()
+
+
+async def apply_payment_refunded(refunded: PaymentRefunded, deps: Dependencies) -> None:
+    """A refund an operator made cancels the order if it has not shipped (which releases its
+    stock); a refund that followed the order's own cancellation finds it cancelled already."""
+    async with deps.uow() as uow:
+        if not await uow.claim(refunded.event_id):
+            return
+        order = await uow.orders.get(refunded.order_id, for_update=True)
+        if order is not None and can_transition(order.status, OrderStatus.CANCELLED):
+            reason = f"payment refunded: {refunded.reason}" if refunded.reason else "payment refunded"
             order.move_to(OrderStatus.CANCELLED, reason=reason)
             await save(uow, order, deps)
         await uow.commit()

@@ -11,6 +11,7 @@ import pytest
 from testkit.clients import Clients
 from testkit.infra import Infra
 from testkit.processes import Mesh, new_mesh
+from tests.e2e.gateway_support import payment_env
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +31,19 @@ async def start_core(mesh: Mesh, *, order_env: dict[str, str] | None = None) -> 
     await inventory.start()
     order = await mesh.add("order", extra_env={"OMS_ORDER_INVENTORY_ADDR": inventory.address} | (order_env or {}))
     await order.start()
+
+
+async def start_payment(mesh: Mesh) -> None:
+    """payment_svc beside the core (the simulated provider, its books in the mesh's folder)."""
+    payment = await mesh.add("payment", extra_env=payment_env(mesh))
+    await payment.start()
+
+
+@pytest.fixture
+async def paying(core: Mesh) -> Mesh:
+    """The core mesh with payment_svc running too: orders placed with a card token get paid."""
+    await start_payment(core)
+    return core
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The whole mesh behind the real HTTP gateway, as child processes, for the gateway e2e tests.
 
 ``start_stack`` starts inventory, orders, notify (mailing an aiosmtpd server of the test's
-own) and then ``python -m gateway`` pointed at them, and waits until ``GET /healthz`` is 200.
+own), payment (the simulated provider) and then ``python -m gateway`` pointed at them, and waits
+until ``GET /healthz`` is 200.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ async def start_services(
     gateway_env: Mapping[str, str] | None = None,
     notify_env: Mapping[str, str] | None = None,
 ) -> GatewayProcess:
-    """inventory → orders and notify → gateway (started and healthy), on ``mesh``'s databases and topics."""
+    """inventory → orders, notify and payment → gateway (started and healthy), on ``mesh``'s
+    databases and topics. Payment uses the simulated provider, its ledger in the mesh's folder."""
     inventory = await mesh.add("inventory")
     order = await mesh.add("order", extra_env={"OMS_ORDER_INVENTORY_ADDR": inventory.address} | dict(order_env or {}))
     notify = await mesh.add(
@@ -131,8 +133,9 @@ async def start_services(
         }
         | dict(notify_env or {}),
     )
+    payment = await mesh.add("payment", extra_env=payment_env(mesh))
     await inventory.start()
-    await asyncio.gather(order.start(), notify.start())
+    await asyncio.gather(order.start(), notify.start(), payment.start())
     port = free_port()
     env = (
         mesh.base_env()
@@ -141,6 +144,7 @@ async def start_services(
             "OMS_GATEWAY_ORDER_ADDR": order.address,
             "OMS_GATEWAY_INVENTORY_ADDR": inventory.address,
             "OMS_GATEWAY_NOTIFY_ADDR": notify.address,
+            "OMS_GATEWAY_PAYMENT_ADDR": payment.address,
             "OMS_GATEWAY_LOG_LEVEL": "warning",
         }
         | _gateway_tls_env(mesh)
@@ -150,6 +154,20 @@ async def start_services(
     gateway = GatewayProcess(port, env, mesh.workdir / "gateway.log", ca_file=ca_file)
     await gateway.start()
     return gateway
+
+
+def payment_env(mesh: Mesh) -> dict[str, str]:
+    """payment_svc's settings in tests: the simulated provider's ledger in a file of the mesh
+    (it outlives a killed payment_svc), short retries so the reconciler's work shows quickly."""
+    return {
+        "OMS_PAYMENT_SIMULATED_LEDGER": str(mesh.workdir / "provider-ledger.json"),
+        "OMS_PAYMENT_SIMULATED_SLOW_S": "0.5",
+        "OMS_PAYMENT_RETRY_BASE_S": "0.2",
+        "OMS_PAYMENT_RETRY_MAX_S": "1",
+        "OMS_PAYMENT_CLAIM_LEASE_S": "2",
+        "OMS_PAYMENT_RECONCILE_POLL_S": "0.2",
+        "OMS_PAYMENT_PROVIDER_TIMEOUT_S": "3",
+    }
 
 
 def _gateway_tls_env(mesh: Mesh) -> dict[str, str]:

@@ -28,6 +28,7 @@ from oms.inventory.v1 import inventory_pb2
 from oms.notify.v1 import notify_pb2, webhooks_pb2
 from oms.ops.v1 import ops_pb2
 from oms.order.v1 import customer_pb2, order_pb2
+from oms.payment.v1 import payment_pb2
 from testkit.clients import unique
 from testkit.infra import Infra
 from testkit.processes import new_mesh
@@ -120,6 +121,14 @@ EXAMPLES: dict[str, list[Example]] = {
     "/oms.notify.v1.WebhookService/RetryWebhookDelivery": [
         lambda w: webhooks_pb2.RetryWebhookDeliveryRequest(delivery_id=NO_SUCH_ID)
     ],
+    "/oms.payment.v1.PaymentService/GetPayment": [lambda w: payment_pb2.GetPaymentRequest(order_id=w.b_order)],
+    "/oms.payment.v1.PaymentService/ListPayments": [
+        lambda w: payment_pb2.ListPaymentsRequest(),
+        lambda w: payment_pb2.ListPaymentsRequest(customer_id=w.b),
+    ],
+    "/oms.payment.v1.PaymentService/RefundPayment": [
+        lambda w: payment_pb2.RefundPaymentRequest(order_id=w.b_order, reason="walk")
+    ],
     "/oms.order.v1.CustomerService/CreateCustomer": [
         lambda w: customer_pb2.CreateCustomerRequest(
             customer=customer_pb2.Customer(customer_id=w.b, name="Not B", email="not-b@example.com")
@@ -156,13 +165,14 @@ EXAMPLES: dict[str, list[Example]] = {
         lambda w: inventory_pb2.BatchGetProductsRequest(product_ids=[w.product, unique("p-missing")])
     ],
     # The operator RPCs (admin only) are served by each service for its own dead letters and
-    # outbox; the same requests are sent to all three.
+    # outbox; the same requests are sent to all four.
     **{
         f"/oms.{package}.v1.{service}/{rpc}": [example]
         for package, service in (
             ("order", "OrderOperationsService"),
             ("inventory", "InventoryOperationsService"),
             ("notify", "NotifyOperationsService"),
+            ("payment", "PaymentOperationsService"),
         )
         for rpc, example in (
             ("ListDeadLetters", lambda w: ops_pb2.ListDeadLettersRequest(page_size=5)),

@@ -180,6 +180,27 @@ async def test_lifecycle_over_every_route(stack: Stack) -> None:
     )
     assert status_body(unknown)["code"] == 5
 
+    # Payments: an order placed with a card token is authorized once its stock is reserved; the
+    # customer's and the admin's listings show it; an admin refunds it (which cancels the order).
+    card = {"customerId": customer_id, "items": [{"productId": product_id, "quantity": 1}], "paymentMethod": "tok_visa"}
+    card_order = (await stack.call("POST", "/orders", body=card)).json()["order"]["orderId"]
+    await eventually(
+        lambda: stack.call("GET", f"/payments/{card_order}", expect=None),
+        until=lambda r: r.status_code == 200 and r.json()["payment"]["status"] == "PAYMENT_STATUS_AUTHORIZED",
+        timeout_s=30,
+        what="the card order's payment authorized",
+    )
+    payment = await walk.call("GET", "/payments/{order_id}", f"/payments/{card_order}")
+    assert payment.json()["payment"]["amount"] == {"currencyCode": "EUR", "units": "19", "nanos": 990000000}
+    payments = await walk.call("GET", "/payments", "/payments", params={"customerId": customer_id})
+    # Newest first: the card order, then the first order's (cancelled before anything was held).
+    shown = [(p["orderId"], p["status"]) for p in payments.json()["payments"]]
+    assert shown == [(card_order, "PAYMENT_STATUS_AUTHORIZED"), (order_id, "PAYMENT_STATUS_CANCELLED")]
+    refunded = await walk.call(
+        "POST", "/payments/{order_id}:refund", f"/payments/{card_order}:refund", body={"reason": "walk"}
+    )
+    assert refunded.json()["payment"]["status"] in ("PAYMENT_STATUS_REFUNDING", "PAYMENT_STATUS_REFUNDED")
+
     # Many products in one call (the placement's batched look-up), public.
     ids = {"productIds": [product_id, "p-walk-none"]}
     batch = await walk.call("GET", "/products:batchGet", "/products:batchGet", params=ids, headers={})
@@ -200,7 +221,7 @@ async def test_lifecycle_over_every_route(stack: Stack) -> None:
 
     # The operator routes of each service (admin only): nothing is dead-lettered or parked here,
     # so the listings are empty and naming a position that does not exist changes nothing.
-    for service in ("order", "inventory", "notify"):
+    for service in ("order", "inventory", "notify", "payment"):
         base = f"/admin/{service}"
         letters = await walk.call("GET", f"{base}/dead-letters", f"{base}/dead-letters")
         assert letters.json()["deadLetters"] == []

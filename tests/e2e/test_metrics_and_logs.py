@@ -103,6 +103,8 @@ async def test_metrics_of_every_process_parse_and_move_with_an_order(stack: Obse
         ("inventory_svc", "published", grew("oms_events_published_total", topic=ends("inventory"))),
         ("notify_svc", "consumed", grew("oms_events_consumed_total", topic=ends("orders"))),
         ("notify_svc", "mails", grew("oms_notifications_sent_total")),
+        ("payment_svc", "consumed", grew("oms_events_consumed_total", topic=ends("inventory"))),
+        ("payment_svc", "events", grew("oms_payment_events_total", event="InventoryReserved", outcome="applied")),
     ]
     for service, what, check in expectations:
         await eventually(moved(service, check), timeout_s=30, interval_s=0.5, what=f"{service}: {what} to move")

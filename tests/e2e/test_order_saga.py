@@ -10,6 +10,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from oms.order.v1 import order_pb2
+from payment_svc.adapters.simulated_provider import read_ledger
 from testkit.clients import Clients
 from testkit.processes import Mesh
 from testkit.wait import eventually
@@ -202,3 +203,36 @@ async def test_a_failed_payment_cancels_and_releases(core: Mesh, clients: Client
     )
     assert "card declined" in cancelled.status_reason
     await eventually(lambda: clients.stock(product), until=lambda s: s.available == 5, what="stock released")
+
+
+async def test_a_card_order_is_paid_and_a_paid_order_cancelled_is_released_and_refunded(
+    paying: Mesh, clients: Clients
+) -> None:
+    """The saga with payment over gRPC (the gateway's variants: tests/e2e/test_payment_saga.py)."""
+    product = await clients.product(stock=10)
+    customer = await clients.customer()
+    placed = await clients.place(customer, [(product, 2)], payment_method="tok_visa")
+
+    paid = await eventually(
+        lambda: clients.order(placed.order_id),
+        until=lambda o: o.status == order_pb2.ORDER_STATUS_PAID,
+        timeout_s=60,
+        what="the card order PAID",
+    )
+    assert paid.status_reason == "payment authorized"
+    await clients.orders.CancelOrder(
+        order_pb2.CancelOrderRequest(order_id=placed.order_id, reason="changed my mind"), metadata=paying.metadata()
+    )
+    await eventually(
+        lambda: clients.stock(product), until=lambda s: s.reserved == 0, timeout_s=30, what="the stock released"
+    )
+    ledger = paying.services["payment"].env["OMS_PAYMENT_SIMULATED_LEDGER"]
+
+    async def provider_operations() -> list[str]:
+        books = read_ledger(ledger)
+        return [op["op"] for op in books["operations"] if op["order_id"] == placed.order_id]
+
+    assert await eventually(provider_operations, until=lambda ops: "refunded" in ops, timeout_s=30) == [
+        "authorize",
+        "refunded",
+    ]

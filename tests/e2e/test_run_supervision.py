@@ -24,7 +24,7 @@ from testkit.wait import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-SERVICES = ("order", "inventory", "notify")
+SERVICES = ("order", "inventory", "notify", "payment")
 
 
 @dataclass
@@ -78,7 +78,7 @@ async def text_shows(run: Run, wanted: str) -> bool:
 async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[Run]:
     kafka = await fresh_kafka(infra)
     databases = {name: await create_database(infra, f"{name}_svc") for name in SERVICES}
-    ports = {name: free_port() for name in ("order", "inventory", "notify", "gateway", "smtp")}
+    ports = {name: free_port() for name in ("order", "inventory", "notify", "payment", "gateway", "smtp")}
     suffix = group_suffix(kafka, uuid.uuid4().hex[:8])
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
     env |= {

@@ -1,4 +1,4 @@
-"""One order placed through the HTTP gateway is one trace across all four processes.
+"""One order placed through the HTTP gateway is one trace across all five processes.
 
 Every process exports OTLP/gRPC to a receiver started by the test. The HTTP request carries a
 ``traceparent`` of the test's own, so the trace id is known in advance; the test then follows
@@ -7,6 +7,8 @@ the saga's chain span by span:
     gateway SERVER → gateway CLIENT → order_svc SERVER (PlaceOrder) ⇢ send orders
       → inventory_svc process orders ⇢ send inventory → order_svc process inventory
       ⇢ send orders (confirmed) → notify_svc process orders
+      ⇢ (inventory) → payment_svc process inventory (authorizes) ⇢ send payments
+      → order_svc process payments (PAID)
 
 and checks that each consumer span is a child of the producer span *and* links to it, and that
 the W3C headers on the Kafka records are really those of the producer spans.
@@ -99,8 +101,14 @@ def _complete(spans: list[ReceivedSpan], topics: Topics) -> bool:
         and s.attributes.get("messaging.destination.name") == topics.name("inventory")
         for s in spans
     )
+    paid = any(
+        s.service == "order_svc"
+        and s.kind == CONSUMER
+        and s.attributes.get("messaging.destination.name") == topics.name("payments")
+        for s in spans
+    )
     http = any(s.service == "gateway" and s.kind == SERVER for s in spans)
-    return set(SERVICES) <= {s.service for s in spans} and http and settled and notified_of_confirmation
+    return set(SERVICES) <= {s.service for s in spans} and http and settled and notified_of_confirmation and paid
 
 
 async def _wait_for_trace(receiver: SpanReceiver, trace_id: str, topics: Topics, timeout_s: float = 60.0) -> Trace:
@@ -173,7 +181,7 @@ def _kafka_trace_headers(bootstrap: str, topic: str, event_ids: set[str]) -> dic
     return found
 
 
-async def test_one_order_is_one_trace_through_all_four_processes(
+async def test_one_order_is_one_trace_through_all_five_processes(
     stack: ObservedStack, receiver: SpanReceiver, mesh: Mesh
 ) -> None:
     topics = Topics(mesh.kafka.topic_prefix)
@@ -183,7 +191,7 @@ async def test_one_order_is_one_trace_through_all_four_processes(
     placed = await stack.call(
         "POST",
         "/orders",
-        {"customerId": customer, "items": [{"productId": product, "quantity": 2}]},
+        {"customerId": customer, "items": [{"productId": product, "quantity": 2}], "paymentMethod": "tok_visa"},
         headers={"traceparent": traceparent},
     )
     order_id = placed["order"]["orderId"]
@@ -233,6 +241,13 @@ async def test_one_order_is_one_trace_through_all_four_processes(
     assert notified.attributes["order.id"] == order_id
     # notify also hears about the placement, from the first event.
     _consumer_of(trace, placed_sent, "notify_svc")
+    # payment: keeps the placement, authorizes on the reservation; order_svc marks the order PAID.
+    _consumer_of(trace, placed_sent, "payment_svc")
+    authorize = _consumer_of(trace, outcome_sent, "payment_svc")
+    assert authorize.attributes["order.id"] == order_id
+    authorized_sent = _producer_under(trace, authorize, topics.name("payments"), "PaymentAuthorized")
+    paid = _consumer_of(trace, authorized_sent, "order_svc")
+    assert paid.attributes["order.id"] == order_id
 
     # The headers really arrive: the records on the topics carry the producer spans' context.
     sent = [placed_sent, confirmed_sent]

@@ -21,9 +21,10 @@ from opentelemetry.proto.common.v1 import common_pb2
 
 from testkit.clients import unique
 from testkit.processes import GatewayProcess, Mesh, free_port
+from tests.e2e.gateway_support import payment_env
 from tests.integration.notify.support import SmtpServer
 
-SERVICES = ("gateway", "order_svc", "inventory_svc", "notify_svc")
+SERVICES = ("gateway", "order_svc", "inventory_svc", "notify_svc", "payment_svc")
 # opentelemetry.proto.trace.v1.Span.SpanKind
 SERVER, CLIENT, PRODUCER, CONSUMER = 2, 3, 4, 5
 
@@ -160,11 +161,11 @@ def _otel_env(service: str, endpoint: str | None) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def observed_stack(mesh: Mesh, *, otlp_endpoint: str | None) -> AsyncIterator[ObservedStack]:
-    """inventory, orders, notify (mailing a local aiosmtpd) and the gateway, each with a metrics
+    """inventory, orders, notify (mailing a local aiosmtpd), payment and the gateway, each with a metrics
     port and, when ``otlp_endpoint`` is given, exporting its spans there."""
     smtp = SmtpServer()
     smtp.start()
-    ports = {name: free_port() for name in ("inventory", "order", "notify")}
+    ports = {name: free_port() for name in ("inventory", "order", "notify", "payment")}
 
     def env(name: str) -> dict[str, str]:
         return _otel_env(f"{name}_svc", otlp_endpoint) | {f"OMS_{name.upper()}_METRICS_PORT": str(ports[name])}
@@ -180,6 +181,8 @@ async def observed_stack(mesh: Mesh, *, otlp_endpoint: str | None) -> AsyncItera
             extra_env=env("notify") | {"OMS_NOTIFY_SMTP_PORT": str(smtp.port), "OMS_NOTIFY_SMTP_TIMEOUT_S": "2"},
         )
         await notify.start()
+        payment = await mesh.add("payment", extra_env=env("payment") | payment_env(mesh))
+        await payment.start()
         port = free_port()
         gateway_env = mesh.base_env() | _otel_env("gateway", otlp_endpoint)
         gateway_env |= {
@@ -187,6 +190,7 @@ async def observed_stack(mesh: Mesh, *, otlp_endpoint: str | None) -> AsyncItera
             "OMS_GATEWAY_ORDER_ADDR": order.address,
             "OMS_GATEWAY_INVENTORY_ADDR": inventory.address,
             "OMS_GATEWAY_NOTIFY_ADDR": notify.address,
+            "OMS_GATEWAY_PAYMENT_ADDR": payment.address,
         }
         gateway = GatewayProcess(port, gateway_env, mesh.workdir / "gateway.log")
         await gateway.start()

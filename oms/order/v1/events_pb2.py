@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from oms.order.v1 import order_pb2 as oms_dot_order_dot_v1_dot_order__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19oms/order/v1/events.proto\x12\x0coms.order.v1\x1a\x18oms/order/v1/order.proto\"R\n\x0f\x43ustomerContact\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\r\n\x05phone\x18\x04 \x01(\t\"b\n\x0bOrderPlaced\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order\x12/\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1d.oms.order.v1.CustomerContact\"\xd7\x01\n\x12OrderStatusChanged\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order\x12-\n\nold_status\x18\x02 \x01(\x0e\x32\x19.oms.order.v1.OrderStatus\x12-\n\nnew_status\x18\x03 \x01(\x0e\x32\x19.oms.order.v1.OrderStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12/\n\x08\x63ustomer\x18\x05 \x01(\x0b\x32\x1d.oms.order.v1.CustomerContact\"\xa9\x01\n\x0eOrderCancelled\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order\x12\x32\n\x0fprevious_status\x18\x02 \x01(\x0e\x32\x19.oms.order.v1.OrderStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12/\n\x08\x63ustomer\x18\x04 \x01(\x0b\x32\x1d.oms.order.v1.CustomerContact\"u\n\x18OrderReservationUnwanted\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12)\n\x06status\x18\x02 \x01(\x0e\x32\x19.oms.order.v1.OrderStatus\x12\x1c\n\x14reservation_event_id\x18\x03 \x01(\tB\x8b\x01\n\x10\x64\x65v.oms.order.v1B\x0b\x45ventsProtoP\x01Z3github.com/oms-mesh/oms/gen/go/oms/order/v1;orderv1\xa2\x02\x03OOX\xaa\x02\x0cOms.Order.V1\xca\x02\x0cOms\\Order\\V1\xea\x02\x0eOms::Order::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19oms/order/v1/events.proto\x12\x0coms.order.v1\x1a\x18oms/order/v1/order.proto\"R\n\x0f\x43ustomerContact\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\r\n\x05phone\x18\x04 \x01(\t\"z\n\x0bOrderPlaced\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order\x12/\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1d.oms.order.v1.CustomerContact\x12\x16\n\x0epayment_method\x18\x03 \x01(\t\"\xd7\x01\n\x12OrderStatusChanged\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order\x12-\n\nold_status\x18\x02 \x01(\x0e\x32\x19.oms.order.v1.OrderStatus\x12-\n\nnew_status\x18\x03 \x01(\x0e\x32\x19.oms.order.v1.OrderStatus\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12/\n\x08\x63ustomer\x18\x05 \x01(\x0b\x32\x1d.oms.order.v1.CustomerContact\"\xa9\x01\n\x0eOrderCancelled\x12\"\n\x05order\x18\x01 \x01(\x0b\x32\x13.oms.order.v1.Order\x12\x32\n\x0fprevious_status\x18\x02 \x01(\x0e\x32\x19.oms.order.v1.OrderStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12/\n\x08\x63ustomer\x18\x04 \x01(\x0b\x32\x1d.oms.order.v1.CustomerContact\"u\n\x18OrderReservationUnwanted\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12)\n\x06status\x18\x02 \x01(\x0e\x32\x19.oms.order.v1.OrderStatus\x12\x1c\n\x14reservation_event_id\x18\x03 \x01(\tB\x8b\x01\n\x10\x64\x65v.oms.order.v1B\x0b\x45ventsProtoP\x01Z3github.com/oms-mesh/oms/gen/go/oms/order/v1;orderv1\xa2\x02\x03OOX\xaa\x02\x0cOms.Order.V1\xca\x02\x0cOms\\Order\\V1\xea\x02\x0eOms::Order::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,11 +36,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CUSTOMERCONTACT']._serialized_start=69
   _globals['_CUSTOMERCONTACT']._serialized_end=151
   _globals['_ORDERPLACED']._serialized_start=153
-  _globals['_ORDERPLACED']._serialized_end=251
-  _globals['_ORDERSTATUSCHANGED']._serialized_start=254
-  _globals['_ORDERSTATUSCHANGED']._serialized_end=469
-  _globals['_ORDERCANCELLED']._serialized_start=472
-  _globals['_ORDERCANCELLED']._serialized_end=641
-  _globals['_ORDERRESERVATIONUNWANTED']._serialized_start=643
-  _globals['_ORDERRESERVATIONUNWANTED']._serialized_end=760
+  _globals['_ORDERPLACED']._serialized_end=275
+  _globals['_ORDERSTATUSCHANGED']._serialized_start=278
+  _globals['_ORDERSTATUSCHANGED']._serialized_end=493
+  _globals['_ORDERCANCELLED']._serialized_start=496
+  _globals['_ORDERCANCELLED']._serialized_end=665
+  _globals['_ORDERRESERVATIONUNWANTED']._serialized_start=667
+  _globals['_ORDERRESERVATIONUNWANTED']._serialized_end=784
 # @@protoc_insertion_point(module_scope)

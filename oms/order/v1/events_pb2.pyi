@@ -64,6 +64,9 @@ class OrderPlaced(_message.Message):
 
     ORDER_FIELD_NUMBER: _builtins.int
     CUSTOMER_FIELD_NUMBER: _builtins.int
+    PAYMENT_METHOD_FIELD_NUMBER: _builtins.int
+    payment_method: _builtins.str
+    """The payment provider's token given to PlaceOrder; empty when the order is paid by other means."""
     @_builtins.property
     def order(self) -> _order_pb2.Order:
         """The new order."""
@@ -77,10 +80,11 @@ class OrderPlaced(_message.Message):
         *,
         order: _order_pb2.Order | None = ...,
         customer: Global___CustomerContact | None = ...,
+        payment_method: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "order", b"order"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "order", b"order"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "order", b"order", "payment_method", b"payment_method"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -239,8 +239,14 @@ class PlaceOrderRequest(_message.Message):
 
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     ITEMS_FIELD_NUMBER: _builtins.int
+    PAYMENT_METHOD_FIELD_NUMBER: _builtins.int
     customer_id: _builtins.str
     """The customer placing the order. At most 128 characters."""
+    payment_method: _builtins.str
+    """The payment provider's token for the customer's card (e.g. a Stripe PaymentMethod id);
+    once the stock is reserved the order's total is authorized with it. Empty: the order waits
+    CONFIRMED for payment by other means. At most 255 characters.
+    """
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrderLine]:
         """The lines to order: 1..100."""
@@ -250,10 +256,11 @@ class PlaceOrderRequest(_message.Message):
         *,
         customer_id: _builtins.str = ...,
         items: _abc.Iterable[Global___OrderLine] | None = ...,
+        payment_method: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "items", b"items"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer_id", b"customer_id", "items", b"items", "payment_method", b"payment_method"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

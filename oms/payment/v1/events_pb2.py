@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.type import money_pb2 as google_dot_type_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1boms/payment/v1/events.proto\x12\x0eoms.payment.v1\"1\n\rPaymentFailed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\tB\x97\x01\n\x12\x64\x65v.oms.payment.v1B\x0b\x45ventsProtoP\x01Z7github.com/oms-mesh/oms/gen/go/oms/payment/v1;paymentv1\xa2\x02\x03OPX\xaa\x02\x0eOms.Payment.V1\xca\x02\x0eOms\\Payment\\V1\xea\x02\x10Oms::Payment::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1boms/payment/v1/events.proto\x12\x0eoms.payment.v1\x1a\x17google/type/money.proto\"\x86\x01\n\x11PaymentAuthorized\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\"\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x12.google.type.Money\x12\x10\n\x08provider\x18\x03 \x01(\t\x12\x14\n\x0cprovider_ref\x18\x04 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x05 \x01(\t\"r\n\x0fPaymentCaptured\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\"\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x12.google.type.Money\x12\x14\n\x0cprovider_ref\x18\x03 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x04 \x01(\t\"\x80\x01\n\rPaymentFailed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x14\n\x0c\x64\x65\x63line_code\x18\x03 \x01(\t\x12\"\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x12.google.type.Money\x12\x13\n\x0b\x63ustomer_id\x18\x05 \x01(\t\"~\n\x0fPaymentRefunded\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\"\n\x06\x61mount\x18\x02 \x01(\x0b\x32\x12.google.type.Money\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61ptured\x18\x04 \x01(\x08\x12\x13\n\x0b\x63ustomer_id\x18\x05 \x01(\tB\x97\x01\n\x12\x64\x65v.oms.payment.v1B\x0b\x45ventsProtoP\x01Z7github.com/oms-mesh/oms/gen/go/oms/payment/v1;paymentv1\xa2\x02\x03OPX\xaa\x02\x0eOms.Payment.V1\xca\x02\x0eOms\\Payment\\V1\xea\x02\x10Oms::Payment::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,6 +33,12 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'oms.payment.v1.events_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\022dev.oms.payment.v1B\013EventsProtoP\001Z7github.com/oms-mesh/oms/gen/go/oms/payment/v1;paymentv1\242\002\003OPX\252\002\016Oms.Payment.V1\312\002\016Oms\\Payment\\V1\352\002\020Oms::Payment::V1'
-  _globals['_PAYMENTFAILED']._serialized_start=47
-  _globals['_PAYMENTFAILED']._serialized_end=96
+  _globals['_PAYMENTAUTHORIZED']._serialized_start=73
+  _globals['_PAYMENTAUTHORIZED']._serialized_end=207
+  _globals['_PAYMENTCAPTURED']._serialized_start=209
+  _globals['_PAYMENTCAPTURED']._serialized_end=323
+  _globals['_PAYMENTFAILED']._serialized_start=326
+  _globals['_PAYMENTFAILED']._serialized_end=454
+  _globals['_PAYMENTREFUNDED']._serialized_start=456
+  _globals['_PAYMENTREFUNDED']._serialized_end=582
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.type import money_pb2 as _money_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -17,30 +18,160 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
-class PaymentFailed(_message.Message):
-    """Events a payment provider integration publishes on the payments topic, keyed by order_id.
+class PaymentAuthorized(_message.Message):
+    """Events payment_svc publishes on the payments topic, keyed by order_id.
 
-    Payment for an order failed; the order is cancelled and its stock released.
+    The order's total is held on the customer's card; the order is paid.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     ORDER_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    PROVIDER_FIELD_NUMBER: _builtins.int
+    PROVIDER_REF_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The order paid for."""
+    provider: _builtins.str
+    """The provider that holds it."""
+    provider_ref: _builtins.str
+    """The provider's id for the payment."""
+    customer_id: _builtins.str
+    """The customer who paid."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """The amount held (the order's total)."""
+
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        provider: _builtins.str = ...,
+        provider_ref: _builtins.str = ...,
+        customer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "customer_id", b"customer_id", "order_id", b"order_id", "provider", b"provider", "provider_ref", b"provider_ref"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PaymentAuthorized: _TypeAlias = PaymentAuthorized  # noqa: Y015
+
+@_typing.final
+class PaymentCaptured(_message.Message):
+    """The held amount was moved: the order shipped."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    PROVIDER_REF_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The order."""
+    provider_ref: _builtins.str
+    """The provider's id for the payment."""
+    customer_id: _builtins.str
+    """The customer who paid."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """The amount captured."""
+
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        provider_ref: _builtins.str = ...,
+        customer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "customer_id", b"customer_id", "order_id", b"order_id", "provider_ref", b"provider_ref"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PaymentCaptured: _TypeAlias = PaymentCaptured  # noqa: Y015
+
+@_typing.final
+class PaymentFailed(_message.Message):
+    """Payment for an order failed; the order is cancelled and its stock released."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    DECLINE_CODE_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     """The order whose payment failed."""
     reason: _builtins.str
     """The provider's reason."""
+    decline_code: _builtins.str
+    """Machine-readable decline code ("card_declined", "insufficient_funds"); empty when unknown."""
+    customer_id: _builtins.str
+    """The customer whose payment failed."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """The amount that was asked for."""
+
     def __init__(
         self,
         *,
         order_id: _builtins.str = ...,
         reason: _builtins.str = ...,
+        decline_code: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        customer_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_id", b"order_id", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "customer_id", b"customer_id", "decline_code", b"decline_code", "order_id", b"order_id", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PaymentFailed: _TypeAlias = PaymentFailed  # noqa: Y015
+
+@_typing.final
+class PaymentRefunded(_message.Message):
+    """The money went back to the customer: the hold was released or the capture refunded."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CAPTURED_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    order_id: _builtins.str
+    """The order."""
+    reason: _builtins.str
+    """Why."""
+    captured: _builtins.bool
+    """True when a capture was refunded; false when only the hold was released."""
+    customer_id: _builtins.str
+    """The customer refunded."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money:
+        """The amount given back."""
+
+    def __init__(
+        self,
+        *,
+        order_id: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        reason: _builtins.str = ...,
+        captured: _builtins.bool = ...,
+        customer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "captured", b"captured", "customer_id", b"customer_id", "order_id", b"order_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PaymentRefunded: _TypeAlias = PaymentRefunded  # noqa: Y015

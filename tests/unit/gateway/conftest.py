@@ -33,6 +33,9 @@ from oms.notify.v1 import operations_pb2_grpc as notify_ops_pb2_grpc
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc
 from oms.order.v1 import operations_pb2 as order_ops_pb2
 from oms.order.v1 import operations_pb2_grpc as order_ops_pb2_grpc
+from oms.payment.v1 import operations_pb2 as payment_ops_pb2
+from oms.payment.v1 import operations_pb2_grpc as payment_ops_pb2_grpc
+from oms.payment.v1 import payment_pb2, payment_pb2_grpc
 
 SECRET = "gateway-unit-test-secret-long-enough-for-hs256"
 AUTH = AuthSettings(jwt_secret=SECRET, jwks=None)
@@ -138,6 +141,10 @@ SERVICES = {
         (notify_pb2, notify_pb2_grpc, "NotificationService"),
         (notify_ops_pb2, notify_ops_pb2_grpc, "NotifyOperationsService"),
         (webhooks_pb2, webhooks_pb2_grpc, "WebhookService"),
+    ],
+    "payment": [
+        (payment_pb2, payment_pb2_grpc, "PaymentService"),
+        (payment_ops_pb2, payment_ops_pb2_grpc, "PaymentOperationsService"),
     ],
 }
 

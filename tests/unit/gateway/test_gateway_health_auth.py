@@ -23,6 +23,7 @@ async def test_healthz_is_200_when_every_upstream_serves(client: httpx.AsyncClie
         "order": "SERVING",
         "inventory": "SERVING",
         "notify": "SERVING",
+        "payment": "SERVING",
     }
 
 

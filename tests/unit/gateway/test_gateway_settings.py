@@ -25,6 +25,7 @@ def test_defaults_match_the_documented_topology(monkeypatch: pytest.MonkeyPatch)
         "order": "127.0.0.1:50051",
         "inventory": "127.0.0.1:50052",
         "notify": "127.0.0.1:50053",
+        "payment": "127.0.0.1:50054",
     }
     assert settings.max_body_bytes == 1024 * 1024
 

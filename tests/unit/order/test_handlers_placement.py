@@ -42,6 +42,14 @@ async def test_an_order_is_accepted_pending_priced_from_the_catalog_and_its_even
     assert {metadata for _, _, metadata in fakes.inventory.calls} == {(("authorization", "Bearer t"),)}
 
 
+async def test_the_payment_method_travels_with_the_placement_only(fakes: Fakes) -> None:
+    command = PlaceOrder("c-1", [RequestedLine("p-1", 1)], payment_method="tok_visa")
+    order = await place_order(command, ADMIN, fakes.deps)
+
+    assert fakes.store.published == [OrderPlaced(order.order_id, "tok_visa")]
+    assert "tok_visa" not in repr(fakes.store.order(order.order_id))  # the order never stores the token
+
+
 async def test_the_same_idempotency_key_and_request_return_the_first_order(fakes: Fakes) -> None:
     first = await place_order(order_of(("p-1", 1), key="k-1"), ADMIN, fakes.deps)
     again = await place_order(order_of(("p-1", 1), key="k-1"), ADMIN, fakes.deps)

@@ -1,4 +1,4 @@
-"""The order side of the saga on in-memory fakes: reservation outcomes, failed payments, the sweep."""
+"""The order side of the saga on in-memory fakes: reservation outcomes, payments, the sweep."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ from order_svc.domain.events import OrderCancelled, OrderStatusChanged, Reservat
 from order_svc.domain.model import Order, OrderLine, Shortfall
 from order_svc.domain.status import OrderStatus
 from order_svc.service_layer.saga import (
+    PaymentAuthorized,
     PaymentFailed,
+    PaymentRefunded,
     ReservationOutcome,
+    apply_payment_authorized,
     apply_payment_failed,
+    apply_payment_refunded,
     apply_reservation_outcome,
     cancel_unpaid,
 )
@@ -116,3 +120,54 @@ async def test_the_sweep_works_in_batches(fakes: Fakes) -> None:
     assert await cancel_unpaid(START, fakes.deps, batch=2) == 2
     assert await cancel_unpaid(START, fakes.deps, batch=2) == 1
     assert {fakes.store.order(f"o-{n}").status for n in range(3)} == {S.CANCELLED}
+
+
+# --- payments (payment_svc) ---------------------------------------------------------------------
+
+
+async def test_an_authorized_payment_makes_a_confirmed_order_paid(fakes: Fakes) -> None:
+    stored(fakes, "o-1", S.CONFIRMED)
+    await apply_payment_authorized(PaymentAuthorized("e-1", "o-1", 500, "EUR"), fakes.deps)
+    assert fakes.store.order("o-1").status is S.PAID
+    assert fakes.store.published == [OrderStatusChanged("o-1", S.CONFIRMED, S.PAID, "payment authorized")]
+
+
+async def test_a_payment_that_overtakes_its_reservation_confirms_and_pays_and_the_late_reservation_changes_nothing(
+    fakes: Fakes,
+) -> None:
+    stored(fakes, "o-1")
+    await apply_payment_authorized(PaymentAuthorized("e-pay", "o-1", 500, "EUR"), fakes.deps)
+    await apply_reservation_outcome(ReservationOutcome("e-res", "o-1", reserved=True), fakes.deps)
+
+    assert fakes.store.order("o-1").status is S.PAID
+    assert fakes.store.published == [
+        OrderStatusChanged("o-1", S.PENDING, S.CONFIRMED, ""),
+        OrderStatusChanged("o-1", S.CONFIRMED, S.PAID, "payment authorized"),
+    ]
+
+
+async def test_a_payment_for_another_amount_never_marks_the_order_paid(fakes: Fakes) -> None:
+    stored(fakes, "o-1", S.CONFIRMED)
+    await apply_payment_authorized(PaymentAuthorized("e-1", "o-1", 499, "EUR"), fakes.deps)
+    await apply_payment_authorized(PaymentAuthorized("e-2", "o-1", 500, "USD"), fakes.deps)
+    assert fakes.store.order("o-1").status is S.CONFIRMED and fakes.store.published == []
+
+
+async def test_a_payment_for_an_order_paid_by_hand_or_cancelled_changes_nothing(fakes: Fakes) -> None:
+    stored(fakes, "o-paid", S.PAID)
+    stored(fakes, "o-gone", S.CANCELLED)
+    for order_id in ("o-paid", "o-gone"):
+        await apply_payment_authorized(PaymentAuthorized(f"e-{order_id}", order_id, 500, "EUR"), fakes.deps)
+    assert fakes.store.published == []
+
+
+async def test_a_refund_cancels_an_unshipped_order_once_and_leaves_a_shipped_one(fakes: Fakes) -> None:
+    stored(fakes, "o-1", S.PAID)
+    stored(fakes, "o-2", S.SHIPPED)
+    refund = PaymentRefunded("e-1", "o-1", "goodwill")
+    await apply_payment_refunded(refund, fakes.deps)
+    await apply_payment_refunded(refund, fakes.deps)
+    await apply_payment_refunded(PaymentRefunded("e-2", "o-2", "returned"), fakes.deps)
+
+    assert (fakes.store.order("o-1").status, fakes.store.order("o-2").status) == (S.CANCELLED, S.SHIPPED)
+    assert fakes.store.published == [OrderCancelled("o-1", S.PAID, "payment refunded: goodwill")]

@@ -25,12 +25,14 @@ from mesh.settings.common import KafkaSettings, RedisSettings
 from mesh.storage.paging import PageTokenSettings
 from notify_svc.settings import NotifySettings
 from order_svc.settings import OrderSettings
+from payment_svc.settings import PaymentSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 SETTINGS: tuple[type[BaseSettings], ...] = (
     OrderSettings,
     InventorySettings,
     NotifySettings,
+    PaymentSettings,
     GatewaySettings,
     KafkaSettings,
     RedisSettings,
@@ -39,7 +41,12 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
 )
 # Read with os.environ by mesh.serving.entry, not through a settings class.
 PLAIN_VARIABLES = {"OMS_LOG_FORMAT", "OMS_LOG_LEVEL"}
-GRPC_SERVICES = {"order": OrderSettings, "inventory": InventorySettings, "notify": NotifySettings}
+GRPC_SERVICES = {
+    "order": OrderSettings,
+    "inventory": InventorySettings,
+    "notify": NotifySettings,
+    "payment": PaymentSettings,
+}
 
 
 def _known_variables() -> set[str]:

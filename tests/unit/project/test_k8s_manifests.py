@@ -48,7 +48,7 @@ def test_every_kustomization_renders_and_passes(kustomization: str) -> None:
 
 def test_every_service_has_its_deployment_headless_service_budget_and_autoscaler(dev: Manifests) -> None:
     names = {(m["kind"], m["metadata"]["name"]) for m in dev}
-    for service in ("order", "inventory", "notify"):
+    for service in ("order", "inventory", "notify", "payment"):
         for kind in ("Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"):
             assert (kind, service) in names
     assert ("Job", "oms-migrate") in names

@@ -304,6 +304,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/payment/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists the dead letters of the topics this service consumes, decoded, with their errors.
+         * @description Lists the dead letters of the topics this service consumes, decoded, with their errors.
+         */
+        get: operations["PaymentOperationsService_ListDeadLetters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/payment/dead-letters/{topic}/{partition}/{offset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Reads one dead letter.
+         * @description Reads one dead letter.
+         */
+        get: operations["PaymentOperationsService_GetDeadLetter"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/payment/dead-letters:replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publishes dead letters again, unchanged, on the topics they came from.
+         * @description Publishes dead letters again, unchanged, on the topics they came from.
+         */
+        post: operations["PaymentOperationsService_ReplayDeadLetters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/payment/parked-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists the outbox rows the relay parked because the broker refused them for good.
+         * @description Lists the outbox rows the relay parked because the broker refused them for good.
+         */
+        get: operations["PaymentOperationsService_ListParkedEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/payment/parked-events:republish": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hands parked outbox rows back to the relay, which publishes them again.
+         * @description Hands parked outbox rows back to the relay, which publishes them again.
+         */
+        post: operations["PaymentOperationsService_RepublishParkedEvents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/webhook-deliveries": {
         parameters: {
             query?: never;
@@ -867,6 +967,67 @@ export interface paths {
         get: operations["OrderService_WatchOrder"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists payments, newest first, one page at a time.
+         * @description Lists payments, newest first, one page at a time.
+         */
+        get: operations["PaymentService_ListPayments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payments/{order_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Returns the payment of one order.
+         * @description Returns the payment of one order.
+         */
+        get: operations["PaymentService_GetPayment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payments/{order_id}:refund": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Gives an authorized or captured payment back (the hold is released, or the capture
+         * @description Gives an authorized or captured payment back (the hold is released, or the capture
+         *     refunded); the order is cancelled if it has not shipped.
+         */
+        post: operations["PaymentService_RefundPayment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1712,6 +1873,12 @@ export interface components {
             customerId: string;
             /** @description The lines to order: 1..100. */
             items: components["schemas"]["oms.order.v1.OrderLine"][];
+            /**
+             * @description The payment provider's token for the customer's card (e.g. a Stripe PaymentMethod id);
+             *     once the stock is reserved the order's total is authorized with it. Empty: the order waits
+             *     CONFIRMED for payment by other means. At most 255 characters.
+             */
+            paymentMethod?: string;
         };
         /** @description Response of PlaceOrder. */
         "oms.order.v1.PlaceOrderResponse": {
@@ -1747,6 +1914,75 @@ export interface components {
         "oms.order.v1.WatchOrderResponse": {
             /** @description The order as it is now. */
             order?: components["schemas"]["oms.order.v1.Order"];
+        };
+        /** @description Response of GetPayment. */
+        "oms.payment.v1.GetPaymentResponse": {
+            /** @description The payment. */
+            payment?: components["schemas"]["oms.payment.v1.Payment"];
+        };
+        /** @description Response of ListPayments. */
+        "oms.payment.v1.ListPaymentsResponse": {
+            /** @description Pass as page_token to get the next page; empty on the last page. */
+            nextPageToken?: string;
+            /** @description One page of payments. */
+            payments?: components["schemas"]["oms.payment.v1.Payment"][];
+        };
+        /** @description The payment of one order. */
+        "oms.payment.v1.Payment": {
+            /** @description The order's total, in integer minor units of its currency. */
+            readonly amount?: components["schemas"]["google.type.Money"];
+            /**
+             * Format: int32
+             * @description Authorization attempts sent to the provider (each under its own idempotency key).
+             */
+            readonly attempt?: number;
+            /**
+             * Format: date-time
+             * @description When the payment side first heard of the order.
+             * @example 2024-01-31T12:00:00Z
+             */
+            readonly createTime?: string;
+            /** @description The customer who pays. */
+            readonly customerId?: string;
+            /** @description Machine-readable decline code, when it failed. */
+            readonly declineCode?: string;
+            /** @description The order it pays for (one payment per order). */
+            readonly orderId?: string;
+            /** @description The provider that holds it ("simulated", "stripe"). */
+            readonly provider?: string;
+            /** @description The provider's id for it (a PaymentIntent id); empty before authorization. */
+            readonly providerRef?: string;
+            /** @description Why it failed or was refunded. */
+            readonly reason?: string;
+            /** @description Current status. */
+            readonly status?: components["schemas"]["oms.payment.v1.PaymentStatus"];
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             * @example 2024-01-31T12:00:00Z
+             */
+            readonly updateTime?: string;
+        };
+        /**
+         * @description Where a payment is.
+         *
+         *     - `PAYMENT_STATUS_UNSPECIFIED`: Never set.
+         *     - `PAYMENT_STATUS_AWAITING`: Waiting for the order, its stock reservation or a payment method.
+         *     - `PAYMENT_STATUS_AUTHORIZING`: Sent to the provider; the outcome is not known yet.
+         *     - `PAYMENT_STATUS_AUTHORIZED`: The amount is held on the customer's card.
+         *     - `PAYMENT_STATUS_FAILED`: The provider refused it, or it could not be made (final).
+         *     - `PAYMENT_STATUS_CAPTURING`: Capture sent to the provider (the order shipped).
+         *     - `PAYMENT_STATUS_CAPTURED`: The amount was moved (the order shipped).
+         *     - `PAYMENT_STATUS_REFUNDING`: Refund sent to the provider.
+         *     - `PAYMENT_STATUS_REFUNDED`: The hold was released or the capture refunded (final).
+         *     - `PAYMENT_STATUS_CANCELLED`: The order was cancelled before anything was held (final).
+         * @enum {string}
+         */
+        "oms.payment.v1.PaymentStatus": "PAYMENT_STATUS_UNSPECIFIED" | "PAYMENT_STATUS_AWAITING" | "PAYMENT_STATUS_AUTHORIZING" | "PAYMENT_STATUS_AUTHORIZED" | "PAYMENT_STATUS_FAILED" | "PAYMENT_STATUS_CAPTURING" | "PAYMENT_STATUS_CAPTURED" | "PAYMENT_STATUS_REFUNDING" | "PAYMENT_STATUS_REFUNDED" | "PAYMENT_STATUS_CANCELLED";
+        /** @description Response of RefundPayment. */
+        "oms.payment.v1.RefundPaymentResponse": {
+            /** @description The payment, REFUNDING (the provider is asked at once) or REFUNDED. */
+            payment?: components["schemas"]["oms.payment.v1.Payment"];
         };
     };
     responses: never;
@@ -2552,6 +2788,271 @@ export interface operations {
             };
         };
     };
+    PaymentOperationsService_ListDeadLetters: {
+        parameters: {
+            query?: {
+                /**
+                 * @description At most this many (default 50, at most 500).
+                 * @example 10
+                 */
+                page_size?: number;
+                /** @description The next_page_token of the previous page; empty for the first page. */
+                page_token?: string;
+                /** @description Only dead letters that came from this topic (e.g. `orders`); empty for all. */
+                original_topic?: string;
+            };
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oms.ops.v1.ListDeadLettersResponse"];
+                };
+            };
+            /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    PaymentOperationsService_GetDeadLetter: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
+            path: {
+                /**
+                 * @description Its offset.
+                 * @example 0
+                 */
+                offset: string;
+                /**
+                 * @description Its partition.
+                 * @example 0
+                 */
+                partition: number;
+                /**
+                 * @description The dead-letter topic.
+                 * @example orders.dlq
+                 */
+                topic: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oms.ops.v1.GetDeadLetterResponse"];
+                };
+            };
+            /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    PaymentOperationsService_ReplayDeadLetters: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "deadLetters": [
+                 *         {
+                 *           "offset": "0",
+                 *           "partition": 0,
+                 *           "topic": "orders.dlq"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["oms.ops.v1.ReplayDeadLettersRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oms.ops.v1.ReplayDeadLettersResponse"];
+                };
+            };
+            /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    PaymentOperationsService_ListParkedEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description At most this many (default 50, at most 500).
+                 * @example 10
+                 */
+                page_size?: number;
+                /** @description The next_page_token of the previous page; empty for the first page. */
+                page_token?: string;
+            };
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oms.ops.v1.ListParkedEventsResponse"];
+                };
+            };
+            /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    PaymentOperationsService_RepublishParkedEvents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "outboxIds": [
+                 *         "1"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["oms.ops.v1.RepublishParkedEventsRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oms.ops.v1.RepublishParkedEventsResponse"];
+                };
+            };
+            /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
     WebhookService_ListWebhookDeliveries: {
         parameters: {
             query?: {
@@ -3231,7 +3732,8 @@ export interface operations {
                  *           "productId": "coffee-ethiopia-yirgacheffe-250g",
                  *           "quantity": 1
                  *         }
-                 *       ]
+                 *       ],
+                 *       "paymentMethod": "tok_visa"
                  *     }
                  */
                 "application/json": components["schemas"]["oms.order.v1.PlaceOrderRequest"];
@@ -3879,7 +4381,8 @@ export interface operations {
                  *           "productId": "coffee-ethiopia-yirgacheffe-250g",
                  *           "quantity": 1
                  *         }
-                 *       ]
+                 *       ],
+                 *       "paymentMethod": "tok_visa"
                  *     }
                  */
                 "application/json": components["schemas"]["oms.order.v1.PlaceOrderRequest"];
@@ -4248,6 +4751,172 @@ export interface operations {
                     "application/x-ndjson": {
                         error: components["schemas"]["google.rpc.Status"];
                     };
+                };
+            };
+        };
+    };
+    PaymentService_ListPayments: {
+        parameters: {
+            query?: {
+                /**
+                 * @description At most this many (default 50, not negative; more than 500 is served as 500).
+                 * @example 10
+                 */
+                page_size?: number;
+                /** @description The next_page_token of the previous page; empty for the first page. At most 1024 characters. */
+                page_token?: string;
+                /**
+                 * @description Only this customer's payments, when set. A customer's own list is always restricted to
+                 *     them: another customer's id is PERMISSION_DENIED. At most 128 characters.
+                 * @example c-demo-ada
+                 */
+                customer_id?: string;
+                /**
+                 * @description Only payments in this status, when set.
+                 * @example PAYMENT_STATUS_AUTHORIZED
+                 */
+                status?: components["schemas"]["oms.payment.v1.PaymentStatus"];
+            };
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oms.payment.v1.ListPaymentsResponse"];
+                };
+            };
+            /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    PaymentService_GetPayment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
+            path: {
+                /**
+                 * @description The order's id. 1..128 characters.
+                 * @example 7f9c2ba4-e88f-4b2c-a3d5-6c0e8b1d2f30
+                 */
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oms.payment.v1.GetPaymentResponse"];
+                };
+            };
+            /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    PaymentService_RefundPayment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
+            path: {
+                /**
+                 * @description The order whose payment to refund. 1..128 characters.
+                 * @example 7f9c2ba4-e88f-4b2c-a3d5-6c0e8b1d2f30
+                 */
+                order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "goodwill"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description Why (shown to the customer). At most 500 characters. */
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oms.payment.v1.RefundPaymentResponse"];
+                };
+            };
+            /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
                 };
             };
         };
