@@ -19,6 +19,8 @@ DEMO_PRODUCT_2 = "coffee-colombia-huila-1kg"
 DEMO_CUSTOMER = "c-demo-ada"
 AN_ORDER = "7f9c2ba4-e88f-4b2c-a3d5-6c0e8b1d2f30"
 A_NOTIFICATION = "3b241101-e2bb-4255-8caf-4136c566a962"
+A_WEBHOOK_ENDPOINT = "5d0c7a3e-8f1b-4c2d-9e6a-0b7f2c4d8e19"
+A_WEBHOOK_DELIVERY = "a1e4c9b2-6d3f-4f8a-b5c7-2e9d0f1a3b64"
 A_DEAD_LETTER = {"topic": "orders.dlq", "partition": 0, "offset": "0"}
 
 
@@ -91,6 +93,15 @@ EXAMPLES: dict[str, Example] = {
     ),
     "oms.notify.v1.NotificationService.ListNotifications": Example(query={"order_id": AN_ORDER}),
     "oms.notify.v1.NotificationService.RetryNotification": Example(body={}, path={"notification_id": A_NOTIFICATION}),
+    "oms.notify.v1.WebhookService.CreateWebhookEndpoint": Example(
+        body={"endpoint": {"url": "http://127.0.0.1:8099/oms-events", "description": "ERP order feed"}}
+    ),
+    "oms.notify.v1.WebhookService.ListWebhookEndpoints": Example(query={}),
+    "oms.notify.v1.WebhookService.DisableWebhookEndpoint": Example(body={}, path={"endpoint_id": A_WEBHOOK_ENDPOINT}),
+    "oms.notify.v1.WebhookService.EnableWebhookEndpoint": Example(body={}, path={"endpoint_id": A_WEBHOOK_ENDPOINT}),
+    "oms.notify.v1.WebhookService.DeleteWebhookEndpoint": Example(path={"endpoint_id": A_WEBHOOK_ENDPOINT}),
+    "oms.notify.v1.WebhookService.ListWebhookDeliveries": Example(query={"order_id": AN_ORDER, "page_size": 10}),
+    "oms.notify.v1.WebhookService.RetryWebhookDelivery": Example(body={}, path={"delivery_id": A_WEBHOOK_DELIVERY}),
     "oms.payment.v1.PaymentService.GetPayment": Example(path={"order_id": AN_ORDER}),
     "oms.payment.v1.PaymentService.ListPayments": Example(
         query={"customer_id": DEMO_CUSTOMER, "status": "PAYMENT_STATUS_AUTHORIZED", "page_size": 10}

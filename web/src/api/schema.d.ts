@@ -3056,13 +3056,19 @@ export interface operations {
     WebhookService_ListWebhookDeliveries: {
         parameters: {
             query?: {
-                /** @description At most this many (default 50, not negative; more than 500 is served as 500). */
+                /**
+                 * @description At most this many (default 50, not negative; more than 500 is served as 500).
+                 * @example 10
+                 */
                 page_size?: number;
                 /** @description The next_page_token of the previous page; empty for the first page. At most 1024 characters. */
                 page_token?: string;
                 /** @description Only deliveries to this endpoint, when set. At most 128 characters. */
                 endpoint_id?: string;
-                /** @description Only deliveries about this order, when set. At most 128 characters. */
+                /**
+                 * @description Only deliveries about this order, when set. At most 128 characters.
+                 * @example 7f9c2ba4-e88f-4b2c-a3d5-6c0e8b1d2f30
+                 */
                 order_id?: string;
                 /** @description Only deliveries in this status, when set. */
                 status?: components["schemas"]["oms.notify.v1.WebhookDeliveryStatus"];
@@ -3122,13 +3128,17 @@ export interface operations {
                 tracestate?: string;
             };
             path: {
-                /** @description The delivery's id. 1..128 characters. */
+                /**
+                 * @description The delivery's id. 1..128 characters.
+                 * @example a1e4c9b2-6d3f-4f8a-b5c7-2e9d0f1a3b64
+                 */
                 delivery_id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /** @example {} */
                 "application/json": Record<string, never>;
             };
         };
@@ -3215,6 +3225,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "endpoint": {
+                 *         "description": "ERP order feed",
+                 *         "url": "http://127.0.0.1:8099/oms-events"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["oms.notify.v1.CreateWebhookEndpointRequest"];
             };
         };
@@ -3256,7 +3274,10 @@ export interface operations {
                 tracestate?: string;
             };
             path: {
-                /** @description The endpoint's id. 1..128 characters. */
+                /**
+                 * @description The endpoint's id. 1..128 characters.
+                 * @example 5d0c7a3e-8f1b-4c2d-9e6a-0b7f2c4d8e19
+                 */
                 endpoint_id: string;
             };
             cookie?: never;
@@ -3300,13 +3321,17 @@ export interface operations {
                 tracestate?: string;
             };
             path: {
-                /** @description The endpoint's id. 1..128 characters. */
+                /**
+                 * @description The endpoint's id. 1..128 characters.
+                 * @example 5d0c7a3e-8f1b-4c2d-9e6a-0b7f2c4d8e19
+                 */
                 endpoint_id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /** @example {} */
                 "application/json": Record<string, never>;
             };
         };
@@ -3348,13 +3373,17 @@ export interface operations {
                 tracestate?: string;
             };
             path: {
-                /** @description The endpoint's id. 1..128 characters. */
+                /**
+                 * @description The endpoint's id. 1..128 characters.
+                 * @example 5d0c7a3e-8f1b-4c2d-9e6a-0b7f2c4d8e19
+                 */
                 endpoint_id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /** @example {} */
                 "application/json": Record<string, never>;
             };
         };
