@@ -9,12 +9,28 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
 from mesh.telemetry.grpc_server_tracing import TracingServerInterceptor
+from testkit.wait import eventually
+
+
+async def one_finished(spans: InMemorySpanExporter) -> ReadableSpan:
+    """The one server span, once it has ended: the client can see the status a moment before the
+    server's interceptor ends the span, so waiting (with a deadline) is not optional."""
+    finished = await eventually(
+        lambda: _finished(spans), until=lambda found: len(found) >= 1, timeout_s=5, what="the server span ending"
+    )
+    assert len(finished) == 1, finished
+    return finished[0]
+
+
+async def _finished(spans: InMemorySpanExporter) -> tuple[ReadableSpan, ...]:
+    return tuple(spans.get_finished_spans())
+
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 CALLER_SPAN_ID = "b7ad6b7169203331"
@@ -80,7 +96,7 @@ async def test_a_call_is_a_server_span_continuing_the_callers_trace(
     channel, servicer = served
     reply = await channel.unary_unary("/test.v1.Echo/Say")(b"o-1", metadata=(("traceparent", TRACEPARENT),))
     assert reply == b"o-1"
-    (span,) = spans.get_finished_spans()
+    span = await one_finished(spans)
     assert span.kind == SpanKind.SERVER
     assert span.name == "test.v1.Echo/Say"
     assert format(span.context.trace_id, "032x") == TRACE_ID
@@ -104,7 +120,7 @@ async def test_a_call_without_traceparent_starts_a_trace(
 ) -> None:
     channel, _ = served
     await channel.unary_unary("/test.v1.Echo/Say")(b"o-2")
-    (span,) = spans.get_finished_spans()
+    span = await one_finished(spans)
     assert span.parent is None
 
 
@@ -128,7 +144,7 @@ async def test_the_status_code_is_recorded_and_only_server_failures_are_errors(
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await channel.unary_unary("/test.v1.Echo/Say")(request_body)
     assert raised.value.code() == code
-    (span,) = spans.get_finished_spans()
+    span = await one_finished(spans)
     assert dict(span.attributes or {})["rpc.grpc.status_code"] == code.value[0]
     assert span.status.status_code == span_status
 
@@ -139,13 +155,13 @@ async def test_a_stream_span_ends_with_the_stream_and_its_status(
     channel, _ = served
     replies = [r async for r in channel.unary_stream("/test.v1.Echo/Repeat")(b"x")]
     assert replies == [b"x"] * 3
-    (ok,) = spans.get_finished_spans()
+    ok = await one_finished(spans)
     assert dict(ok.attributes or {})["rpc.grpc.status_code"] == 0
     spans.clear()
     with pytest.raises(grpc.aio.AioRpcError):
         async for _ in channel.unary_stream("/test.v1.Echo/Repeat")(b"gone"):
             pass
-    (failed,) = spans.get_finished_spans()
+    failed = await one_finished(spans)
     assert dict(failed.attributes or {})["rpc.grpc.status_code"] == grpc.StatusCode.UNAVAILABLE.value[0]
     assert failed.status.status_code == StatusCode.ERROR
 
