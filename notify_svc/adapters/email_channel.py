@@ -10,6 +10,7 @@ with the notification when the event was consumed.
 
 from __future__ import annotations
 
+import logging
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -27,6 +28,7 @@ from notify_svc.domain.planning import Recipient
 from notify_svc.service_layer.ports import DeliveryError
 
 _tracer = trace.get_tracer("oms.notify.email")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,11 @@ class EmailChannel:
         with send_span(notification, self._config) as span, order_scope(notification.order_id):
             try:
                 await self._send(notification)
+                # Inside the span: the line names the order's trace (and never the address).
+                log.info(
+                    "email accepted by the mail server",
+                    extra={"notification_id": notification.notification_id, "attempt": notification.attempts},
+                )
             except DeliveryError as exc:
                 # Not the error's text: a server's reply may quote the recipient's address.
                 cause = exc.__cause__ or exc
