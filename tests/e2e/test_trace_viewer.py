@@ -11,16 +11,20 @@ send under that consume span. The first run on a machine builds Jaeger (scripts/
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
 
-from mesh.telemetry.trace_response import parse_trace_response
+from mesh.telemetry.trace_response import TRACE_RESPONSE, parse_trace_response
+from oms.order.v1 import order_pb2, order_pb2_grpc
 from testkit.jaeger import BUILD_TIMEOUT_S, JaegerProcess, ViewedSpan
 from testkit.processes import Mesh
+from testkit.wait import eventually
 from tests.e2e.tracing_support import SERVICES, ObservedStack, observed_stack
 
 # The build on a fresh machine comes on top of the test's own minute.
@@ -67,6 +71,11 @@ def _one(spans: list[ViewedSpan], what: str, predicate: Callable[[ViewedSpan], b
     found = [s for s in spans if predicate(s)]
     assert found, f"no span for {what} in:\n{_describe(spans)}"
     return found[0]
+
+
+async def _span_in_jaeger(jaeger: JaegerProcess, trace_id: str, span_id: str) -> ViewedSpan | None:
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        return next((s for s in await jaeger.trace(http, trace_id) if s.span_id == span_id), None)
 
 
 async def _wait_for_trace(jaeger: JaegerProcess, trace_id: str, timeout_s: float = 90.0) -> list[ViewedSpan]:
@@ -122,3 +131,26 @@ async def test_one_order_is_one_trace_in_jaeger_found_by_the_traceresponse_id(
         assert send.tags["server.address"] == "127.0.0.1" and send.tags["server.port"] == stack.smtp.port
         assert send.tags["order.id"] == order_id
         assert not any("@" in str(value) for value in send.tags.values()), f"an address in {send.tags}"
+
+    # A gRPC client of a service learns the trace from the trailing metadata, on an error too.
+    async with stack.mesh.services["order"].channel() as channel:
+        get_order = order_pb2_grpc.OrderServiceStub(channel).GetOrder
+        metadata = (("authorization", f"Bearer {stack.mesh.token()}"),)
+        found = get_order(order_pb2.GetOrderRequest(order_id=order_id), metadata=metadata, timeout=10)
+        await found
+        with pytest.raises(grpc.aio.AioRpcError) as missing:
+            await get_order(order_pb2.GetOrderRequest(order_id="no-such-order"), metadata=metadata, timeout=10)
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    for trailing in (await found.trailing_metadata(), missing.value.trailing_metadata()):
+        answer = dict(trailing or ())[TRACE_RESPONSE]
+        assert isinstance(answer, str)
+        grpc_trace, grpc_span, _ = parse_trace_response(answer)
+
+        server = await eventually(
+            functools.partial(_span_in_jaeger, jaeger, grpc_trace, grpc_span),
+            until=lambda found: found is not None,
+            what=f"the GetOrder span {grpc_span} of trace {grpc_trace} in Jaeger",
+            timeout_s=30,
+        )
+        assert server is not None
+        assert server.service == "order_svc" and server.name.endswith("/GetOrder")
