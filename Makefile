@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/.oms/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help run test deps proto check check-proto check-layers lint typecheck check-compose \
+.PHONY: help run test deps proto check check-proto check-layers lint typecheck check-compose check-k8s \
         jaeger infra-up infra-down infra-status migrate seed test-unit test-integration test-e2e test-hostile bench clean
 
 help: ## list the targets
@@ -48,7 +48,7 @@ jaeger: ## the local trace viewer (Jaeger v2) in .oms/bin, built once per versio
 proto: deps ## regenerate the oms package from proto/
 	scripts/gen-proto
 
-check: check-proto check-layers lint typecheck check-compose ## contracts, layering, lint, types, compose file
+check: check-proto check-layers lint typecheck check-compose check-k8s ## contracts, layering, lint, types, compose file, Kubernetes manifests
 
 check-proto: deps ## buf lint/format/breaking and generated-code drift
 	scripts/check-proto
@@ -64,6 +64,9 @@ typecheck: deps
 
 check-compose: deps
 	scripts/check-compose
+
+check-k8s: deps ## render deploy/k8s with kustomize and check it against the Kubernetes schemas, offline
+	scripts/check-k8s
 
 # --- infrastructure ------------------------------------------------------------------------------
 

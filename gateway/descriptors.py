@@ -89,6 +89,15 @@ def upstream_of(service: descriptor.ServiceDescriptor) -> str:
     return parts[1] if len(parts) >= 2 else parts[0]
 
 
+def services_by_upstream(package: str = "oms") -> dict[str, list[descriptor.ServiceDescriptor]]:
+    """Every generated service, grouped by the upstream that serves it."""
+    grouped: dict[str, list[descriptor.ServiceDescriptor]] = {}
+    for module in import_generated(package):
+        for service in module.DESCRIPTOR.services_by_name.values():
+            grouped.setdefault(upstream_of(service), []).append(service)
+    return grouped
+
+
 def discover(upstreams: Iterable[str], package: str = "oms") -> list[Binding]:
     known = set(upstreams)
     bindings: list[Binding] = []

@@ -9,6 +9,8 @@ from limits import parse
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from mesh.settings.targets import check_grpc_target
+
 _REPO = Path(__file__).resolve().parent.parent
 
 
@@ -105,11 +107,8 @@ class GatewaySettings(BaseSettings):
 
     @field_validator("order_addr", "inventory_addr", "notify_addr")
     @classmethod
-    def _host_port(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError("must be host:port")
-        return value
+    def _grpc_target(cls, value: str) -> str:
+        return check_grpc_target(value)
 
     def upstreams(self) -> dict[str, str]:
         """Upstream name → address. A service's name is the middle of its package: oms.<name>.v1."""

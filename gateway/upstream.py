@@ -9,10 +9,11 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.descriptors import Method
+from gateway.descriptors import Method, services_by_upstream
 from gateway.headers import Metadata
 from mesh.auth.tls import MeshTls
 from mesh.auth.tls import channel as mesh_channel
+from mesh.resilience.client_policy import channel_options
 
 # The largest response read from an upstream: a full page of the largest listing at the largest
 # page size (ListOrders: 500 orders of 100 lines, every text at its bound and 4 bytes a
@@ -42,10 +43,14 @@ class Upstreams:
             ("grpc.enable_http_proxy", 0),
             ("grpc.max_receive_message_length", MAX_RESPONSE_BYTES),
         ]
+        services = services_by_upstream()
         for name, address in self.addresses.items():
             # Every call a CLIENT span whose context travels in the metadata (W3C traceparent);
             # with mTLS on, the gateway's certificate is what the services' allowed lists name.
-            self._channels[name] = mesh_channel(address, self._tls, options=options)
+            # An address may name several replicas (dns:///…, ipv4:a,b): calls are balanced
+            # round robin over the healthy ones and reads retried on another (client_policy).
+            balancing = channel_options(services.get(name, []))
+            self._channels[name] = mesh_channel(address, self._tls, options=options + balancing)
 
     async def close(self) -> None:
         for channel in self._channels.values():
@@ -79,7 +84,11 @@ class Upstreams:
         return cached
 
     async def check(self, name: str, timeout_s: float, metadata: Metadata | None = None) -> str:
-        """``grpc.health.v1.Health/Check`` of the whole server → a status name (or the error code)."""
+        """``grpc.health.v1.Health/Check`` of the whole server → a status name (or the error code).
+
+        The channel balances over the replicas that report SERVING, so an upstream with none
+        (all down or all draining) answers UNAVAILABLE here rather than NOT_SERVING.
+        """
         stub = health_pb2_grpc.HealthStub(self._channel(name))
         try:
             reply = await stub.Check(

@@ -20,6 +20,7 @@ from mesh.messaging.kafka import EventConsumer, KafkaProducer, Topics
 from mesh.messaging.operations import service_operations
 from mesh.messaging.relay import OutboxRelay
 from mesh.resilience.breaker import CircuitBreaker
+from mesh.resilience.client_policy import channel_options
 from mesh.serving.server import ServiceProcess, Worker
 from mesh.serving.service_process import service_process
 from mesh.serving.stream_slots import StreamSlots
@@ -27,7 +28,7 @@ from mesh.storage.cache import Cache
 from mesh.storage.engine import asyncpg_dsn, service_engine, session_factory
 from mesh.storage.paging import PageTokens
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, operations_pb2, operations_pb2_grpc, order_pb2, order_pb2_grpc
-from order_svc.adapters.inventory_client import InventoryClient
+from order_svc.adapters.inventory_client import INVENTORY_SERVICES, InventoryClient
 from order_svc.adapters.metrics import PrometheusMetrics, count_watches
 from order_svc.adapters.order_cache import RedisOrderCache
 from order_svc.adapters.price_book import PriceBook
@@ -86,8 +87,15 @@ def build_connections(config: Config) -> Connections:
         topics=Topics(config.kafka.topic_prefix),
         # CheckStock is internal: order_svc calls inventory with a token of its own, not its
         # caller's (and, with mTLS on, with its own certificate, which inventory's allowed list names).
+        # The address may name several inventory replicas: balanced, health-checked, reads retried.
         inventory_channel=service_channel(
-            channel(settings.inventory_addr, MeshTls.from_settings(config.tls)), config.auth, SERVICE
+            channel(
+                settings.inventory_addr,
+                MeshTls.from_settings(config.tls),
+                options=channel_options(INVENTORY_SERVICES),
+            ),
+            config.auth,
+            SERVICE,
         ),
     )
 

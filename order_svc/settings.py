@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from pydantic_settings import SettingsConfigDict
 
 from mesh.auth.settings import AuthSettings, load_auth
 from mesh.auth.tls import TlsSettings
 from mesh.settings.common import KafkaSettings, RedisSettings, ServiceSettings, load
+from mesh.settings.targets import check_grpc_target
 from mesh.storage.paging import PageTokenSettings, load_page_token_settings
 
 
@@ -19,8 +21,9 @@ class OrderSettings(ServiceSettings):
     grpc_port: int = Field(default=50051, ge=0, le=65535)
     metrics_port: int = Field(default=9101, ge=0, le=65535)
     database_url: str = "postgresql+asyncpg://oms:oms@127.0.0.1:15432/oms_order"
-    # The inventory service (gRPC host:port), for prices and the stock pre-check.
-    inventory_addr: str = "127.0.0.1:50052"
+    # The inventory service, for prices and the stock pre-check: host:port, or dns:///name:port
+    # (or ipv4:a:port,b:port) for several replicas, balanced round robin over the healthy ones.
+    inventory_addr: Annotated[str, AfterValidator(check_grpc_target)] = "127.0.0.1:50052"
     # The stock pre-check may cost a placement at most this long before the saga decides.
     precheck_deadline_s: float = Field(default=0.25, gt=0, le=10)
     # Ask inventory before accepting an order, to refuse clearly short ones at once.

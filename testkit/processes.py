@@ -183,8 +183,12 @@ class Mesh:
         )
         return env
 
-    async def add(self, name: str, *, extra_env: dict[str, str] | None = None) -> ServiceProcess:
-        """Adds (without starting) one of: order, inventory, notify."""
+    async def add(self, name: str, *, extra_env: dict[str, str] | None = None, replica: int = 1) -> ServiceProcess:
+        """Adds (without starting) one of: order, inventory, notify.
+
+        ``replica`` > 1 adds another process of the same service (same database, same consumer
+        group, its own port), kept in ``services`` as ``<name>-<replica>``.
+        """
         module = f"{name}_svc"
         prefix = f"OMS_{name.upper()}_"
         if module not in self.databases:
@@ -200,8 +204,9 @@ class Mesh:
         }
         env |= self.tls_env(name)
         env |= extra_env or {}
-        service = ServiceProcess(name, module, port, env, self.workdir / f"{name}.log", client_tls=self.client_tls())
-        self.services[name] = service
+        key = name if replica == 1 else f"{name}-{replica}"
+        service = ServiceProcess(key, module, port, env, self.workdir / f"{key}.log", client_tls=self.client_tls())
+        self.services[key] = service
         return service
 
     def relay(self, name: str, number: int = 1) -> RelayProcess:
@@ -245,7 +250,7 @@ class RelayProcess:
                 sys.executable,
                 "-m",
                 "mesh.messaging.relay_main",
-                self.service.name,
+                self.service.module.removesuffix("_svc"),
                 cwd=ROOT,
                 env=self.service.env,
                 stdout=log,

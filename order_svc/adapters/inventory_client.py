@@ -26,6 +26,9 @@ from mesh.values.violations import FieldViolation
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from order_svc.domain.placement import CatalogEntry
 
+# What the channel to inventory serves: its retry policy is read from these contracts.
+INVENTORY_SERVICES = (inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"],)
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 

@@ -25,13 +25,14 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1coms/options/v1/options.proto\x12\x0eoms.options.v1\x1a google/protobuf/descriptor.proto\"Z\n\rAuthorization\x12&\n\x06\x61\x63\x63\x65ss\x18\x01 \x01(\x0e\x32\x16.oms.options.v1.Access\x12\x13\n\x0bowner_field\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"\x8c\x01\n\x06\x42ounds\x12\x0f\n\x07max_len\x18\x01 \x01(\r\x12\x0f\n\x07min_len\x18\x02 \x01(\r\x12\x11\n\tmax_items\x18\x03 \x01(\r\x12\x11\n\tmin_items\x18\x04 \x01(\r\x12\x0b\n\x03min\x18\x05 \x01(\x03\x12\x0b\n\x03max\x18\x06 \x01(\x03\x12\x11\n\thas_range\x18\x07 \x01(\x08\x12\r\n\x05\x65mail\x18\x08 \x01(\x08*o\n\x06\x41\x63\x63\x65ss\x12\x16\n\x12\x41\x43\x43\x45SS_UNSPECIFIED\x10\x00\x12\x11\n\rACCESS_PUBLIC\x10\x01\x12\x13\n\x0f\x41\x43\x43\x45SS_CUSTOMER\x10\x02\x12\x10\n\x0c\x41\x43\x43\x45SS_ADMIN\x10\x03\x12\x13\n\x0f\x41\x43\x43\x45SS_INTERNAL\x10\x04:V\n\rauthorization\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x1d.oms.options.v1.Authorization:G\n\x06\x62ounds\x12\x1d.google.protobuf.FieldOptions\x18\xba\x8e\x03 \x01(\x0b\x32\x16.oms.options.v1.Boundsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1coms/options/v1/options.proto\x12\x0eoms.options.v1\x1a google/protobuf/descriptor.proto\"Z\n\rAuthorization\x12&\n\x06\x61\x63\x63\x65ss\x18\x01 \x01(\x0e\x32\x16.oms.options.v1.Access\x12\x13\n\x0bowner_field\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"\x8c\x01\n\x06\x42ounds\x12\x0f\n\x07max_len\x18\x01 \x01(\r\x12\x0f\n\x07min_len\x18\x02 \x01(\r\x12\x11\n\tmax_items\x18\x03 \x01(\r\x12\x11\n\tmin_items\x18\x04 \x01(\r\x12\x0b\n\x03min\x18\x05 \x01(\x03\x12\x0b\n\x03max\x18\x06 \x01(\x03\x12\x11\n\thas_range\x18\x07 \x01(\x08\x12\r\n\x05\x65mail\x18\x08 \x01(\x08*o\n\x06\x41\x63\x63\x65ss\x12\x16\n\x12\x41\x43\x43\x45SS_UNSPECIFIED\x10\x00\x12\x11\n\rACCESS_PUBLIC\x10\x01\x12\x13\n\x0f\x41\x43\x43\x45SS_CUSTOMER\x10\x02\x12\x10\n\x0c\x41\x43\x43\x45SS_ADMIN\x10\x03\x12\x13\n\x0f\x41\x43\x43\x45SS_INTERNAL\x10\x04:V\n\rauthorization\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x1d.oms.options.v1.Authorization:G\n\x06\x62ounds\x12\x1d.google.protobuf.FieldOptions\x18\xba\x8e\x03 \x01(\x0b\x32\x16.oms.options.v1.BoundsB\x98\x01\n\x12\x64\x65v.oms.options.v1B\x0cOptionsProtoP\x01Z7github.com/oms-mesh/oms/gen/go/oms/options/v1;optionsv1\xa2\x02\x03OTX\xaa\x02\x0eOms.Options.V1\xca\x02\x0eOms\\Options\\V1\xea\x02\x10Oms::Options::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'oms.options.v1.options_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\022dev.oms.options.v1B\014OptionsProtoP\001Z7github.com/oms-mesh/oms/gen/go/oms/options/v1;optionsv1\242\002\003OTX\252\002\016Oms.Options.V1\312\002\016Oms\\Options\\V1\352\002\020Oms::Options::V1'
   _globals['_ACCESS']._serialized_start=317
   _globals['_ACCESS']._serialized_end=428
   _globals['_AUTHORIZATION']._serialized_start=82

@@ -24,13 +24,14 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1boms/payment/v1/events.proto\x12\x0eoms.payment.v1\"1\n\rPaymentFailed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1boms/payment/v1/events.proto\x12\x0eoms.payment.v1\"1\n\rPaymentFailed\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\tB\x97\x01\n\x12\x64\x65v.oms.payment.v1B\x0b\x45ventsProtoP\x01Z7github.com/oms-mesh/oms/gen/go/oms/payment/v1;paymentv1\xa2\x02\x03OPX\xaa\x02\x0eOms.Payment.V1\xca\x02\x0eOms\\Payment\\V1\xea\x02\x10Oms::Payment::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'oms.payment.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\022dev.oms.payment.v1B\013EventsProtoP\001Z7github.com/oms-mesh/oms/gen/go/oms/payment/v1;paymentv1\242\002\003OPX\252\002\016Oms.Payment.V1\312\002\016Oms\\Payment\\V1\352\002\020Oms::Payment::V1'
   _globals['_PAYMENTFAILED']._serialized_start=47
   _globals['_PAYMENTFAILED']._serialized_end=96
 # @@protoc_insertion_point(module_scope)

@@ -33,7 +33,9 @@ async def test_healthz_is_503_naming_the_upstream_not_serving(
     response = await client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["notify"]
-    assert "notify (NOT_SERVING)" in response.json()["message"]
+    # The gateway's channels check health client-side (round robin over healthy replicas): an
+    # upstream whose every replica reports NOT_SERVING has no replica to ask, hence UNAVAILABLE.
+    assert "notify (UNAVAILABLE)" in response.json()["message"]
     await upstreams["inventory"].server.stop(None)
     response = await client.get("/healthz")
     assert response.status_code == 503

@@ -1,0 +1,7 @@
+"""``python -m mesh.cli`` is the ``oms`` command."""
+
+import sys
+
+from mesh.cli.app import main
+
+sys.exit(main())
