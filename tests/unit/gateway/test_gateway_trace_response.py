@@ -31,7 +31,9 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
 
 def _server_span_id(spans: InMemorySpanExporter) -> str:
     [span] = [s for s in spans.get_finished_spans() if s.name.startswith("GET")]
-    return f"{span.get_span_context().span_id:016x}"
+    context = span.get_span_context()
+    assert context is not None
+    return f"{context.span_id:016x}"
 
 
 @pytest.mark.parametrize(("path", "status"), [("/orders/o-1", 200), ("/no/such/route", 404), ("/healthz", 200)])
@@ -51,7 +53,9 @@ async def test_a_request_without_traceparent_learns_the_new_trace(
     response = await client.get("/orders/o-1")
     trace_id, span_id, _ = parse_trace_response(response.headers["traceresponse"])
     [span] = spans.get_finished_spans()
-    assert (trace_id, span_id) == (f"{span.get_span_context().trace_id:032x}", _server_span_id(spans))
+    context = span.get_span_context()
+    assert context is not None
+    assert (trace_id, span_id) == (f"{context.trace_id:032x}", _server_span_id(spans))
 
 
 async def test_a_gateway_bug_answers_500_with_the_trace_and_logs_the_incident_under_it(

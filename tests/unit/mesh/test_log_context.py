@@ -51,7 +51,7 @@ def test_an_explicit_order_id_wins_and_about_order_stays_within_its_task() -> No
     async def rpc() -> str:
         with tracer.start_as_current_span("GetOrder"):
             about_order("ord-1")
-            return json.loads(JsonFormatter("order_svc").format(_record()))["order_id"]
+            return str(json.loads(JsonFormatter("order_svc").format(_record()))["order_id"])
 
     assert asyncio.run(rpc()) == "ord-1"
     assert current_order_id() == "", "an RPC's order does not leak out of its task"

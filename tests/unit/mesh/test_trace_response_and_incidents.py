@@ -55,7 +55,7 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
 
 
 async def _call(channel: grpc.aio.Channel, body: bytes) -> tuple[grpc.StatusCode, str, dict[str, str | bytes]]:
-    say = channel.unary_unary("/test.v1.Echo/Say")
+    say: grpc.aio.UnaryUnaryMultiCallable = channel.unary_unary("/test.v1.Echo/Say")
     call = say(body, metadata=(("traceparent", TRACEPARENT),))
     try:
         await call

@@ -118,7 +118,8 @@ async def test_a_send_is_a_client_span_under_the_span_that_recorded_it(
     await CHANNEL.send(recorded_under_a_consume_span())
     [span] = spans.get_finished_spans()
     assert span.name == "smtp send" and span.kind == SpanKind.CLIENT
-    assert f"{span.get_span_context().trace_id:032x}" == CALLER_TRACE_ID
+    context = span.get_span_context()
+    assert context is not None and f"{context.trace_id:032x}" == CALLER_TRACE_ID
     assert span.parent is not None and f"{span.parent.span_id:016x}" == CONSUME_SPAN_ID
     assert dict(span.attributes or {}) == {
         "server.address": "127.0.0.1",
