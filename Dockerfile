@@ -5,6 +5,15 @@
 #   docker build -t oms-mesh:dev .
 #   docker run --rm oms-mesh:dev python -m mesh.cli token --sub admin-1 --role admin
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- web: the shop and the back office (web/dist), which the gateway serves -------------------
+FROM ${NODE_IMAGE} AS web
+WORKDIR /src
+COPY package.json .npmrc ./
+RUN npm install --no-audit --no-fund --loglevel=error
+COPY web/ web/
+RUN npm run build
 
 # --- builder: the project and its pinned dependencies in a virtualenv -------------------------
 FROM ${PYTHON_IMAGE} AS builder
@@ -37,10 +46,12 @@ WORKDIR /app
 COPY proto/ /app/proto/
 COPY third_party/googleapis/ /app/third_party/googleapis/
 COPY deploy/healthcheck.py /app/healthcheck.py
+COPY --from=web /src/web/dist/ /app/web/dist/
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    OMS_GATEWAY_PROTO_PATH=/app/proto,/app/third_party/googleapis
+    OMS_GATEWAY_PROTO_PATH=/app/proto,/app/third_party/googleapis \
+    OMS_GATEWAY_WEB_DIST=/app/web/dist
 # Numeric, so runtimes that enforce runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001
 # gRPC: order 50051, inventory 50052, notify 50053; metrics 9101-9103; gateway HTTP 8080.

@@ -8,16 +8,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/.oms/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help run test deps proto check check-proto check-layers lint typecheck check-compose check-k8s \
+.PHONY: help run test deps proto check check-proto check-layers lint typecheck check-compose check-k8s web check-web \
         jaeger infra-up infra-down infra-status migrate seed test-unit test-integration test-e2e test-hostile bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-run: deps infra-up jaeger ## the whole mesh with demo data; endpoints printed; Ctrl-C stops it all
+run: deps web infra-up jaeger ## the whole mesh with demo data; endpoints printed; Ctrl-C stops it all
 	scripts/run
 
 test: deps check infra-up ## every check and the whole suite (unit, integration, e2e) on real servers
+	scripts/apt-install chromium=chromium  # the browser tests' browser (tests/e2e/test_web_browser.py)
 	$(PY) -m pytest tests
 
 # --- dependencies: everything a fresh machine needs comes from here -------------------------
@@ -48,7 +49,19 @@ jaeger: ## the local trace viewer (Jaeger v2) in .oms/bin, built once per versio
 proto: deps ## regenerate the oms package from proto/
 	scripts/gen-proto
 
-check: check-proto check-layers lint typecheck check-compose check-k8s ## contracts, layering, lint, types, compose file, Kubernetes manifests
+check: check-proto check-layers lint typecheck check-compose check-k8s check-web ## contracts, layering, lint, types, compose file, Kubernetes manifests, web
+
+# --- the web front end (web/) --------------------------------------------------------------------
+
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/admin.html web/vite.config.ts
+
+web: web/dist/index.html ## build the shop and the back office (web/dist) when their sources changed
+
+web/dist/index.html: node_modules/.installed $(WEB_SOURCES)
+	npm run build
+
+check-web: deps ## web API types match the contracts, tsc --noEmit, the front end's unit tests
+	npm run check:web
 
 check-proto: deps ## buf lint/format/breaking and generated-code drift
 	scripts/check-proto
@@ -56,13 +69,13 @@ check-proto: deps ## buf lint/format/breaking and generated-code drift
 check-layers: deps ## the import contracts in pyproject.toml (services, domain, service layer, mesh, oms)
 	lint-imports --no-logo
 
-lint: deps
+lint: deps ## ruff on the whole tree
 	ruff check .
 
-typecheck: deps
+typecheck: deps ## mypy on every package
 	mypy mesh order_svc inventory_svc notify_svc gateway testkit
 
-check-compose: deps
+check-compose: deps ## the compose file against the settings classes
 	scripts/check-compose
 
 check-k8s: deps ## render deploy/k8s with kustomize and check it against the Kubernetes schemas, offline
@@ -76,7 +89,7 @@ infra-up: ## start PostgreSQL, Redis and Kafka (installing what is missing)
 infra-down: ## stop exactly what infra-up started
 	scripts/infra down
 
-infra-status:
+infra-status: ## one line per server (exit 3 if one is down)
 	scripts/infra status
 
 migrate: deps infra-up ## apply every service's migrations
@@ -85,13 +98,14 @@ migrate: deps infra-up ## apply every service's migrations
 seed: deps ## load the demo catalog into a running inventory service's database (development)
 	eval "$$(scripts/infra env)" && OMS_ENV=$${OMS_ENV:-development} $(PY) -m inventory_svc.seed
 
-test-unit: deps
+test-unit: deps ## the unit tests (in-memory fakes, no servers)
 	$(PY) -m pytest tests/unit
 
-test-integration: deps infra-up
+test-integration: deps infra-up ## the integration tests on the real servers
 	$(PY) -m pytest tests/integration
 
-test-e2e: deps infra-up
+test-e2e: deps infra-up ## the end-to-end tests (the mesh as processes)
+	scripts/apt-install chromium=chromium
 	$(PY) -m pytest tests/e2e
 
 test-hostile: deps infra-up ## the hostile gRPC suite, long (OMS_HOSTILE_EXAMPLES, default here 500)

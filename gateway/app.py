@@ -24,6 +24,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.context import Gateway
 from gateway.descriptors import discover
+from gateway.dev_sign_in import PATH as DEV_SIGN_IN_PATH
+from gateway.dev_sign_in import dev_sign_in_enabled, dev_sign_in_routes
 from gateway.docs_ui import docs_page, openapi_json, static_assets
 from gateway.handler import GZIP_MIN_BYTES, TranscodingApp
 from gateway.health import healthz
@@ -35,11 +37,12 @@ from gateway.routing import Router
 from gateway.settings import GatewaySettings
 from gateway.telemetry import TracingMiddleware, route_of
 from gateway.upstream import Upstreams
+from gateway.web import WEB_PREFIXES, is_web_path, web_routes
 from mesh.auth.settings import AuthSettings, load_auth
 from mesh.auth.tls import MeshTls, TlsSettings
 from mesh.auth.verification import TokenVerifier
 from mesh.serving.stream_slots import StreamSlots
-from mesh.settings.common import load
+from mesh.settings.common import DeploymentSettings, load
 
 # Paths the gateway answers itself, ahead of the transcoded routes (and without a token).
 RESERVED_PATHS = ("/healthz", "/openapi.json", "/docs", "/docs/static", "/metrics")
@@ -48,12 +51,16 @@ RESERVED_PATHS = ("/healthz", "/openapi.json", "/docs", "/docs/static", "/metric
 class GatewayApp:
     """The ASGI app: own paths to the Starlette app (and lifespan events), the rest transcoded."""
 
-    def __init__(self, own: Starlette, transcoded: ASGIApp) -> None:
+    def __init__(self, own: Starlette, transcoded: ASGIApp, *, dev_sign_in: bool = False) -> None:
         self.own = own
         self._transcoded = transcoded
+        self._dev_sign_in = dev_sign_in
+
+    def is_own(self, path: str) -> bool:
+        return is_own_path(path) or is_web_path(path) or (self._dev_sign_in and path == DEV_SIGN_IN_PATH)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not is_own_path(scope["path"]):
+        if scope["type"] == "http" and not self.is_own(scope["path"]):
             await self._transcoded(scope, receive, send)
         else:
             await self.own(scope, receive, send)
@@ -68,11 +75,15 @@ def is_own_path(path: str) -> bool:
 
 
 def create_app(
-    settings: GatewaySettings | None = None, auth: AuthSettings | None = None, tls: TlsSettings | None = None
+    settings: GatewaySettings | None = None,
+    auth: AuthSettings | None = None,
+    tls: TlsSettings | None = None,
+    deployment: DeploymentSettings | None = None,
 ) -> GatewayApp:
     settings = settings or load(GatewaySettings)
     auth = auth or load_auth()
     tls = tls or load(TlsSettings)
+    dev_sign_in = dev_sign_in_enabled(auth, deployment or load(DeploymentSettings))
     bindings = discover(settings.upstreams())
     metrics = Metrics()
     gateway = Gateway(
@@ -107,8 +118,11 @@ def create_app(
         Route("/docs", docs_page, methods=["GET"]),
         static_assets(),
         Route("/metrics", gateway.metrics.endpoint, methods=["GET"]),
+        *web_routes(settings.web_dist),
+        *(dev_sign_in_routes(auth) if dev_sign_in else []),
     ]
-    traced_routes = route_of(gateway.router, RESERVED_PATHS)
+    # Asset names carry hashes: spans name /assets/{path}, never each file.
+    traced_routes = route_of(gateway.router, RESERVED_PATHS + WEB_PREFIXES)
     cors = _cors(settings)
     gzip = Middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
     own = Starlette(
@@ -121,7 +135,7 @@ def create_app(
     for layer in reversed(cors):
         transcoded = layer.cls(transcoded, *layer.args, **layer.kwargs)
     transcoded = TracingMiddleware(transcoded, route_of=traced_routes)
-    return GatewayApp(own, transcoded)
+    return GatewayApp(own, transcoded, dev_sign_in=dev_sign_in)
 
 
 def _cors(settings: GatewaySettings) -> list[Middleware]:

@@ -12,6 +12,7 @@ from google.protobuf import descriptor
 
 from gateway.descriptors import Binding
 from gateway.fields import WRAPPERS, find_field
+from gateway.openapi_examples import COMMON_HEADERS, EXAMPLES, IDEMPOTENCY_KEY, IDEMPOTENT, Example, body_for
 from gateway.schemas import WELL_KNOWN, Schema, Schemas, item_bounds
 from gateway.streaming import NDJSON, SSE
 
@@ -55,11 +56,12 @@ def build_document(bindings: Sequence[Binding], comments: Mapping[str, str], aut
 def _operation(binding: Binding, schemas: Schemas, comments: Mapping[str, str]) -> dict[str, Any]:
     method = binding.method.descriptor
     text = comments.get(f"{method.containing_service.full_name}.{method.name}", "")
+    example = EXAMPLES.get(method.full_name)
     operation: dict[str, Any] = {
         "operationId": binding.operation_id,
         "tags": [method.containing_service.name],
         "summary": text.split("\n")[0] if text else method.name,
-        "parameters": list(_parameters(binding, schemas)),
+        "parameters": _with_examples(list(_parameters(binding, schemas)), example) + _headers(binding),
         "responses": {"200": _success(binding, schemas), "default": _error_response(binding)},
     }
     if text:
@@ -73,7 +75,26 @@ def _operation(binding: Binding, schemas: Schemas, comments: Mapping[str, str]) 
             "required": True,
             "content": {"application/json": {"schema": _body(binding, schemas)}},
         }
+        if example is not None and example.body is not None:
+            json_name = method.input_type.fields_by_name[binding.body].json_name if binding.body != "*" else ""
+            operation["requestBody"]["content"]["application/json"]["example"] = body_for(
+                example, binding.body, json_name
+            )
     return operation
+
+
+def _with_examples(parameters: list[dict[str, Any]], example: Example | None) -> list[dict[str, Any]]:
+    """Swagger UI pre-fills a parameter with its ``example``: values of the demo data."""
+    if example is None:
+        return parameters
+    given = example.path | example.query
+    return [{**p, "example": given[p["name"]]} if p["name"] in given else p for p in parameters]
+
+
+def _headers(binding: Binding) -> list[dict[str, Any]]:
+    """The request headers the gateway reads (gateway/headers.py), as header parameters."""
+    own = [IDEMPOTENCY_KEY] if binding.method.descriptor.full_name in IDEMPOTENT else []
+    return [*own, *COMMON_HEADERS]
 
 
 def _leaf(message: descriptor.Descriptor, dotted: str) -> descriptor.FieldDescriptor:

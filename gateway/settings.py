@@ -46,6 +46,8 @@ class GatewaySettings(BaseSettings):
     # Where .proto sources are read for OpenAPI descriptions (comments are not in _pb2 files).
     proto_path: Annotated[tuple[Path, ...], NoDecode] = (_REPO / "proto", _REPO / "third_party" / "googleapis")
     log_level: str = "info"
+    # The web front end's build output (`npm run build`), served at / (shop) and /admin.
+    web_dist: Path = _REPO / "web" / "dist"
     # PEM certificate (chain) the gateway serves HTTPS with; set with OMS_GATEWAY_TLS_KEY_FILE,
     # or neither (plain HTTP, for development or behind a TLS-terminating proxy).
     tls_cert_file: Path | None = None

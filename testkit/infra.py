@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from sqlalchemy.engine import make_url
 from mesh.messaging.kafka import ensure_topics
 from mesh.settings.common import KafkaSettings
 from mesh.storage.migrate import upgrade
+from testkit.leftovers import KafkaNames, Marker, of_topic_prefix, remove_kafka
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,8 +55,10 @@ def _infra_env() -> dict[str, str]:
 
 
 async def create_database(infra: Infra, service: str) -> str:
-    """A new, migrated database for one service; returns its SQLAlchemy URL."""
-    name = f"t_{service.removesuffix('_svc')}_{uuid.uuid4().hex[:10]}"
+    """A new, migrated database for one service; returns its SQLAlchemy URL. The caller drops it
+    (:func:`drop_database`) in a finalizer; its name carries a marker (testkit.leftovers) so the
+    next session removes it if this one is killed first."""
+    name = Marker.new().database(service)
     conn = await asyncpg.connect(infra.pg_admin_url)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
@@ -81,7 +83,26 @@ ALL_TOPICS = ("orders", "inventory", "payments")
 
 
 async def fresh_kafka(infra: Infra) -> KafkaSettings:
-    """Kafka settings with a topic prefix of their own, topics created."""
-    settings = KafkaSettings(bootstrap=infra.kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}.", partitions=3)
+    """Kafka settings with a topic prefix of their own (a marker, testkit.leftovers), topics created.
+
+    The caller removes them with :func:`remove_kafka_of` in a finalizer, after stopping whatever
+    consumes them; consumer groups it names with :func:`group_suffix` go with them."""
+    settings = KafkaSettings(bootstrap=infra.kafka_bootstrap, topic_prefix=Marker.new().topic_prefix, partitions=3)
     await ensure_topics(settings, ALL_TOPICS)
     return settings
+
+
+def group_suffix(settings: KafkaSettings, extra: str = "") -> str:
+    """A consumer group suffix under ``settings``' marker, so :func:`remove_kafka_of` deletes the group."""
+    return of_topic_prefix(settings.topic_prefix).group_suffix(extra)
+
+
+def group_id(settings: KafkaSettings, name: str) -> str:
+    """A consumer group id of a test's own reader under ``settings``' marker."""
+    return name + group_suffix(settings, os.urandom(4).hex())
+
+
+async def remove_kafka_of(settings: KafkaSettings) -> KafkaNames:
+    """Deletes the topics and consumer groups under ``settings``' marker (whoever created them:
+    the test, or service processes it started with that prefix)."""
+    return await remove_kafka(settings.bootstrap, of_topic_prefix(settings.topic_prefix))

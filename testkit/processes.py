@@ -25,7 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from mesh.auth.minting import mint_token
 from mesh.auth.tls import MeshTls
 from mesh.settings.common import KafkaSettings
-from testkit.infra import Infra, create_database, drop_database, fresh_kafka
+from testkit.infra import Infra, create_database, drop_database, fresh_kafka, group_suffix, remove_kafka_of
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE_LIMIT_CLASSES = ("READS", "WRITES", "PLACEMENT", "STREAMS")
@@ -165,6 +165,7 @@ class Mesh:
                 "OMS_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
                 "OMS_KAFKA_TOPIC_PREFIX": self.kafka.topic_prefix,
                 "OMS_KAFKA_PARTITIONS": str(self.kafka.partitions),
+                "OMS_KAFKA_REPLICATION_FACTOR": str(self.kafka.replication_factor),
                 "OMS_REDIS_URL": self.infra.redis_url,
                 "OMS_LOG_FORMAT": "json",
                 # The tests sign tokens with the public development secret, allowed only here.
@@ -198,8 +199,9 @@ class Mesh:
             f"{prefix}DATABASE_URL": self.databases[module],
             f"{prefix}GRPC_PORT": str(port),
             f"{prefix}METRICS_PORT": "0",
-            f"{prefix}CONSUMER_GROUP": f"{name}-svc-{self.kafka.topic_prefix}",
-            f"{prefix}CONSUMER_GROUP_SUFFIX": f"-{self.kafka.topic_prefix}",
+            # The marker in the suffix: the groups are deleted with the topics (testkit.leftovers).
+            f"{prefix}CONSUMER_GROUP": f"{name}-svc",
+            f"{prefix}CONSUMER_GROUP_SUFFIX": group_suffix(self.kafka),
             f"{prefix}SHUTDOWN_GRACE_S": "5",
         }
         env |= self.tls_env(name)
@@ -226,9 +228,14 @@ class Mesh:
         for url in self.databases.values():
             with contextlib.suppress(Exception):
                 await drop_database(self.infra, url)
+        # After every process is gone: the topics they created under the prefix, and their groups.
+        with contextlib.suppress(Exception):
+            await remove_kafka_of(self.kafka)
 
 
 async def new_mesh(infra: Infra, workdir: Path) -> Mesh:
+    """A mesh of its own; the caller ends it with ``Mesh.stop`` in a finalizer (that also drops
+    its databases and deletes its topics and consumer groups)."""
     kafka = await fresh_kafka(infra)
     folder = workdir / f"mesh-{uuid.uuid4().hex[:6]}"
     folder.mkdir(parents=True)

@@ -23,7 +23,8 @@ def _read(bootstrap: str, topic: str, at_least: int, timeout_s: float) -> list[R
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
-            "group.id": f"test-reader-{uuid.uuid4().hex}",
+            # The topic's marker in the group id: deleted with the topic (testkit.leftovers).
+            "group.id": f"reader-{topic}-{uuid.uuid4().hex[:8]}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
         }

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from testkit.infra import ROOT, Infra, create_database, drop_database, fresh_kafka
+from testkit.infra import ROOT, Infra, create_database, drop_database, fresh_kafka, group_suffix, remove_kafka_of
 from testkit.processes import free_port
 from testkit.wait import eventually
 
@@ -79,7 +79,7 @@ async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[Run]:
     kafka = await fresh_kafka(infra)
     databases = {name: await create_database(infra, f"{name}_svc") for name in SERVICES}
     ports = {name: free_port() for name in ("order", "inventory", "notify", "gateway", "smtp")}
-    suffix = f"-{uuid.uuid4().hex[:8]}"
+    suffix = group_suffix(kafka, uuid.uuid4().hex[:8])
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
     env |= {
         "OMS_STATE_DIR": str(tmp_path / "state"),
@@ -124,7 +124,9 @@ async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[Run]:
                     os.killpg(process.pid, signal.SIGKILL)
                 await process.wait()
         for url in databases.values():
-            await drop_database(infra, url)
+            with contextlib.suppress(Exception):
+                await drop_database(infra, url)
+        await remove_kafka_of(kafka)
 
 
 async def test_a_killed_service_is_restarted_and_the_others_keep_running(run: Run) -> None:

@@ -153,7 +153,11 @@ def _producer_under(trace: Trace, root: ReceivedSpan, topic: str, event_type: st
 def _kafka_trace_headers(bootstrap: str, topic: str, event_ids: set[str]) -> dict[str, str]:
     """event id → the traceparent header of the record on ``topic`` (read back from Kafka)."""
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"trace-check-{time.time_ns()}", "auto.offset.reset": "earliest"}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"trace-check-{topic}-{time.time_ns()}",
+            "auto.offset.reset": "earliest",
+        }
     )
     found: dict[str, str] = {}
     try:

@@ -17,11 +17,22 @@ DEAD_LETTER_PARTITIONS = 1
 def topic_specs(settings: KafkaSettings, names: Sequence[str]) -> list[NewTopic]:
     """``names`` are the service's declared topics, without the prefix; each gets its dead-letter topic."""
     topics = Topics(settings.topic_prefix)
+    replicas = settings.replication_factor
+    config = {"min.insync.replicas": str(min_in_sync(replicas))}
     specs = []
     for name in (topics.name(n) for n in names):
-        specs.append(NewTopic(name, settings.partitions, settings.replication_factor))
-        specs.append(NewTopic(Topics.dead_letter(name), DEAD_LETTER_PARTITIONS, settings.replication_factor))
+        specs.append(NewTopic(name, settings.partitions, replicas, config=config))
+        specs.append(NewTopic(Topics.dead_letter(name), DEAD_LETTER_PARTITIONS, replicas, config=config))
     return specs
+
+
+def min_in_sync(replicas: int) -> int:
+    """Replicas that must have a write before it is acknowledged (with the producers' acks=all).
+
+    One fewer than all of them: a topic survives one broker down without refusing writes, and
+    an acknowledged event is on at least two brokers as soon as there are three.
+    """
+    return max(1, replicas - 1)
 
 
 def _ensure_topics_blocking(settings: KafkaSettings, names: Sequence[str], timeout_s: float) -> list[str]:

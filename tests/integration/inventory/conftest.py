@@ -16,7 +16,7 @@ from mesh.auth.settings import AuthSettings
 from mesh.serving.server import serve
 from mesh.settings.common import KafkaSettings, RedisSettings
 from oms.inventory.v1 import inventory_pb2_grpc
-from testkit.infra import Infra
+from testkit.infra import Infra, group_suffix
 from tests.integration.inventory.helpers import InventoryApp
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ async def make_inventory(
             metrics_port=0,
             db_pool_size=20,
             migrate_on_start=False,
-            consumer_group_suffix=f"-{run_id}",
+            consumer_group_suffix=group_suffix(kafka, run_id),
             cache_key_prefix=f"test:{run_id}:",
             cache_breaker_s=breaker_s,
             db_lock_timeout_s=lock_timeout_s,

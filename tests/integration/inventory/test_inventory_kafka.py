@@ -17,6 +17,7 @@ from mesh.messaging.events import cloudevent_headers, headers_dict
 from mesh.messaging.kafka import KafkaProducer
 from oms.inventory.v1 import events_pb2 as ev
 from oms.order.v1 import events_pb2 as order_events
+from testkit.infra import group_id
 from testkit.wait import eventually
 from tests.integration.inventory.helpers import InventoryApp, order, product_with_stock, unique
 
@@ -54,7 +55,7 @@ async def test_order_placed_on_kafka_is_reserved_and_announced(workers: Inventor
     reader = Consumer(
         {
             "bootstrap.servers": app.config.kafka.bootstrap,
-            "group.id": f"inventory-test-{uuid.uuid4().hex}",
+            "group.id": group_id(app.config.kafka, "inventory-test"),
             "auto.offset.reset": "earliest",
         }
     )

@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from mesh.settings.common import KafkaSettings
 from oms.inventory.v1 import inventory_pb2 as pb
 from oms.inventory.v1 import inventory_pb2_grpc
-from testkit.infra import Infra
+from testkit.infra import Infra, group_suffix
 from testkit.wait import eventually
 
 pytestmark = pytest.mark.integration
@@ -72,7 +72,7 @@ async def test_serves_migrated_and_stops_cleanly(
         OMS_INVENTORY_GRPC_PORT=str(port),
         OMS_INVENTORY_METRICS_PORT="0",
         OMS_INVENTORY_CACHE_KEY_PREFIX=f"test:{port}:",
-        OMS_INVENTORY_CONSUMER_GROUP_SUFFIX=f"-{port}",
+        OMS_INVENTORY_CONSUMER_GROUP_SUFFIX=group_suffix(kafka, str(port)),
         OMS_KAFKA_BOOTSTRAP=kafka.bootstrap,
         OMS_KAFKA_TOPIC_PREFIX=kafka.topic_prefix,
         OMS_KAFKA_PARTITIONS=str(kafka.partitions),

@@ -10,14 +10,15 @@ from confluent_kafka import Consumer, Message
 
 from mesh.messaging.kafka import KafkaProducer, Topics
 from mesh.messaging.kafka._consumer import partition_lags
-from testkit.infra import Infra, fresh_kafka
+from mesh.settings.common import KafkaSettings
+from testkit.infra import group_id
 from testkit.wait import eventually
 
 pytestmark = pytest.mark.integration
 
 
-async def test_lag_is_what_the_partition_holds_beyond_our_position(infra: Infra) -> None:
-    settings = await fresh_kafka(infra)
+async def test_lag_is_what_the_partition_holds_beyond_our_position(kafka: KafkaSettings) -> None:
+    settings = kafka
     topic = Topics(settings.topic_prefix).name("orders")
     key = f"o-{uuid.uuid4().hex}"  # one key, so one partition holds all five
     async with KafkaProducer(settings, client_id="lag-test") as producer:
@@ -27,7 +28,7 @@ async def test_lag_is_what_the_partition_holds_beyond_our_position(infra: Infra)
     consumer = Consumer(
         {
             "bootstrap.servers": settings.bootstrap,
-            "group.id": f"lag-test-{uuid.uuid4().hex}",
+            "group.id": group_id(settings, "lag-test"),
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
         }

@@ -20,7 +20,6 @@ from mesh.settings.common import KafkaSettings
 from mesh.storage.paging import PageTokens
 from oms.ops.v1 import ops_pb2
 from oms.order.v1 import events_pb2, order_pb2
-from testkit.infra import Infra, fresh_kafka
 from testkit.topics import read_topic
 
 pytestmark = pytest.mark.integration
@@ -55,8 +54,10 @@ def dead_letter_headers(
 
 
 @pytest.fixture
-async def setup(infra: Infra) -> AsyncIterator[tuple[KafkaSettings, KafkaProducer, OperationsServicer, list[str]]]:
-    settings = await fresh_kafka(infra)
+async def setup(
+    kafka: KafkaSettings,
+) -> AsyncIterator[tuple[KafkaSettings, KafkaProducer, OperationsServicer, list[str]]]:
+    settings = kafka
     topics = Topics(settings.topic_prefix)
     producer = KafkaProducer(settings, client_id="dlq-test")
     await producer.start()

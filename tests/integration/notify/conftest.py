@@ -19,6 +19,7 @@ from notify_svc.bootstrap import Connections, bootstrap, build_connections, buil
 from notify_svc.service_layer.ports import Dependencies
 from notify_svc.settings import Config, NotifySettings
 from oms.notify.v1 import notify_pb2_grpc
+from testkit.infra import group_suffix
 from tests.integration.notify.support import NotificationRows, SmtpServer
 
 pytestmark = pytest.mark.integration
@@ -49,7 +50,6 @@ def test_settings(database_url: str, smtp_port: int, **overrides: Any) -> Notify
         "retry_max_s": 1.0,
         "dispatch_poll_s": 0.2,
         "claim_lease_s": 5.0,
-        "consumer_group_suffix": "-" + uuid.uuid4().hex[:8],
         "migrate_on_start": False,
         "shutdown_grace_s": 2.0,
     }
@@ -79,6 +79,8 @@ async def start_notify(
 
     async def start(**overrides: Any) -> RunningNotify:
         url = await database_factory("notify_svc")
+        # Under the topics' marker, so the group is deleted with them.
+        overrides.setdefault("consumer_group_suffix", group_suffix(kafka, uuid.uuid4().hex[:8]))
         # Auth off: the servicer then sees the synthetic admin, as a caller without a token would.
         config = Config(
             service=test_settings(url, smtp.port, **overrides), kafka=kafka, auth=AuthSettings(enabled=False)

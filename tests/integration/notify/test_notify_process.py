@@ -15,6 +15,7 @@ import pytest
 
 from mesh.messaging.kafka import KafkaProducer
 from mesh.settings.common import KafkaSettings
+from testkit.infra import group_suffix
 from testkit.wait import eventually
 from tests.integration.notify.support import NotificationRows, SmtpServer, placed, publish
 
@@ -102,7 +103,7 @@ async def notify_process(
         OMS_NOTIFY_DISPATCH_POLL_S="0.2",
         OMS_NOTIFY_RETRY_BASE_S="0.2",
         OMS_NOTIFY_RETRY_MAX_S="1",
-        OMS_NOTIFY_CONSUMER_GROUP_SUFFIX="-" + uuid.uuid4().hex[:8],
+        OMS_NOTIFY_CONSUMER_GROUP_SUFFIX=group_suffix(kafka, uuid.uuid4().hex[:8]),
         OMS_KAFKA_BOOTSTRAP=kafka.bootstrap,
         OMS_KAFKA_TOPIC_PREFIX=kafka.topic_prefix,
         OMS_LOG_LEVEL="WARNING",

@@ -63,7 +63,7 @@ async def test_schemas_follow_the_proto3_json_mapping(document: dict[str, Any]) 
 
 async def test_parameters_bodies_errors_and_security(document: dict[str, Any]) -> None:
     list_orders = document["paths"]["/orders"]["get"]
-    query = {p["name"]: p for p in list_orders["parameters"]}
+    query = {p["name"]: p for p in list_orders["parameters"] if p["in"] == "query"}
     assert set(query) == {"page_size", "page_token", "customer_id", "status"}
     assert query["status"]["schema"] == {"$ref": "#/components/schemas/oms.order.v1.OrderStatus"}
     update = document["paths"]["/customers/{customer.customer_id}"]["patch"]
