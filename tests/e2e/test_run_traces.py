@@ -8,6 +8,7 @@ viewer too (OMS_JAEGER_*_PORT), so it never meets a developer's own `make run`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -19,7 +20,7 @@ import httpx
 import pytest
 
 from mesh.telemetry.trace_response import parse_trace_response
-from testkit.infra import ROOT, Infra, create_database, drop_database, fresh_kafka
+from testkit.infra import ROOT, Infra, create_database, drop_database, fresh_kafka, group_suffix, remove_kafka_of
 from testkit.jaeger import BUILD_TIMEOUT_S, JaegerProcess, ensure_built
 from testkit.processes import free_port, stop_gracefully
 from testkit.wait import eventually
@@ -45,7 +46,7 @@ async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[tuple[Run, str]]:
     databases = {name: await create_database(infra, f"{name}_svc") for name in MESH}
     gateway_port = free_port()
     viewer = JaegerProcess(tmp_path / "unused.log")  # only its free ports: scripts/run starts it
-    suffix = f"-{uuid.uuid4().hex[:8]}"
+    suffix = group_suffix(kafka, uuid.uuid4().hex[:8])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMS_", "OTEL_"))}
     env |= {
         "OMS_STATE_DIR": str(tmp_path / "state"),
@@ -86,7 +87,9 @@ async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[tuple[Run, str]]:
             process.send_signal(signal.SIGTERM)
         await stop_gracefully(process, timeout_s=40)
         for url in databases.values():
-            await drop_database(infra, url)
+            with contextlib.suppress(Exception):
+                await drop_database(infra, url)
+        await remove_kafka_of(kafka)
 
 
 async def test_make_run_shows_one_order_as_one_trace_in_its_viewer(run: tuple[Run, str]) -> None:
