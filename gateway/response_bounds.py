@@ -43,14 +43,26 @@ RESPONSE_BOUNDS: dict[str, Bounds] = {
     "oms.notify.v1.Notification.event_type": Bounds(max_len=200),  # a protobuf message name
     "oms.notify.v1.Notification.order_id": _ID,
     "oms.notify.v1.Notification.customer_id": _ID,
-    "oms.notify.v1.Notification.recipient": Bounds(max_len=254),  # Customer.email
+    "oms.notify.v1.Notification.recipient": Bounds(max_len=254),  # Customer.email (or Customer.phone: 32)
     "oms.notify.v1.Notification.subject": Bounds(max_len=300),  # a template around an order id
     "oms.notify.v1.Notification.last_error": Bounds(max_len=1000),  # notify_svc.domain.model.MAX_LAST_ERROR
+    "oms.notify.v1.WebhookEndpoint.endpoint_id": _ID,
+    # Whole endpoints: at most notify_svc.domain.webhooks.MAX_ENDPOINTS are registered.
+    "oms.notify.v1.ListWebhookEndpointsResponse.endpoints": Bounds(max_items=100),
+    # whsec_ and the base64 of at most SECRET_MAX_BYTES (64) bytes: 6 + 88 characters.
+    "oms.notify.v1.CreateWebhookEndpointResponse.secret": Bounds(max_len=100),
+    "oms.notify.v1.WebhookDelivery.delivery_id": _ID,
+    "oms.notify.v1.WebhookDelivery.endpoint_id": _ID,
+    "oms.notify.v1.WebhookDelivery.event_id": _ID,
+    "oms.notify.v1.WebhookDelivery.event_type": Bounds(max_len=200),  # a protobuf message name
+    "oms.notify.v1.WebhookDelivery.order_id": _ID,
+    "oms.notify.v1.WebhookDelivery.last_error": Bounds(max_len=1000),  # notify_svc.domain.webhooks.MAX_LAST_ERROR
     # One page of a listing, at the largest page size served.
     "oms.order.v1.ListOrdersResponse.orders": _PAGE,
     "oms.order.v1.ListCustomersResponse.customers": _PAGE,
     "oms.inventory.v1.ListProductsResponse.products": _PAGE,
     "oms.notify.v1.ListNotificationsResponse.notifications": _PAGE,
+    "oms.notify.v1.ListWebhookDeliveriesResponse.deliveries": _PAGE,
     **{
         f"{listing}.next_page_token": _TOKEN
         for listing in (
@@ -58,6 +70,7 @@ RESPONSE_BOUNDS: dict[str, Bounds] = {
             "oms.order.v1.ListCustomersResponse",
             "oms.inventory.v1.ListProductsResponse",
             "oms.notify.v1.ListNotificationsResponse",
+            "oms.notify.v1.ListWebhookDeliveriesResponse",
         )
     },
 }

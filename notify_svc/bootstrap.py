@@ -8,8 +8,10 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypedDict, Unpack
@@ -25,10 +27,14 @@ from mesh.storage.engine import service_engine, session_factory
 from mesh.storage.paging import PageTokens
 from notify_svc.adapters.email_channel import EmailChannel, SmtpConfig
 from notify_svc.adapters.metrics import PrometheusMetrics
+from notify_svc.adapters.sms_channel import SmsChannel, SmsGatewayConfig
 from notify_svc.adapters.unit_of_work import SqlUnitOfWork
+from notify_svc.adapters.webhook_sender import HttpWebhookSender, WebhookHttpConfig
 from notify_svc.domain.retry_policy import RetryPolicy
+from notify_svc.domain.webhooks import JitteredRetry
 from notify_svc.entrypoints.event_handlers import consumer_spec
 from notify_svc.entrypoints.grpc_servicer import NotificationServicer
+from notify_svc.entrypoints.webhook_servicer import WebhookServicer
 from notify_svc.entrypoints.workers import DispatchWorker, consumer_worker
 from notify_svc.service_layer.delivery import DeliverySettings, Dispatcher
 from notify_svc.service_layer.ports import (
@@ -39,9 +45,18 @@ from notify_svc.service_layer.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
     Wake,
+    WebhookSender,
 )
+from notify_svc.service_layer.webhook_delivery import WebhookDeliverySettings, WebhookDispatcher
 from notify_svc.settings import Config, NotifySettings
-from oms.notify.v1 import notify_pb2, notify_pb2_grpc, operations_pb2, operations_pb2_grpc
+from oms.notify.v1 import (
+    notify_pb2,
+    notify_pb2_grpc,
+    operations_pb2,
+    operations_pb2_grpc,
+    webhooks_pb2,
+    webhooks_pb2_grpc,
+)
 
 # Package name: the migrations' home (mesh.storage.migrate), the logs' and metrics' service name.
 SERVICE = "notify_svc"
@@ -50,6 +65,7 @@ CONSUMER_GROUP = "notify-svc"
 SERVICES = (
     notify_pb2.DESCRIPTOR.services_by_name["NotificationService"],
     operations_pb2.DESCRIPTOR.services_by_name["NotifyOperationsService"],
+    webhooks_pb2.DESCRIPTOR.services_by_name["WebhookService"],
 )
 
 
@@ -103,6 +119,36 @@ def email_channel(settings: NotifySettings) -> EmailChannel:
     )
 
 
+def sms_channel(settings: NotifySettings) -> SmsChannel | None:
+    """The SMS channel, when a gateway is configured (OMS_NOTIFY_SMS_GATEWAY_URL)."""
+    if not settings.sms_gateway_url:
+        return None
+    token = settings.sms_gateway_token.get_secret_value() if settings.sms_gateway_token else None
+    return SmsChannel(
+        SmsGatewayConfig(
+            url=settings.sms_gateway_url, sender=settings.sms_sender, token=token, timeout_s=settings.sms_timeout_s
+        )
+    )
+
+
+def default_channels(settings: NotifySettings) -> list[Channel]:
+    sms = sms_channel(settings)
+    return [email_channel(settings), *([sms] if sms else [])]
+
+
+def webhook_sender(settings: NotifySettings) -> HttpWebhookSender:
+    return HttpWebhookSender(WebhookHttpConfig(timeout_s=settings.webhook_timeout_s), clock=time.time)
+
+
+def webhook_delivery_settings(settings: NotifySettings, rand: Callable[[], float]) -> WebhookDeliverySettings:
+    policy = RetryPolicy(settings.webhook_max_attempts, settings.webhook_retry_base_s, settings.webhook_retry_max_s)
+    return WebhookDeliverySettings(
+        retry=JitteredRetry(policy, rand),
+        concurrency=settings.webhook_concurrency,
+        lease=timedelta(seconds=settings.webhook_claim_lease_s),
+    )
+
+
 def delivery_settings(settings: NotifySettings) -> DeliverySettings:
     return DeliverySettings(
         policy=RetryPolicy(settings.max_attempts, settings.retry_base_s, settings.retry_max_s),
@@ -125,6 +171,8 @@ class PortOverrides(TypedDict, total=False):
     # What a commit of due work calls; without one nothing is woken and the dispatcher's poll
     # finds the rows (bootstrap passes its dispatcher's wake-up).
     wake: Wake
+    # POSTs webhook deliveries (a fake or spy in tests).
+    webhooks: WebhookSender
 
 
 def build_dependencies(
@@ -140,11 +188,14 @@ def build_dependencies(
     channels = overrides.get("channels")
     return Dependencies(
         uow=uow,
-        channels={c.name: c for c in (channels if channels is not None else [email_channel(config.service)])},
+        channels={c.name: c for c in (channels if channels is not None else default_channels(config.service))},
         clock=overrides.get("clock") or (lambda: datetime.now(UTC)),
         new_id=lambda: str(uuid.uuid4()),
         metrics=overrides.get("metrics") or PrometheusMetrics(),
         wake=overrides.get("wake") or _no_dispatcher_to_wake,
+        webhooks=overrides.get("webhooks") or webhook_sender(config.service),
+        development=config.deployment.is_development,
+        random=random.random,
     )
 
 
@@ -156,15 +207,22 @@ def bootstrap(
     ports (``build_dependencies``)."""
     settings = config.service
     conn = connections or build_connections(config)
-    woken = asyncio.Event()
+    # One event per dispatcher: each loop clears its own before claiming.
+    woken, webhooks_woken = asyncio.Event(), asyncio.Event()
 
-    async def wake_dispatcher() -> None:
+    async def wake_dispatchers() -> None:
         woken.set()
+        webhooks_woken.set()
 
-    overrides.setdefault("wake", wake_dispatcher)
+    overrides.setdefault("wake", wake_dispatchers)
     deps = build_dependencies(config, connections=conn, **overrides)
     dispatcher = DispatchWorker(
         Dispatcher(deps, delivery_settings(settings)), poll_interval_s=settings.dispatch_poll_s, woken=woken
+    )
+    webhook_dispatcher = DispatchWorker(
+        WebhookDispatcher(deps, webhook_delivery_settings(settings, deps.random)),
+        poll_interval_s=settings.dispatch_poll_s,
+        woken=webhooks_woken,
     )
     dead_letters = conn.producer
     spec = consumer_spec(conn.topics, settings.group_id(CONSUMER_GROUP), deps)
@@ -175,12 +233,20 @@ def bootstrap(
         operations_pb2_grpc.NotifyOperationsServiceServicer, config.kafka, spec, dead_letters, conn.engine, tokens
     )
     servicer = NotificationServicer(deps, tokens)
+    webhook_servicer = WebhookServicer(deps, tokens)
 
     def register(server: grpc.aio.Server) -> None:
         notify_pb2_grpc.add_NotificationServiceServicer_to_server(servicer, server)
         operations_pb2_grpc.add_NotifyOperationsServiceServicer_to_server(operations, server)
+        webhooks_pb2_grpc.add_WebhookServiceServicer_to_server(webhook_servicer, server)
 
-    workers: list[Worker] = [consumer_worker(consumer, dead_letters), dispatcher.run] if settings.run_workers else []
+    workers: list[Worker] = (
+        [consumer_worker(consumer, dead_letters), dispatcher.run, webhook_dispatcher.run]
+        if settings.run_workers
+        else []
+    )
+    sender = deps.webhooks
+    closing = [sender.close] if isinstance(sender, HttpWebhookSender) else []
     return service_process(
         SERVICE,
         settings,
@@ -191,5 +257,5 @@ def bootstrap(
         workers=workers,
         on_start=[dead_letters.start],
         # Connections handed in belong to the caller, who closes them.
-        on_close=[conn.close] if connections is None else [],
+        on_close=[*closing, *([conn.close] if connections is None else [])],
     )

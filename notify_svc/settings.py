@@ -13,7 +13,7 @@ from pydantic_settings import SettingsConfigDict
 
 from mesh.auth.settings import AuthSettings, load_auth
 from mesh.auth.tls import TlsSettings
-from mesh.settings.common import KafkaSettings, ServiceSettings, load
+from mesh.settings.common import DeploymentSettings, KafkaSettings, ServiceSettings, load
 from mesh.storage.paging import PageTokenSettings, load_page_token_settings
 
 
@@ -59,6 +59,29 @@ class NotifySettings(ServiceSettings):
     # A claimed row is ours this long; after a crash it is sent again once the lease ran out.
     claim_lease_s: float = Field(default=120.0, gt=0, le=3600)
 
+    # SMS gateway text messages are POSTed to (adapters/sms_channel.py; the development sink is
+    # `python -m notify_svc.dev_sms`). Empty: no SMS channel, customers are told by email only.
+    sms_gateway_url: str = ""
+    # Bearer token for the SMS gateway (never logged); empty: none sent.
+    sms_gateway_token: SecretStr | None = None
+    # Sender name or number of every text message.
+    sms_sender: str = Field(default="OMS Shop", min_length=1, max_length=20)
+    # Whole SMS gateway request.
+    sms_timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    # Whole webhook POST (connect, send, the endpoint's answer); longer counts as a failed attempt.
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # POST attempts before a webhook delivery is FAILED (a 4xx other than 408/425/429 fails it at once).
+    webhook_max_attempts: int = Field(default=10, ge=1, le=100)
+    # Wait after the first failed attempt; it doubles after each further one, with jitter (50-100 %).
+    webhook_retry_base_s: float = Field(default=5.0, gt=0)
+    # Longest wait between two attempts (before jitter).
+    webhook_retry_max_s: float = Field(default=3600.0, gt=0)
+    # Webhook POSTs in flight at once.
+    webhook_concurrency: int = Field(default=16, ge=1, le=256)
+    # A claimed delivery is ours this long; after a crash it is POSTed again (same webhook-id) once it ran out.
+    webhook_claim_lease_s: float = Field(default=60.0, gt=0, le=3600)
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.smtp_tls and self.smtp_starttls:
@@ -69,6 +92,14 @@ class NotifySettings(ServiceSettings):
             raise ValueError("set both OMS_NOTIFY_SMTP_USERNAME and OMS_NOTIFY_SMTP_PASSWORD, or neither")
         if self.claim_lease_s < 2 * self.smtp_timeout_s:
             raise ValueError("OMS_NOTIFY_CLAIM_LEASE_S must be at least twice OMS_NOTIFY_SMTP_TIMEOUT_S")
+        if self.sms_gateway_url and self.claim_lease_s < 2 * self.sms_timeout_s:
+            raise ValueError("OMS_NOTIFY_CLAIM_LEASE_S must be at least twice OMS_NOTIFY_SMS_TIMEOUT_S")
+        if self.webhook_claim_lease_s < 2 * self.webhook_timeout_s:
+            raise ValueError("OMS_NOTIFY_WEBHOOK_CLAIM_LEASE_S must be at least twice OMS_NOTIFY_WEBHOOK_TIMEOUT_S")
+        if self.webhook_retry_max_s < self.webhook_retry_base_s:
+            raise ValueError("OMS_NOTIFY_WEBHOOK_RETRY_MAX_S must be at least OMS_NOTIFY_WEBHOOK_RETRY_BASE_S")
+        if self.sms_gateway_url and not self.sms_gateway_url.startswith(("https://", "http://")):
+            raise ValueError("OMS_NOTIFY_SMS_GATEWAY_URL must be an http(s):// URL")
         return self
 
 
@@ -81,6 +112,8 @@ class Config:
     auth: AuthSettings = field(default_factory=AuthSettings)
     paging: PageTokenSettings = field(default_factory=PageTokenSettings)
     tls: TlsSettings = field(default_factory=TlsSettings)
+    # OMS_ENV=development: webhook endpoints may be plain http on a loopback address (the tests').
+    deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
 
 
 def load_config() -> Config:
@@ -90,4 +123,5 @@ def load_config() -> Config:
         auth=load_auth(),
         paging=load_page_token_settings(),
         tls=load(TlsSettings),
+        deployment=load(DeploymentSettings),
     )

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mesh.messaging.outbox import claim_event, current_trace_headers
 from mesh.storage.unit_of_work import UnitOfWork as Transaction
 from notify_svc.adapters.repository import SqlNotificationRepository
+from notify_svc.adapters.webhook_repository import SqlWebhookDeliveryRepository, SqlWebhookEndpointRepository
 from notify_svc.service_layer.ports import Wake
 
 
@@ -25,6 +26,8 @@ class SqlUnitOfWork:
         # tests suffix to isolate their runs.
         self._inbox_consumer = inbox_consumer
         self._notifications: SqlNotificationRepository | None = None
+        self._endpoints: SqlWebhookEndpointRepository | None = None
+        self._deliveries: SqlWebhookDeliveryRepository | None = None
 
     @property
     def notifications(self) -> SqlNotificationRepository:
@@ -32,18 +35,33 @@ class SqlUnitOfWork:
             raise RuntimeError("unit of work used outside `async with`")
         return self._notifications
 
+    @property
+    def endpoints(self) -> SqlWebhookEndpointRepository:
+        if self._endpoints is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        return self._endpoints
+
+    @property
+    def deliveries(self) -> SqlWebhookDeliveryRepository:
+        if self._deliveries is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        return self._deliveries
+
     async def __aenter__(self) -> Self:
         # Taken before the transaction's own span starts: a notification's send is then a
         # child of what recorded it (the event's consume span), not of a database transaction.
         recorded_in = current_trace_headers()
         await self._transaction.__aenter__()
-        self._notifications = SqlNotificationRepository(self._transaction.session, trace_context=recorded_in)
+        session = self._transaction.session
+        self._notifications = SqlNotificationRepository(session, trace_context=recorded_in)
+        self._endpoints = SqlWebhookEndpointRepository(session)
+        self._deliveries = SqlWebhookDeliveryRepository(session)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._notifications = None
+        self._notifications = self._endpoints = self._deliveries = None
         await self._transaction.__aexit__(exc_type, exc, tb)
 
     async def claim(self, event_id: str) -> bool:

@@ -1,4 +1,7 @@
-"""Which notifications an event causes: one per channel, failed at once when it cannot work."""
+"""Which notifications an event causes: one per channel, failed at once when it cannot work.
+
+Email gets the full message (domain/templates.py), SMS a one-line text (domain/sms_templates.py).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,11 @@ from datetime import datetime
 
 from notify_svc.domain.model import Notification
 from notify_svc.domain.orders import OrderEvent
+from notify_svc.domain.sms_templates import render_sms
 from notify_svc.domain.templates import render
+
+# The channel whose messages are short texts; every other channel gets the full message.
+SMS_CHANNEL = "sms"
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ def plan_notification(
         customer_id=event.customer.customer_id if event.customer else "",
         channel=channel,
         recipient=recipient.address,
-        message=render(event),
+        message=render_sms(event) if channel == SMS_CHANNEL else render(event),
         now=now,
     )
     problem = unknown_customer_problem(event) or recipient.problem

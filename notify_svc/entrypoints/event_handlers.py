@@ -10,6 +10,7 @@ from google.type import money_pb2
 
 from mesh.messaging.events import EventEnvelope
 from mesh.messaging.kafka import ConsumerSpec, EventHandler, Topics
+from notify_svc.adapters.cloud_events import cloud_event_json
 from notify_svc.adapters.topics import ORDERS
 from notify_svc.domain.orders import CustomerContact, EventKind, Money, OrderEvent, OrderLine, OrderSnapshot
 from notify_svc.service_layer.notifications import record_order_event
@@ -21,7 +22,10 @@ _STATUS_PREFIX = "ORDER_STATUS_"
 
 def consumer_spec(topics: Topics, group_id: str, deps: Dependencies) -> ConsumerSpec:
     async def handle(envelope: EventEnvelope) -> None:
-        await record_order_event(to_domain(envelope), deps)
+        event = to_domain(envelope)
+        # Built here, at the edge: the webhooks get the event as it was on Kafka, and the
+        # service layer never sees protobuf.
+        await record_order_event(event, deps, cloud_event_json(envelope, subject=event.order.order_id))
 
     handlers: Mapping[type[ProtoMessage], EventHandler] = {
         events_pb2.OrderPlaced: handle,

@@ -23,7 +23,7 @@ _STATUS_TO_PB = {
 }
 _STATUS_FROM_PB = {pb: status for status, pb in _STATUS_TO_PB.items()}
 # A channel the contract does not know yet shows as UNSPECIFIED until the enum gains a value.
-_CHANNEL_TO_PB = {"email": notify_pb2.CHANNEL_EMAIL}
+_CHANNEL_TO_PB = {"email": notify_pb2.CHANNEL_EMAIL, "sms": notify_pb2.CHANNEL_SMS}
 
 
 class NotificationServicer(notify_pb2_grpc.NotificationServiceServicer):

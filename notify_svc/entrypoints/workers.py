@@ -1,4 +1,5 @@
-"""The process's loops, as ``mesh.serving.server.Worker`` callables: the event consumer and the dispatcher.
+"""The process's loops, as ``mesh.serving.server.Worker`` callables: the event consumer and the
+dispatchers (notifications, webhook deliveries).
 
 The dispatcher runs at once when woken (a local commit), otherwise on a periodic poll.
 """
@@ -8,14 +9,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from mesh.messaging.kafka import EventConsumer, KafkaProducer
 from mesh.resilience.retry import Backoff
 from mesh.serving.server import Worker
-from notify_svc.service_layer.delivery import Dispatcher
 
 log = logging.getLogger(__name__)
+
+
+class Dispatcher(Protocol):
+    """What the loop drives: the notifications' dispatcher and the webhooks' both are one."""
+
+    async def start_due(self) -> tuple[int, int]: ...
+    async def wait_for_a_free_slot(self) -> None: ...
+    async def drain(self) -> None: ...
 
 
 class DispatchWorker:
@@ -35,7 +43,7 @@ class DispatchWorker:
                     wanted, claimed = await self._dispatcher.start_due()
                     backoff.reset()
                 except Exception as exc:  # noqa: BLE001 - delivery must keep going; rows wait safely in the DB
-                    log.warning("claiming due notifications failed, backing off", extra={"error": repr(exc)})
+                    log.warning("claiming due rows failed, backing off", extra={"error": repr(exc)})
                     await backoff.wait(stop)
                     continue
                 if claimed < wanted:

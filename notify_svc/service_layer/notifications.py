@@ -10,9 +10,13 @@ from dataclasses import dataclass
 from mesh.serving.errors import FailedPrecondition, InvalidArgument, NotFound, PreconditionViolation, shown
 from mesh.values.violations import FieldViolation
 from notify_svc.domain.model import InvalidTransition, Notification, Status
-from notify_svc.domain.orders import OrderEvent
-from notify_svc.domain.planning import Recipient, plan_notification
+from notify_svc.domain.orders import CustomerContact, OrderEvent
+from notify_svc.domain.planning import plan_notification
 from notify_svc.service_layer.ports import Cursor, Dependencies, ListQuery
+from notify_svc.service_layer.webhooks import record_webhook_deliveries
+
+# An event without a customer: every required channel records a FAILED notification saying so.
+_NO_CONTACT = CustomerContact("", "", "")
 
 
 @dataclass(frozen=True)
@@ -21,21 +25,28 @@ class Page:
     next: Cursor | None
 
 
-async def record_order_event(event: OrderEvent, deps: Dependencies) -> list[Notification]:
-    """Records the notifications ``event`` causes, once per event however often it arrives."""
+async def record_order_event(
+    event: OrderEvent, deps: Dependencies, cloud_event: str | None = None
+) -> list[Notification]:
+    """Records the notifications ``event`` causes, once per event however often it arrives, and
+    in the same transaction one webhook delivery of ``cloud_event`` (the event as a CloudEvents
+    JSON document, built at the edge) per active endpoint."""
     async with deps.uow() as uow:
         if not await uow.claim(event.event_id):
             return []
         now = deps.clock()
         recorded = []
         for channel in deps.channels.values():
-            recipient = channel.recipient_for(event.customer) if event.customer else Recipient("")
+            recipient = channel.recipient_for(event.customer or _NO_CONTACT)
+            if recipient is None:
+                continue  # an optional channel this customer is not on (no phone: no SMS)
             notification = plan_notification(
                 event, channel=channel.name, recipient=recipient, notification_id=deps.new_id(), now=now
             )
             if await uow.notifications.add(notification):
                 recorded.append(notification)
-        if any(n.status is Status.PENDING for n in recorded):
+        deliveries = await record_webhook_deliveries(uow, event, cloud_event, deps) if cloud_event else 0
+        if deliveries or any(n.status is Status.PENDING for n in recorded):
             uow.after_commit(deps.wake)
         await uow.commit()
     for notification in recorded:

@@ -113,6 +113,7 @@ async def start_services(
     *,
     order_env: Mapping[str, str] | None = None,
     gateway_env: Mapping[str, str] | None = None,
+    notify_env: Mapping[str, str] | None = None,
 ) -> GatewayProcess:
     """inventory → orders and notify → gateway (started and healthy), on ``mesh``'s databases and topics."""
     inventory = await mesh.add("inventory")
@@ -127,7 +128,8 @@ async def start_services(
             "OMS_NOTIFY_RETRY_MAX_S": "1",
             "OMS_NOTIFY_DISPATCH_POLL_S": "0.2",
             "OMS_NOTIFY_CLAIM_LEASE_S": "5",
-        },
+        }
+        | dict(notify_env or {}),
     )
     await inventory.start()
     await asyncio.gather(order.start(), notify.start())
@@ -162,7 +164,11 @@ def _gateway_tls_env(mesh: Mesh) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    mesh: Mesh, *, order_env: Mapping[str, str] | None = None, gateway_env: Mapping[str, str] | None = None
+    mesh: Mesh,
+    *,
+    order_env: Mapping[str, str] | None = None,
+    gateway_env: Mapping[str, str] | None = None,
+    notify_env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Stack]:
     """The stack on ``mesh``; the gateway, the SMTP server and the client are stopped at the end
     (the services are stopped with ``mesh``)."""
@@ -170,7 +176,7 @@ async def running_stack(
     smtp.start()
     gateway: GatewayProcess | None = None
     try:
-        gateway = await start_services(mesh, smtp, order_env=order_env, gateway_env=gateway_env)
+        gateway = await start_services(mesh, smtp, order_env=order_env, gateway_env=gateway_env, notify_env=notify_env)
         async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30.0, verify=gateway.verify) as http:
             yield Stack(mesh, gateway, smtp, http)
     finally:

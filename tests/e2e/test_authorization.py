@@ -25,7 +25,7 @@ from google.protobuf.message import Message
 from gateway.descriptors import Method, bindings_of, upstream_of
 from mesh.auth.authorization import Access, Rule, field_value, method_path, rule_of, services
 from oms.inventory.v1 import inventory_pb2
-from oms.notify.v1 import notify_pb2
+from oms.notify.v1 import notify_pb2, webhooks_pb2
 from oms.ops.v1 import ops_pb2
 from oms.order.v1 import customer_pb2, order_pb2
 from testkit.clients import unique
@@ -55,6 +55,8 @@ class World:
     def b_secrets(self) -> set[str]:
         return {self.b, f"{self.b}@example.com", self.b_order, self.b_notification}
 
+
+NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"
 
 # Per RPC: the requests customer A sends against B's resources (the admin sends the same).
 Example = Callable[[World], Message]
@@ -94,6 +96,29 @@ EXAMPLES: dict[str, list[Example]] = {
     ],
     "/oms.notify.v1.NotificationService/RetryNotification": [
         lambda w: notify_pb2.RetryNotificationRequest(notification_id=w.b_notification)
+    ],
+    # Webhooks are the operator's: every RPC is admin only (ids that exist nowhere are NOT_FOUND for the admin).
+    "/oms.notify.v1.WebhookService/CreateWebhookEndpoint": [
+        lambda w: webhooks_pb2.CreateWebhookEndpointRequest(
+            endpoint=webhooks_pb2.WebhookEndpoint(url="http://127.0.0.1:9/walk", description="walk")
+        )
+    ],
+    "/oms.notify.v1.WebhookService/ListWebhookEndpoints": [lambda w: webhooks_pb2.ListWebhookEndpointsRequest()],
+    "/oms.notify.v1.WebhookService/DisableWebhookEndpoint": [
+        lambda w: webhooks_pb2.DisableWebhookEndpointRequest(endpoint_id=NO_SUCH_ID)
+    ],
+    "/oms.notify.v1.WebhookService/EnableWebhookEndpoint": [
+        lambda w: webhooks_pb2.EnableWebhookEndpointRequest(endpoint_id=NO_SUCH_ID)
+    ],
+    "/oms.notify.v1.WebhookService/DeleteWebhookEndpoint": [
+        lambda w: webhooks_pb2.DeleteWebhookEndpointRequest(endpoint_id=NO_SUCH_ID)
+    ],
+    "/oms.notify.v1.WebhookService/ListWebhookDeliveries": [
+        lambda w: webhooks_pb2.ListWebhookDeliveriesRequest(),
+        lambda w: webhooks_pb2.ListWebhookDeliveriesRequest(order_id=w.b_order),
+    ],
+    "/oms.notify.v1.WebhookService/RetryWebhookDelivery": [
+        lambda w: webhooks_pb2.RetryWebhookDeliveryRequest(delivery_id=NO_SUCH_ID)
     ],
     "/oms.order.v1.CustomerService/CreateCustomer": [
         lambda w: customer_pb2.CreateCustomerRequest(

@@ -220,6 +220,34 @@ async def test_lifecycle_over_every_route(stack: Stack) -> None:
         back = await walk.call("POST", route, route, body=republish)
         assert back.json()["outboxIds"] == []
 
+    # Webhooks (admin): register an endpoint (its secret shown once), list, disable, enable, delete;
+    # deliveries are listed and an unknown one cannot be retried. test_webhooks_and_sms.py follows
+    # events to a real receiver.
+    hooks = "/admin/webhooks"
+    registered = await walk.call("POST", hooks, hooks, body={"endpoint": {"url": "http://127.0.0.1:9/walk"}})
+    endpoint_id = registered.json()["endpoint"]["endpointId"]
+    assert registered.json()["secret"].startswith("whsec_")
+    listed = await walk.call("GET", hooks, hooks)
+    assert [e["endpointId"] for e in listed.json()["endpoints"]] == [endpoint_id]
+    assert "secret" not in listed.text
+    one = f"{hooks}/{endpoint_id}"
+    off = await walk.call("POST", f"{hooks}/{{endpoint_id}}:disable", f"{one}:disable", body={})
+    assert off.json()["endpoint"]["disabled"] is True
+    on = await walk.call("POST", f"{hooks}/{{endpoint_id}}:enable", f"{one}:enable", body={})
+    assert on.json()["endpoint"].get("disabled", False) is False
+    await walk.call("DELETE", f"{hooks}/{{endpoint_id}}", one)
+    insecure = await stack.call("POST", hooks, body={"endpoint": {"url": "http://hooks.example.com/"}}, expect=400)
+    assert [v["field"] for v in details_of(status_body(insecure), "google.rpc.BadRequest")[0]["fieldViolations"]] == [
+        "endpoint.url"
+    ]
+    sent = await walk.call(
+        "GET", "/admin/webhook-deliveries", "/admin/webhook-deliveries", params={"orderId": order_id}
+    )
+    assert sent.json().get("deliveries", []) == []  # no endpoint was registered while the order moved
+    retry_route = "/admin/webhook-deliveries/{delivery_id}:retry"
+    unknown_delivery = "/admin/webhook-deliveries/00000000-0000-4000-8000-000000000000:retry"
+    await walk.call("POST", retry_route, unknown_delivery, body={}, expect=404)
+
     # Every (method, path template) the gateway serves was reached, and nothing else (the seed
     # documents' spellings are called as the seeds show them, by test_seed_urls.py).
     served = {(b.http_method, b.template.source) for b in discover(GatewaySettings().upstreams())}

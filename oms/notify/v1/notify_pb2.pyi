@@ -30,6 +30,8 @@ class _ChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Channel.Value
     """Never set."""
     CHANNEL_EMAIL: _Channel.ValueType  # 1
     """Email over SMTP."""
+    CHANNEL_SMS: _Channel.ValueType  # 2
+    """A short text message to the customer's phone, through an SMS gateway."""
 
 class Channel(_Channel, metaclass=_ChannelEnumTypeWrapper):
     """How a notification reaches the customer."""
@@ -38,6 +40,8 @@ CHANNEL_UNSPECIFIED: Channel.ValueType  # 0
 """Never set."""
 CHANNEL_EMAIL: Channel.ValueType  # 1
 """Email over SMTP."""
+CHANNEL_SMS: Channel.ValueType  # 2
+"""A short text message to the customer's phone, through an SMS gateway."""
 Global___Channel: _TypeAlias = Channel  # noqa: Y015
 
 class _NotificationStatus:
@@ -51,7 +55,7 @@ class _NotificationStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_No
     NOTIFICATION_STATUS_PENDING: _NotificationStatus.ValueType  # 1
     """Recorded, not yet delivered."""
     NOTIFICATION_STATUS_SENT: _NotificationStatus.ValueType  # 2
-    """Accepted by the mail server."""
+    """Accepted by the channel's server (mail server, SMS gateway)."""
     NOTIFICATION_STATUS_FAILED: _NotificationStatus.ValueType  # 3
     """Gave up; last_error says why."""
 
@@ -63,7 +67,7 @@ NOTIFICATION_STATUS_UNSPECIFIED: NotificationStatus.ValueType  # 0
 NOTIFICATION_STATUS_PENDING: NotificationStatus.ValueType  # 1
 """Recorded, not yet delivered."""
 NOTIFICATION_STATUS_SENT: NotificationStatus.ValueType  # 2
-"""Accepted by the mail server."""
+"""Accepted by the channel's server (mail server, SMS gateway)."""
 NOTIFICATION_STATUS_FAILED: NotificationStatus.ValueType  # 3
 """Gave up; last_error says why."""
 Global___NotificationStatus: _TypeAlias = NotificationStatus  # noqa: Y015

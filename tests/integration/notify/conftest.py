@@ -14,7 +14,7 @@ import pytest
 from mesh.auth.settings import AuthSettings
 from mesh.messaging.kafka import KafkaProducer
 from mesh.serving.server import ServiceProcess, serve
-from mesh.settings.common import KafkaSettings
+from mesh.settings.common import DeploymentSettings, KafkaSettings
 from notify_svc.bootstrap import Connections, bootstrap, build_connections, build_dependencies
 from notify_svc.service_layer.ports import Dependencies
 from notify_svc.settings import Config, NotifySettings
@@ -82,8 +82,12 @@ async def start_notify(
         # Under the topics' marker, so the group is deleted with them.
         overrides.setdefault("consumer_group_suffix", group_suffix(kafka, uuid.uuid4().hex[:8]))
         # Auth off: the servicer then sees the synthetic admin, as a caller without a token would.
+        # Development: the webhook tests' receivers are plain http on loopback.
         config = Config(
-            service=test_settings(url, smtp.port, **overrides), kafka=kafka, auth=AuthSettings(enabled=False)
+            service=test_settings(url, smtp.port, **overrides),
+            kafka=kafka,
+            auth=AuthSettings(enabled=False),
+            deployment=DeploymentSettings(env="development"),
         )
         process = bootstrap(config)
         # The test reads the same database beside the process, through connections of its own.

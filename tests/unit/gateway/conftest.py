@@ -27,7 +27,7 @@ from mesh.auth.settings import AuthSettings
 from oms.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from oms.inventory.v1 import operations_pb2 as inventory_ops_pb2
 from oms.inventory.v1 import operations_pb2_grpc as inventory_ops_pb2_grpc
-from oms.notify.v1 import notify_pb2, notify_pb2_grpc
+from oms.notify.v1 import notify_pb2, notify_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
 from oms.notify.v1 import operations_pb2 as notify_ops_pb2
 from oms.notify.v1 import operations_pb2_grpc as notify_ops_pb2_grpc
 from oms.order.v1 import customer_pb2, customer_pb2_grpc, order_pb2, order_pb2_grpc
@@ -137,6 +137,7 @@ SERVICES = {
     "notify": [
         (notify_pb2, notify_pb2_grpc, "NotificationService"),
         (notify_ops_pb2, notify_ops_pb2_grpc, "NotifyOperationsService"),
+        (webhooks_pb2, webhooks_pb2_grpc, "WebhookService"),
     ],
 }
 

@@ -8,19 +8,20 @@ import httpx
 from gateway.response_bounds import RESPONSE_BOUNDS, largest_response
 from gateway.upstream import MAX_RESPONSE_BYTES
 from mesh.serving.bounds import rpc_methods
+from notify_svc.domain import webhooks
 from notify_svc.domain.model import MAX_LAST_ERROR
 from oms.inventory.v1 import inventory_pb2
 from oms.order.v1 import order_pb2
 from tests.unit.gateway.conftest import Recorder
 
-SERVICES = ("OrderService", "CustomerService", "InventoryService", "NotificationService")
+SERVICES = ("OrderService", "CustomerService", "InventoryService", "NotificationService", "WebhookService")
 
 
 def test_every_response_of_the_transcoded_services_fits_and_the_limit_tracks_the_largest() -> None:
     sizes = {
         m.full_name: largest_response(m.output_type) for m in rpc_methods() if m.containing_service.name in SERVICES
     }
-    assert len(sizes) >= 21
+    assert len(sizes) >= 28
     largest = max(sizes, key=sizes.__getitem__)
     assert largest == "oms.order.v1.OrderService.ListOrders"
     assert sizes[largest] <= MAX_RESPONSE_BYTES
@@ -51,6 +52,10 @@ def test_a_real_full_page_of_orders_is_within_the_computed_size() -> None:
 
 def test_the_stated_bounds_match_what_the_services_keep() -> None:
     assert RESPONSE_BOUNDS["oms.notify.v1.Notification.last_error"].max_len == MAX_LAST_ERROR
+    assert RESPONSE_BOUNDS["oms.notify.v1.WebhookDelivery.last_error"].max_len == webhooks.MAX_LAST_ERROR
+    assert RESPONSE_BOUNDS["oms.notify.v1.ListWebhookEndpointsResponse.endpoints"].max_items == webhooks.MAX_ENDPOINTS
+    secret = webhooks.secret_from(b"k" * webhooks.SECRET_MAX_BYTES)
+    assert len(secret) <= RESPONSE_BOUNDS["oms.notify.v1.CreateWebhookEndpointResponse.secret"].max_len
 
 
 async def test_a_full_page_of_products_larger_than_grpcs_default_limit_is_served(

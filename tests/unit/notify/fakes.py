@@ -13,7 +13,16 @@ from mesh.values.email_address import email_problem
 from notify_svc.domain.model import Notification
 from notify_svc.domain.orders import CustomerContact, EventKind, Money, OrderEvent, OrderLine, OrderSnapshot
 from notify_svc.domain.planning import Recipient
-from notify_svc.service_layer.ports import DeliveryError, Dependencies, ListQuery, UnitOfWork, Wake
+from notify_svc.domain.webhooks import WebhookDelivery, WebhookEndpoint
+from notify_svc.service_layer.ports import (
+    DeliveryError,
+    DeliveryQuery,
+    Dependencies,
+    ListQuery,
+    UnitOfWork,
+    Wake,
+    WebhookError,
+)
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -71,8 +80,16 @@ class FakeUnitOfWork:
     for handlers that commit or raise before writing.
     """
 
-    def __init__(self, repo: FakeRepository, inbox: set[str]) -> None:
+    def __init__(
+        self,
+        repo: FakeRepository,
+        inbox: set[str],
+        endpoints: FakeEndpointRepository | None = None,
+        deliveries: FakeDeliveryRepository | None = None,
+    ) -> None:
         self.notifications = repo
+        self.endpoints = endpoints or FakeEndpointRepository()
+        self.deliveries = deliveries or FakeDeliveryRepository()
         self.inbox = inbox
         self._claimed: set[str] = set()
         self._callbacks: list[Wake] = []
@@ -162,8 +179,12 @@ class Harness:
         async def wake() -> None:
             self.wakes += 1
 
+        self.endpoints = FakeEndpointRepository()
+        self.deliveries = FakeDeliveryRepository()
+        self.webhooks = FakeWebhookSender()
+
         def unit_of_work() -> UnitOfWork:
-            unit = FakeUnitOfWork(self.repo, self.inbox)
+            unit = FakeUnitOfWork(self.repo, self.inbox, self.endpoints, self.deliveries)
             self.units.append(unit)
             return unit
 
@@ -174,6 +195,10 @@ class Harness:
             new_id=lambda: f"00000000-0000-4000-8000-{next(ids):012d}",
             metrics=self.metrics,
             wake=wake,
+            webhooks=self.webhooks,
+            development=True,
+            random=lambda: 0.5,
+            new_secret=lambda: "whsec_" + "A" * 40,
         )
 
 
@@ -194,18 +219,23 @@ def order(order_id: str = "ord-1", status: str = "PENDING", customer_id: str = "
     )
 
 
-def contact(email: str = "ada@example.com", customer_id: str = "cust-1") -> CustomerContact:
-    return CustomerContact(customer_id, "Ada Lovelace", email)
+def contact(email: str = "ada@example.com", customer_id: str = "cust-1", phone: str = "") -> CustomerContact:
+    return CustomerContact(customer_id, "Ada Lovelace", email, phone)
 
 
 def placed(
-    event_id: str = "ev-1", *, email: str = "ada@example.com", order_id: str = "ord-1", customer_id: str = "cust-1"
+    event_id: str = "ev-1",
+    *,
+    email: str = "ada@example.com",
+    order_id: str = "ord-1",
+    customer_id: str = "cust-1",
+    phone: str = "",
 ) -> OrderEvent:
     return OrderEvent(
         event_id,
         EventKind.ORDER_PLACED,
         order(order_id, customer_id=customer_id),
-        contact(email, customer_id),
+        contact(email, customer_id, phone),
         new_status="PENDING",
     )
 
@@ -232,3 +262,94 @@ def cancelled(event_id: str = "ev-3", reason: str = "changed my mind") -> OrderE
         old_status="CONFIRMED",
         reason=reason,
     )
+
+
+class FakeEndpointRepository:
+    def __init__(self) -> None:
+        self.rows: dict[str, WebhookEndpoint] = {}
+
+    async def add(self, endpoint: WebhookEndpoint) -> None:
+        self.rows[endpoint.endpoint_id] = copy.deepcopy(endpoint)
+
+    async def get(self, endpoint_id: str, *, for_update: bool = False) -> WebhookEndpoint | None:
+        row = self.rows.get(endpoint_id)
+        return copy.deepcopy(row) if row else None
+
+    async def list(self, *, active_only: bool = False) -> list[WebhookEndpoint]:
+        rows = sorted(self.rows.values(), key=lambda e: (e.create_time, e.endpoint_id))
+        return [copy.deepcopy(e) for e in rows if not (active_only and e.disabled)]
+
+    async def count(self, *, lock: bool = False) -> int:
+        return len(self.rows)
+
+    async def save(self, endpoint: WebhookEndpoint) -> None:
+        self.rows[endpoint.endpoint_id] = copy.deepcopy(endpoint)
+
+    async def delete(self, endpoint_id: str) -> bool:
+        return self.rows.pop(endpoint_id, None) is not None
+
+
+class FakeDeliveryRepository:
+    def __init__(self) -> None:
+        self.rows: dict[str, WebhookDelivery] = {}
+
+    async def add(self, delivery: WebhookDelivery) -> bool:
+        if any(d.event_id == delivery.event_id and d.endpoint_id == delivery.endpoint_id for d in self.rows.values()):
+            return False
+        self.rows[delivery.delivery_id] = copy.deepcopy(delivery)
+        return True
+
+    async def get(self, delivery_id: str, *, for_update: bool = False) -> WebhookDelivery | None:
+        row = self.rows.get(delivery_id)
+        return copy.deepcopy(row) if row else None
+
+    async def claim_due(self, now: datetime, limit: int) -> list[WebhookDelivery]:
+        due = sorted((d for d in self.rows.values() if d.is_due(now)), key=lambda d: d.next_attempt_at)
+        return [copy.deepcopy(d) for d in due[:limit]]
+
+    async def save(self, deliveries: Sequence[WebhookDelivery]) -> None:
+        for delivery in deliveries:
+            self.rows[delivery.delivery_id] = copy.deepcopy(delivery)
+
+    async def list(self, query: DeliveryQuery) -> list[WebhookDelivery]:
+        rows = sorted(self.rows.values(), key=lambda d: (d.create_time, d.delivery_id), reverse=True)
+        rows = [d for d in rows if not query.endpoint_id or d.endpoint_id == query.endpoint_id]
+        rows = [d for d in rows if not query.order_id or d.order_id == query.order_id]
+        rows = [d for d in rows if query.status is None or d.status is query.status]
+        if query.after is not None:
+            key = (query.after.create_time, query.after.delivery_id)
+            rows = [d for d in rows if (d.create_time, d.delivery_id) < key]
+        return [copy.deepcopy(d) for d in rows[: query.limit]]
+
+
+class FakeWebhookSender:
+    """Records every POST (delivery id, endpoint url); answers with the queued errors first."""
+
+    def __init__(self) -> None:
+        self.posted: list[tuple[str, str]] = []
+        self.failures: dict[str, list[WebhookError]] = {}
+
+    def fail_next(self, url: str, error: WebhookError, times: int = 1) -> None:
+        self.failures.setdefault(url, []).extend([error] * times)
+
+    async def post(self, delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> int:
+        self.posted.append((delivery.delivery_id, endpoint.url))
+        queued = self.failures.get(endpoint.url)
+        if queued:
+            raise queued.pop(0)
+        return 200
+
+
+class FakeSmsChannel:
+    """An optional channel: customers without a phone number are not on it."""
+
+    name = "sms"
+
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+
+    def recipient_for(self, contact: CustomerContact) -> Recipient | None:
+        return Recipient(contact.phone) if contact.phone else None
+
+    async def send(self, notification: Notification) -> None:
+        self.sent.append(notification)

@@ -36,13 +36,14 @@ async def test_dependencies_take_the_overrides_and_the_handlers_run_on_them() ->
     await deps.wake()  # without a dispatcher to wake, waking is harmless
 
 
-async def test_the_process_serves_both_services_behind_auth_and_runs_the_consumer_and_the_dispatcher() -> None:
+async def test_the_process_serves_its_services_behind_auth_and_runs_the_consumer_and_both_dispatchers() -> None:
     process = bootstrap(config(grpc_port=0), channels=[FakeChannel()])
     try:
         assert process.name == "notify_svc"
         assert list(process.service_names) == [service.full_name for service in SERVICES]
         assert any(isinstance(i, AuthServerInterceptor) for i in process.interceptors)
-        assert len(process.workers) == 2
+        # The consumer, the notifications' dispatcher and the webhook deliveries' dispatcher.
+        assert len(process.workers) == 3
     finally:
         for close in process.on_close:
             await close()

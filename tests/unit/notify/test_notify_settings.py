@@ -65,3 +65,34 @@ def test_bad_settings_fail_with_one_line(
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
     assert "OMS_NOTIFY_:" not in str(caught.value)
+
+
+def test_sms_is_off_and_webhooks_have_bounded_defaults_unless_configured() -> None:
+    settings = load(NotifySettings)
+    assert (settings.sms_gateway_url, settings.sms_sender) == ("", "OMS Shop")
+    assert (settings.webhook_timeout_s, settings.webhook_max_attempts, settings.webhook_claim_lease_s) == (10, 10, 60)
+
+
+@pytest.mark.parametrize(
+    ("variables", "words"),
+    [
+        ({"OMS_NOTIFY_WEBHOOK_CLAIM_LEASE_S": "5"}, "OMS_NOTIFY_WEBHOOK_CLAIM_LEASE_S must be at least twice"),
+        ({"OMS_NOTIFY_WEBHOOK_RETRY_MAX_S": "1"}, "OMS_NOTIFY_WEBHOOK_RETRY_MAX_S must be at least"),
+        ({"OMS_NOTIFY_SMS_GATEWAY_URL": "127.0.0.1:1026"}, "OMS_NOTIFY_SMS_GATEWAY_URL must be an http(s):// URL"),
+        (
+            {
+                "OMS_NOTIFY_SMS_GATEWAY_URL": "http://127.0.0.1:1026/messages",
+                "OMS_NOTIFY_CLAIM_LEASE_S": "5",
+                "OMS_NOTIFY_SMTP_TIMEOUT_S": "1",
+            },
+            "OMS_NOTIFY_CLAIM_LEASE_S must be at least twice OMS_NOTIFY_SMS_TIMEOUT_S",
+        ),
+    ],
+)
+def test_inconsistent_webhook_and_sms_settings_are_named(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], words: str
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        load(NotifySettings)

@@ -304,6 +304,130 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/webhook-deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists deliveries, newest first, one page at a time.
+         * @description Lists deliveries, newest first, one page at a time.
+         */
+        get: operations["WebhookService_ListWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/webhook-deliveries/{delivery_id}:retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delivers a FAILED delivery again, with the same delivery id.
+         * @description Delivers a FAILED delivery again, with the same delivery id.
+         */
+        post: operations["WebhookService_RetryWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Lists every registered endpoint (secrets are never listed).
+         * @description Lists every registered endpoint (secrets are never listed).
+         */
+        get: operations["WebhookService_ListWebhookEndpoints"];
+        put?: never;
+        /**
+         * Registers an endpoint; the response carries its signing secret, the only time it is shown.
+         * @description Registers an endpoint; the response carries its signing secret, the only time it is shown.
+         */
+        post: operations["WebhookService_CreateWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/webhooks/{endpoint_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Removes an endpoint; its past deliveries stay listed, those not yet made fail.
+         * @description Removes an endpoint; its past deliveries stay listed, those not yet made fail.
+         */
+        delete: operations["WebhookService_DeleteWebhookEndpoint"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/webhooks/{endpoint_id}:disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stops recording deliveries for an endpoint; deliveries not yet made fail.
+         * @description Stops recording deliveries for an endpoint; deliveries not yet made fail.
+         */
+        post: operations["WebhookService_DisableWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/webhooks/{endpoint_id}:enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Records deliveries for a disabled endpoint again (from the next event on).
+         * @description Records deliveries for a disabled endpoint again (from the next event on).
+         */
+        post: operations["WebhookService_EnableWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/inventory/add": {
         parameters: {
             query?: never;
@@ -1080,15 +1204,57 @@ export interface components {
          *
          *     - `CHANNEL_UNSPECIFIED`: Never set.
          *     - `CHANNEL_EMAIL`: Email over SMTP.
+         *     - `CHANNEL_SMS`: A short text message to the customer's phone, through an SMS gateway.
          * @enum {string}
          */
-        "oms.notify.v1.Channel": "CHANNEL_UNSPECIFIED" | "CHANNEL_EMAIL";
+        "oms.notify.v1.Channel": "CHANNEL_UNSPECIFIED" | "CHANNEL_EMAIL" | "CHANNEL_SMS";
+        /** @description Request of CreateWebhookEndpoint. */
+        "oms.notify.v1.CreateWebhookEndpointRequest": {
+            /** @description The endpoint (url and description are read). */
+            endpoint: components["schemas"]["oms.notify.v1.WebhookEndpoint"];
+            /**
+             * @description The signing secret in Standard Webhooks form (`whsec_` and the base64 of 24 to 64 random
+             *     bytes); empty: one is generated. At most 100 characters.
+             */
+            secret?: string;
+        };
+        /** @description Response of CreateWebhookEndpoint. */
+        "oms.notify.v1.CreateWebhookEndpointResponse": {
+            /** @description The registered endpoint. */
+            endpoint?: components["schemas"]["oms.notify.v1.WebhookEndpoint"];
+            /** @description The signing secret: shown here only, never again. */
+            secret?: string;
+        };
+        /** @description Response of DeleteWebhookEndpoint. */
+        "oms.notify.v1.DeleteWebhookEndpointResponse": Record<string, never>;
+        /** @description Response of DisableWebhookEndpoint. */
+        "oms.notify.v1.DisableWebhookEndpointResponse": {
+            /** @description The endpoint, disabled. */
+            endpoint?: components["schemas"]["oms.notify.v1.WebhookEndpoint"];
+        };
+        /** @description Response of EnableWebhookEndpoint. */
+        "oms.notify.v1.EnableWebhookEndpointResponse": {
+            /** @description The endpoint, enabled. */
+            endpoint?: components["schemas"]["oms.notify.v1.WebhookEndpoint"];
+        };
         /** @description Response of ListNotifications. */
         "oms.notify.v1.ListNotificationsResponse": {
             /** @description Pass as page_token to get the next page; empty on the last page. */
             nextPageToken?: string;
             /** @description One page of notifications. */
             notifications?: components["schemas"]["oms.notify.v1.Notification"][];
+        };
+        /** @description Response of ListWebhookDeliveries. */
+        "oms.notify.v1.ListWebhookDeliveriesResponse": {
+            /** @description One page of deliveries. */
+            deliveries?: components["schemas"]["oms.notify.v1.WebhookDelivery"][];
+            /** @description Pass as page_token to get the next page; empty on the last page. */
+            nextPageToken?: string;
+        };
+        /** @description Response of ListWebhookEndpoints. */
+        "oms.notify.v1.ListWebhookEndpointsResponse": {
+            /** @description Every endpoint, oldest first (at most 100 can be registered). */
+            endpoints?: components["schemas"]["oms.notify.v1.WebhookEndpoint"][];
         };
         /** @description One message to one customer about one event. */
         "oms.notify.v1.Notification": {
@@ -1141,7 +1307,7 @@ export interface components {
          *
          *     - `NOTIFICATION_STATUS_UNSPECIFIED`: Never set.
          *     - `NOTIFICATION_STATUS_PENDING`: Recorded, not yet delivered.
-         *     - `NOTIFICATION_STATUS_SENT`: Accepted by the mail server.
+         *     - `NOTIFICATION_STATUS_SENT`: Accepted by the channel's server (mail server, SMS gateway).
          *     - `NOTIFICATION_STATUS_FAILED`: Gave up; last_error says why.
          * @enum {string}
          */
@@ -1150,6 +1316,98 @@ export interface components {
         "oms.notify.v1.RetryNotificationResponse": {
             /** @description The notification, PENDING again. */
             notification?: components["schemas"]["oms.notify.v1.Notification"];
+        };
+        /** @description Response of RetryWebhookDelivery. */
+        "oms.notify.v1.RetryWebhookDeliveryResponse": {
+            /** @description The delivery, PENDING again. */
+            delivery?: components["schemas"]["oms.notify.v1.WebhookDelivery"];
+        };
+        /** @description One event POSTed to one endpoint. */
+        "oms.notify.v1.WebhookDelivery": {
+            /**
+             * Format: int32
+             * @description Attempts so far.
+             */
+            attempts?: number;
+            /**
+             * Format: date-time
+             * @description When it was recorded.
+             * @example 2024-01-31T12:00:00Z
+             */
+            readonly createTime?: string;
+            /**
+             * Format: date-time
+             * @description When the endpoint accepted it.
+             * @example 2024-01-31T12:00:00Z
+             */
+            readonly deliveredTime?: string;
+            /** @description Server-assigned id; sent as the `webhook-id` header of every attempt, so receivers dedupe on it. */
+            deliveryId?: string;
+            /** @description The endpoint it goes to. */
+            endpointId?: string;
+            /** @description The event (CloudEvents id). */
+            eventId?: string;
+            /** @description The event's type (full protobuf message name). */
+            eventType?: string;
+            /** @description The last error, if any. */
+            lastError?: string;
+            /**
+             * Format: int32
+             * @description The HTTP status of the last answer (0: none, e.g. a timeout).
+             */
+            lastHttpStatus?: number;
+            /**
+             * Format: date-time
+             * @description When the next attempt is due (PENDING only).
+             * @example 2024-01-31T12:00:00Z
+             */
+            readonly nextAttemptTime?: string;
+            /** @description The order it is about. */
+            orderId?: string;
+            /** @description Delivery status. */
+            status?: components["schemas"]["oms.notify.v1.WebhookDeliveryStatus"];
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             * @example 2024-01-31T12:00:00Z
+             */
+            readonly updateTime?: string;
+        };
+        /**
+         * @description Where a webhook delivery is.
+         *
+         *     - `WEBHOOK_DELIVERY_STATUS_UNSPECIFIED`: Never set.
+         *     - `WEBHOOK_DELIVERY_STATUS_PENDING`: Recorded, not yet accepted by the endpoint.
+         *     - `WEBHOOK_DELIVERY_STATUS_DELIVERED`: The endpoint answered 2xx.
+         *     - `WEBHOOK_DELIVERY_STATUS_FAILED`: Gave up; last_error says why.
+         * @enum {string}
+         */
+        "oms.notify.v1.WebhookDeliveryStatus": "WEBHOOK_DELIVERY_STATUS_UNSPECIFIED" | "WEBHOOK_DELIVERY_STATUS_PENDING" | "WEBHOOK_DELIVERY_STATUS_DELIVERED" | "WEBHOOK_DELIVERY_STATUS_FAILED";
+        /** @description A receiver of order events. */
+        "oms.notify.v1.WebhookEndpoint": {
+            /**
+             * Format: date-time
+             * @description When it was registered.
+             * @example 2024-01-31T12:00:00Z
+             */
+            readonly createTime?: string;
+            /** @description What the endpoint is for. At most 200 characters. */
+            description?: string;
+            /** @description A disabled endpoint gets no new deliveries. */
+            readonly disabled?: boolean;
+            /** @description Server-assigned id. */
+            readonly endpointId?: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             * @example 2024-01-31T12:00:00Z
+             */
+            readonly updateTime?: string;
+            /**
+             * @description Where events are POSTed: https (http only to a loopback address, in development).
+             *     At most 2048 characters.
+             */
+            url: string;
         };
         /** @description One message a consumer gave up on, with the error it failed with. */
         "oms.ops.v1.DeadLetter": {
@@ -2281,6 +2539,332 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["oms.ops.v1.RepublishParkedEventsResponse"];
+                };
+            };
+            /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    WebhookService_ListWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description At most this many (default 50, not negative; more than 500 is served as 500). */
+                page_size?: number;
+                /** @description The next_page_token of the previous page; empty for the first page. At most 1024 characters. */
+                page_token?: string;
+                /** @description Only deliveries to this endpoint, when set. At most 128 characters. */
+                endpoint_id?: string;
+                /** @description Only deliveries about this order, when set. At most 128 characters. */
+                order_id?: string;
+                /** @description Only deliveries in this status, when set. */
+                status?: components["schemas"]["oms.notify.v1.WebhookDeliveryStatus"];
+            };
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oms.notify.v1.ListWebhookDeliveriesResponse"];
+                };
+            };
+            /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    WebhookService_RetryWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
+            path: {
+                /** @description The delivery's id. 1..128 characters. */
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oms.notify.v1.RetryWebhookDeliveryResponse"];
+                };
+            };
+            /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    WebhookService_ListWebhookEndpoints: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oms.notify.v1.ListWebhookEndpointsResponse"];
+                };
+            };
+            /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    WebhookService_CreateWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["oms.notify.v1.CreateWebhookEndpointRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oms.notify.v1.CreateWebhookEndpointResponse"];
+                };
+            };
+            /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    WebhookService_DeleteWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
+            path: {
+                /** @description The endpoint's id. 1..128 characters. */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oms.notify.v1.DeleteWebhookEndpointResponse"];
+                };
+            };
+            /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    WebhookService_DisableWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
+            path: {
+                /** @description The endpoint's id. 1..128 characters. */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oms.notify.v1.DisableWebhookEndpointResponse"];
+                };
+            };
+            /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["google.rpc.Status"];
+                };
+            };
+        };
+    };
+    WebhookService_EnableWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Your id for this request, passed to the services and echoed on the response (generated when absent). At most 128 characters. */
+                "X-Request-Id"?: string;
+                /**
+                 * @description The call's deadline in gRPC's wire format: 1-8 digits and a unit, H M S m u n (`5S`, `300m`); the gateway's default applies when absent.
+                 * @example 5S
+                 */
+                "Grpc-Timeout"?: string;
+                /** @description W3C trace context: the request's spans continue this trace. */
+                traceparent?: string;
+                /** @description W3C trace context, vendor part (with traceparent). */
+                tracestate?: string;
+            };
+            path: {
+                /** @description The endpoint's id. 1..128 characters. */
+                endpoint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oms.notify.v1.EnableWebhookEndpointResponse"];
                 };
             };
             /** @description An error: the gRPC status mapped to HTTP (404 NOT_FOUND, 400 INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE, 401, 403, 409, 429, 499, 501, 503, 504, else 500). */
