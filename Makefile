@@ -9,12 +9,12 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/.oms/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help run test deps proto check check-proto check-layers lint typecheck check-compose check-k8s web check-web \
-        infra-up infra-down infra-status migrate seed test-unit test-integration test-e2e test-hostile bench clean
+        jaeger infra-up infra-down infra-status migrate seed test-unit test-integration test-e2e test-hostile bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-run: deps web infra-up ## the whole mesh with demo data; endpoints printed; Ctrl-C stops it all
+run: deps web infra-up jaeger ## the whole mesh with demo data; endpoints printed; Ctrl-C stops it all
 	scripts/run
 
 test: deps check infra-up ## every check and the whole suite (unit, integration, e2e) on real servers
@@ -38,6 +38,11 @@ node_modules/.installed: package.json
 .oms/bin/.installed: tools/go/go.mod tools/go/go.sum scripts/tools
 	scripts/tools
 	touch $@
+
+# Not part of deps: a build of minutes, needed by `make run` and the tracing e2e test only (which
+# builds it itself when missing). Does nothing when the binary matches tools/jaeger/go.sum.
+jaeger: ## the local trace viewer (Jaeger v2) in .oms/bin, built once per version
+	scripts/tools jaeger
 
 # --- contracts and code quality ----------------------------------------------------------------
 

@@ -149,7 +149,7 @@ def _cors(settings: GatewaySettings) -> list[Middleware]:
             # Grpc-Metadata-* cannot be listed ahead of time: echo what the browser asks for.
             allow_headers=["*"],
             # "*" alone is not honoured on credentialed requests: name what scripts read.
-            expose_headers=["X-Request-Id", *QUOTA_HEADERS, "Grpc-Metadata-*", "*"],
+            expose_headers=["X-Request-Id", "traceresponse", *QUOTA_HEADERS, "Grpc-Metadata-*", "*"],
             max_age=600,
         )
     ]

@@ -5,6 +5,7 @@ made while handling the request are its children, and the gRPC client intercepto
 context into the call's metadata, replacing the ``traceparent`` the gateway forwards as-is.
 Attributes follow the HTTP semantic conventions; ``http.route`` is the ``google.api.http``
 template that matched (bounded, like the metrics' ``route`` label), never the concrete path.
+Every answer carries the span's ``traceresponse`` header (mesh.telemetry.trace_response).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.routing import MethodNotAllowed, Router
+from mesh.telemetry.trace_response import TRACE_RESPONSE, trace_response
 
 RouteOf = Callable[[str, str], str | None]
 """(method, raw path) → the route template, or None when no route matches."""
 
 tracer = trace.get_tracer("oms.gateway")
+_TRACE_RESPONSE_HEADER = TRACE_RESPONSE.encode()
 
 
 def route_of(router: Router, reserved: tuple[str, ...]) -> RouteOf:
@@ -66,9 +69,14 @@ class TracingMiddleware:
         with tracer.start_as_current_span(
             name, context=propagate.extract(headers), kind=SpanKind.SERVER, attributes=attributes
         ) as span:
+            answer = trace_response(span.get_span_context())
+            trace_header = (_TRACE_RESPONSE_HEADER, answer.encode()) if answer is not None else None
 
             async def send_traced(message: Message) -> None:
                 if message["type"] == "http.response.start":
+                    if trace_header is not None:
+                        # The trace id a client can quote to an operator (W3C draft header).
+                        message["headers"] = [*message.get("headers", ()), trace_header]
                     status = int(message["status"])
                     span.set_attribute("http.response.status_code", status)
                     if status >= 500:  # 4xx is the client's error, not the server span's

@@ -39,6 +39,7 @@ class _AioContext:
 
     def __init__(self, context: grpc.ServicerContext) -> None:
         self._context = context
+        self._trailing: Metadata = ()
 
     def invocation_metadata(self) -> Any:
         return self._context.invocation_metadata()
@@ -47,14 +48,18 @@ class _AioContext:
         self._context.set_code(code)
         self._context.set_details(details)
         if trailing_metadata:
-            self._context.set_trailing_metadata(trailing_metadata)
+            self.set_trailing_metadata(trailing_metadata)
         raise _Aborted
 
     async def abort_with_status(self, status: grpc.Status) -> None:
         await self.abort(status.code, status.details, status.trailing_metadata)
 
     def set_trailing_metadata(self, trailing_metadata: Metadata) -> None:
-        self._context.set_trailing_metadata(tuple(trailing_metadata))
+        self._trailing = tuple(trailing_metadata)
+        self._context.set_trailing_metadata(self._trailing)
+
+    def trailing_metadata(self) -> Metadata:
+        return self._trailing
 
     def time_remaining(self) -> float | None:
         return self._context.time_remaining()

@@ -7,6 +7,7 @@ event changes nothing. Stock rows are always touched in product_id order (no dea
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ from inventory_svc.domain.model import Line, Reservation, ReservationStatus, Sho
 from inventory_svc.domain.reservation import UnreservableOrder, describe_failure, normalize_lines, shortfalls
 from inventory_svc.service_layer.caching import evict_after_commit
 from inventory_svc.service_layer.ports import Dependencies, UnitOfWork
+
+log = logging.getLogger(__name__)
 
 _StockChange = Callable[[str, int], Awaitable[StockLevel | None]]
 
@@ -84,6 +87,7 @@ async def reserve_order(cmd: ReserveOrder, deps: Dependencies) -> Outcome:
                 )
                 evict_after_commit(uow, deps.catalog_cache, [line.product_id for line in lines])
                 await uow.commit()
+                log.info("stock reserved", extra={"order_id": cmd.order_id, "lines": len(lines)})
                 return Outcome.RESERVED
         # Leaving the block rolled back every line reserved before the one that failed.
         async with uow:
@@ -112,6 +116,7 @@ async def _refuse(cmd: ReserveOrder, uow: UnitOfWork, reason: str, short: list[S
         await uow.reservations.add_failure(cmd.order_id, reason, short)
         uow.publish(StockReservationFailed(cmd.order_id, reason, tuple(short)))
         await uow.commit()
+    log.info("reservation refused", extra={"order_id": cmd.order_id, "reason": reason})
     return Outcome.FAILED
 
 

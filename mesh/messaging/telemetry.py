@@ -16,6 +16,7 @@ from opentelemetry.trace import Link, Span, SpanKind
 from prometheus_client import Counter, Gauge
 
 from mesh.messaging.events import EventEnvelope
+from mesh.telemetry.logs import ORDER_ID_ATTRIBUTE, order_scope
 
 tracer = trace.get_tracer("oms.mesh.messaging")
 
@@ -65,7 +66,8 @@ def trace_headers(span: Span) -> dict[str, str]:
 
 @contextmanager
 def process_span(group: str, envelope: EventEnvelope) -> Iterator[Span]:
-    """A CONSUMER span, child of the producer span carried in the headers (and linked to it)."""
+    """A CONSUMER span, child of the producer span carried in the headers (and linked to it);
+    log lines written inside carry the event's order id."""
     parent = propagate.extract(dict(envelope.headers))
     producer = trace.get_current_span(parent).get_span_context()
     attributes: dict[str, str | int] = {
@@ -80,13 +82,17 @@ def process_span(group: str, envelope: EventEnvelope) -> Iterator[Span]:
     }
     order_id = order_id_of(envelope.message)
     if order_id:
-        attributes["order.id"] = order_id
+        attributes[ORDER_ID_ATTRIBUTE] = order_id
     links = [Link(producer)] if producer.is_valid else []
     token = context.attach(parent)
     try:
-        with tracer.start_as_current_span(
-            f"process {envelope.topic}", kind=SpanKind.CONSUMER, links=links, attributes=attributes
-        ) as span:
+        # order_scope: every log line of the handling (inside child spans too) names the order.
+        with (
+            tracer.start_as_current_span(
+                f"process {envelope.topic}", kind=SpanKind.CONSUMER, links=links, attributes=attributes
+            ) as span,
+            order_scope(order_id),
+        ):
             yield span
     finally:
         context.detach(token)

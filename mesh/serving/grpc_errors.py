@@ -27,6 +27,7 @@ from mesh.serving.errors import (
 )
 from mesh.serving.grpc_wrap import Handler, WrappingInterceptor, rewrap
 from mesh.serving.request_checks import request_violations
+from mesh.telemetry.logs import log_context
 from mesh.values.violations import FieldViolation
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,17 @@ def details_of(error: MeshError) -> list[Message]:
 _CODE = {code: getattr(code_pb2, code.name) for code in grpc.StatusCode}
 
 
+async def abort_with(context: grpc.aio.ServicerContext, status: status_pb2.Status) -> None:
+    """Ends the call with ``status``, keeping the trailing metadata already set on the call.
+
+    ``abort_with_status`` would replace it with the status detail alone, and with it the
+    ``traceresponse`` the tracing interceptor set (mesh.telemetry.trace_response).
+    """
+    rich = rpc_status.to_status(status)
+    kept = tuple(context.trailing_metadata() or ())
+    await context.abort(rich.code, rich.details, (*kept, *rich.trailing_metadata))
+
+
 class UndecodableRequestInterceptor(WrappingInterceptor):
     """Bytes that are not the request message are INVALID_ARGUMENT, not UNKNOWN.
 
@@ -140,7 +152,7 @@ def _tolerant(decode: Callable[[bytes], Any], method: str) -> Callable[[bytes], 
 def _refuse_undecodable_unary(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     async def refusing(request: Any, context: grpc.aio.ServicerContext) -> Any:
         if isinstance(request, Undecodable):
-            await context.abort_with_status(rpc_status.to_status(to_status(request.error())))
+            await abort_with(context, to_status(request.error()))
         return await behavior(request, context)
 
     return refusing
@@ -149,7 +161,7 @@ def _refuse_undecodable_unary(behavior: Callable[..., Awaitable[Any]]) -> Callab
 def _refuse_undecodable_stream(behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
     async def refusing(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         if isinstance(request, Undecodable):
-            await context.abort_with_status(rpc_status.to_status(to_status(request.error())))
+            await abort_with(context, to_status(request.error()))
         async for item in behavior(request, context):
             yield item
 
@@ -176,9 +188,11 @@ def as_mesh_error(exc: Exception) -> MeshError:
 
 
 def incident_error(exc: Exception) -> Internal:
-    """A bug as the caller sees it: INTERNAL with an id to quote; the log has ``exc`` under that id."""
+    """A bug as the caller sees it: INTERNAL with an id to quote. The log has one ERROR line
+    with that id (in the text too, for a grep), the traceback, and the trace and order ids
+    on the record itself, so any handler shows them and the operator finds the trace."""
     incident = uuid.uuid4().hex[:12]
-    log.error("unexpected error", exc_info=exc, extra={"incident": incident})
+    log.error("unexpected error (incident %s)", incident, exc_info=exc, extra={"incident": incident, **log_context()})
     return Internal(f"internal error (incident {incident})")
 
 
@@ -190,7 +204,7 @@ def _wrap_unary(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaita
         except grpc.aio.AbortError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a status; bugs are logged
-            await context.abort_with_status(rpc_status.to_status(to_status(as_mesh_error(exc))))
+            await abort_with(context, to_status(as_mesh_error(exc)))
 
     return wrapped
 
@@ -204,7 +218,7 @@ def _wrap_stream(behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., A
         except grpc.aio.AbortError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a status; bugs are logged
-            await context.abort_with_status(rpc_status.to_status(to_status(as_mesh_error(exc))))
+            await abort_with(context, to_status(as_mesh_error(exc)))
 
     return wrapped
 

@@ -8,7 +8,8 @@ metadata, a SERVER span with the rpc.* semantic-convention attributes made curre
 handler (so handlers add ``order.id`` and child spans nest under it), and the gRPC status
 recorded when the call ends (mesh.telemetry.grpc_status: aborts, client cancellation and
 deadlines included); only the codes the semantic conventions call server failures mark the span
-as an error.
+as an error. Every traced call answers with its trace id in the ``traceresponse`` trailing
+metadata (mesh.telemetry.trace_response).
 
 Health checks and reflection are not traced: probes every few seconds would bury the traces
 operators look for.
@@ -27,6 +28,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from mesh.serving.grpc_wrap import Handler, Streaming, Unary, WrappingInterceptor, rewrap
 from mesh.telemetry.grpc_client_tracing import rpc_span_identity
 from mesh.telemetry.grpc_status import call_status, is_server_error
+from mesh.telemetry.trace_response import TRACE_RESPONSE, trace_response
 
 _UNTRACED_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 
@@ -58,6 +60,11 @@ class _TracedMethod:
             self._name, context=parent, kind=SpanKind.SERVER, attributes=_with_peer(self._attributes, context)
         )
         token = otel_context.attach(trace.set_span_in_context(span, parent))
+        answer = trace_response(span.get_span_context())
+        if answer is not None:
+            # Trailing metadata: the mesh's aborts keep it (mesh.serving.grpc_errors), so a
+            # failed call carries it too.
+            context.set_trailing_metadata(((TRACE_RESPONSE, answer),))
         return span, token
 
     def unary(self, behavior: Unary) -> Unary:

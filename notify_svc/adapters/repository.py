@@ -19,10 +19,17 @@ _MUTABLE = ("status", "attempts", "last_error", "next_attempt_at", "update_time"
 
 
 class SqlNotificationRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, trace_context: dict[str, str] | None = None) -> None:
         self._session = session
+        # The trace a notification added here continues when it is sent (the unit of work's
+        # caller: the event's consume span).
+        self._trace_context = trace_context or {}
 
     async def add(self, notification: Notification) -> bool:
+        # The trace of the event handling that records it (like an outbox row's): the delivery
+        # continues it. Written once; a state change never touches it.
+        if not notification.trace_context:
+            notification.trace_context = dict(self._trace_context)
         # The inbox already makes an event count once; the unique key is the last line of defence.
         stmt = pg_insert(T).values(_to_row(notification)).on_conflict_do_nothing().returning(T.c.notification_id)
         return (await self._session.execute(stmt)).first() is not None
@@ -98,6 +105,7 @@ def _to_row(n: Notification) -> dict[str, Any]:
         "create_time": n.create_time,
         "update_time": n.update_time,
         "sent_time": n.sent_time,
+        "trace_context": n.trace_context,
     }
 
 
@@ -118,4 +126,5 @@ def _from_row(row: Any) -> Notification:
         create_time=row["create_time"],
         update_time=row["update_time"],
         sent_time=row["sent_time"],
+        trace_context=dict(row["trace_context"] or {}),
     )

@@ -12,7 +12,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from mesh.messaging.outbox import claim_event
+from mesh.messaging.outbox import claim_event, current_trace_headers
 from mesh.storage.unit_of_work import UnitOfWork as Transaction
 from notify_svc.adapters.repository import SqlNotificationRepository
 from notify_svc.adapters.webhook_repository import SqlWebhookDeliveryRepository, SqlWebhookEndpointRepository
@@ -48,9 +48,12 @@ class SqlUnitOfWork:
         return self._deliveries
 
     async def __aenter__(self) -> Self:
+        # Taken before the transaction's own span starts: a notification's send is then a
+        # child of what recorded it (the event's consume span), not of a database transaction.
+        recorded_in = current_trace_headers()
         await self._transaction.__aenter__()
         session = self._transaction.session
-        self._notifications = SqlNotificationRepository(session)
+        self._notifications = SqlNotificationRepository(session, trace_context=recorded_in)
         self._endpoints = SqlWebhookEndpointRepository(session)
         self._deliveries = SqlWebhookDeliveryRepository(session)
         return self

@@ -8,7 +8,7 @@ the lease runs out, and a message that crashes the sender cannot be tried foreve
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from notify_svc.domain.retry_policy import RetryPolicy
@@ -54,6 +54,9 @@ class Notification:
     create_time: datetime
     update_time: datetime
     sent_time: datetime | None = None
+    # The W3C trace context (traceparent, tracestate) of the event handling that recorded it,
+    # so its delivery, later and in another task, is a span of the same trace. Opaque here.
+    trace_context: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def pending(

@@ -120,7 +120,8 @@ class OrderServicer(order_pb2_grpc.OrderServiceServicer):
                 return
             if end.token_expired:
                 raise Unauthenticated("token expired: watch again with a fresh token")
-            context.set_trailing_metadata(((STREAM_END_KEY, "max-lifetime"),))
+            # Added to what is set already (the mesh's traceresponse), not in its place.
+            context.set_trailing_metadata((*(context.trailing_metadata() or ()), (STREAM_END_KEY, "max-lifetime")))
 
 
 def _require(value: str, field: str) -> None:

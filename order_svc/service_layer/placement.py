@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from order_svc.domain.placement import (
     summarized,
 )
 from order_svc.service_layer.ports import Caller, Dependencies
+
+log = logging.getLogger(__name__)
 
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -54,7 +57,9 @@ async def place_order(command: PlaceOrder, caller: Caller, deps: Dependencies) -
     _raise_for(check_catalog(command.lines, catalog))
     if deps.stock_precheck:
         await _precheck_stock(lines, caller, deps)
-    return await _write(command, lines, catalog, request_hash, caller, deps)
+    order = await _write(command, lines, catalog, request_hash, caller, deps)
+    log.info("order placed", extra={"order_id": order.order_id, "lines": len(lines)})
+    return order
 
 
 def _validated_lines(command: PlaceOrder) -> list[RequestedLine]:

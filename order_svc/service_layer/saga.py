@@ -84,6 +84,7 @@ async def apply_reservation_outcome(outcome: ReservationOutcome, deps: Dependenc
             else:
                 order.reject(outcome.reason or "insufficient stock", list(outcome.shortfalls))
             await save(uow, order, deps)
+            log.info("order settled by its reservation", extra={"order_id": order.order_id, "status": target.value})
         await uow.commit()
 
 

@@ -92,6 +92,9 @@ async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[Run]:
         "OMS_RUN_SMTP_PORT": str(ports["smtp"]),
         "OMS_RUN_NO_SEED": "1",
         "OMS_RUN_STOP_TIMEOUT_S": "15",
+        # The trace viewer is tested on its own (tests/e2e/test_trace_viewer.py); here it would
+        # only take the standard ports another run may hold.
+        "OMS_RUN_TRACES": "0",
         "OMS_PG_ADMIN_URL": infra.pg_admin_url,
     }
     for name in SERVICES:

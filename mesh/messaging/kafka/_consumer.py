@@ -33,6 +33,7 @@ from mesh.messaging.telemetry import (
     EVENTS_DEAD_LETTERED,
     EVENTS_FAILED,
     EVENTS_SKIPPED,
+    order_id_of,
     process_span,
 )
 from mesh.resilience.retry import Backoff, is_transient
@@ -219,7 +220,12 @@ class EventConsumer:
                         return
                 log.warning(
                     "event handling failed, retrying",
-                    extra={"event_id": envelope.event_id, "event_type": envelope.event_type, "error": repr(exc)},
+                    extra={
+                        "event_id": envelope.event_id,
+                        "event_type": envelope.event_type,
+                        "order_id": order_id_of(envelope.message),
+                        "error": repr(exc),
+                    },
                 )
                 if stop.is_set():
                     raise _Stopping from exc
