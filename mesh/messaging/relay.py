@@ -1,9 +1,13 @@
 """The outbox relay: publishes committed events to Kafka and marks them sent.
 
 Several relays may run (one per service instance); a PostgreSQL advisory lock elects one
-publisher at a time so events of one aggregate leave in the order they were written. A relay
-that dies after publishing but before marking leaves rows that the next leader publishes again;
-consumers' inboxes absorb the duplicates (at-least-once, applied once).
+publisher at a time so events of one aggregate leave in the order they were written. The lock
+is held by the leader's connection, so a leader that dies (even SIGKILLed) loses it with that
+connection, and a standby, trying again every ``idle_poll_s``, takes over. A relay that dies
+after publishing but before marking leaves rows that the next leader publishes again;
+consumers' inboxes absorb the duplicates (at-least-once, applied once). The leader alone purges
+old outbox and inbox rows, in bounded batches between its publishing batches, so a large purge
+neither holds locks on millions of rows in one transaction nor stalls publishing.
 
 Each row's delivery is judged on its own. A row the broker refuses for good (too large, unknown
 topic, invalid record: ``mesh.messaging.kafka.is_permanent``) is *parked*: ``parked_at`` and
@@ -59,6 +63,8 @@ class RelaySettings:
     idle_poll_s: float = 1.0
     purge_after_s: float = 24 * 3600.0
     purge_every_s: float = 600.0
+    # Rows deleted per purge statement; a purge with more to do continues after the next batch.
+    purge_batch: int = 5000
     measure_every_s: float = 1.0
     inbox_keep_s: float = 7 * 24 * 3600.0
     # Pause after a batch with transient delivery failures, doubling up to the maximum.
@@ -101,6 +107,7 @@ class OutboxRelay:
         self._lock_key = zlib.crc32(b"oms-outbox-relay")
         self.published_total = 0
         self.parked_total = 0
+        self.purged_total = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         backoff = Backoff(initial_s=self._settings.retry_initial_s, max_s=self._settings.retry_max_s)
@@ -123,6 +130,7 @@ class OutboxRelay:
                 # Another relay leads; stand by and try again.
                 await _wait_any(stop, asyncio.sleep(self._settings.idle_poll_s))
             next_purge = next_measure = 0.0
+            purge_unfinished = False
             while not stop.is_set():
                 outcome = await self._publish_batch(conn)
                 # The gauges need no more than a reading a second; under load a batch follows
@@ -130,9 +138,10 @@ class OutboxRelay:
                 if time.monotonic() >= next_measure:
                     next_measure = time.monotonic() + self._settings.measure_every_s
                     await self._measure_backlog(conn)
-                if time.monotonic() >= next_purge:
-                    next_purge = time.monotonic() + self._settings.purge_every_s
-                    await self._purge_published(conn)
+                if purge_unfinished or time.monotonic() >= next_purge:
+                    if not purge_unfinished:
+                        next_purge = time.monotonic() + self._settings.purge_every_s
+                    purge_unfinished = await self._purge_published(conn)
                 if outcome.transient_error is not None:
                     # Brokers down or slow: the undelivered rows stay pending; try them again
                     # later, keeping the connection and the leadership.
@@ -143,7 +152,7 @@ class OutboxRelay:
                     await backoff.wait(stop)
                     continue
                 backoff.reset()
-                if outcome.fetched < self._settings.batch_size:
+                if outcome.fetched < self._settings.batch_size and not purge_unfinished:
                     wake.clear()
                     await _wait_any(stop, wake.wait(), asyncio.sleep(self._settings.idle_poll_s))
         finally:
@@ -260,21 +269,30 @@ class OutboxRelay:
         OUTBOX_OLDEST_AGE.labels(self._source).set(float(row["age"]))
         OUTBOX_PARKED.labels(self._source).set(row["parked"])
 
-    async def _purge_published(self, conn: asyncpg.Connection) -> None:
-        """Drops outbox rows published long ago, and inbox rows older than any redelivery.
+    async def _purge_published(self, conn: asyncpg.Connection) -> bool:
+        """Drops up to a batch of outbox rows published long ago, and of inbox rows older than
+        any redelivery; True when a table had more to drop (the caller comes back soon).
 
         Parked rows are never purged: they wait for an operator. Consumers' inboxes, not the
         outbox, keep the dedupe state; an inbox row is needed only while its event can still be
         redelivered, i.e. within the topic's retention (kept shorter than ``inbox_keep_s``).
+        Each statement is its own short transaction over at most ``purge_batch`` rows.
         """
-        await conn.execute(
-            "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
+        limit = self._settings.purge_batch
+        outbox = await conn.fetchval(
+            "WITH gone AS (DELETE FROM outbox WHERE id IN (SELECT id FROM outbox "
+            "WHERE published_at < now() - make_interval(secs => $1) LIMIT $2) RETURNING 1) SELECT count(*) FROM gone",
             self._settings.purge_after_s,
+            limit,
         )
-        await conn.execute(
-            "DELETE FROM inbox WHERE processed_at < now() - make_interval(secs => $1)",
+        inbox = await conn.fetchval(
+            "WITH gone AS (DELETE FROM inbox WHERE (consumer, event_id) IN (SELECT consumer, event_id FROM inbox "
+            "WHERE processed_at < now() - make_interval(secs => $1) LIMIT $2) RETURNING 1) SELECT count(*) FROM gone",
             self._settings.inbox_keep_s,
+            limit,
         )
+        self.purged_total += outbox + inbox
+        return bool(outbox >= limit or inbox >= limit)
 
 
 def _is_permanent(error: BaseException) -> bool:

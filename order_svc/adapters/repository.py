@@ -130,6 +130,27 @@ class SqlOrderRepository:
         )
         return [(row.order_id, row.created_at) for row in await self._session.execute(query)]
 
+    async def claim_incidents(self, order_ids: Sequence[str]) -> list[str]:
+        """Inserts a row per order; the replica whose insert lands reports it.
+
+        A replica inserting the same order at the same moment waits on the key until the first
+        commits, then inserts nothing: each order is claimed once.
+        """
+        incidents = t.pending_incidents
+        still_pending = sa.exists().where(
+            t.orders.c.order_id == incidents.c.order_id, t.orders.c.status == OrderStatus.PENDING.value
+        )
+        await self._session.execute(sa.delete(incidents).where(~still_pending))
+        if not order_ids:
+            return []
+        claimed = await self._session.execute(
+            pg_insert(incidents)
+            .values([{"order_id": order_id, "reported_at": sa.func.now()} for order_id in order_ids])
+            .on_conflict_do_nothing()
+            .returning(incidents.c.order_id)
+        )
+        return list(claimed.scalars())
+
     async def _hydrate(self, rows: Sequence[Any]) -> list[Order]:
         ids = [row["order_id"] for row in rows]
         lines: dict[str, list[OrderLine]] = {order_id: [] for order_id in ids}

@@ -34,6 +34,14 @@ orders = sa.Table(
     sa.Column("confirmed_at", sa.DateTime(timezone=True)),
 )
 
+# Overdue PENDING orders already reported, one row per incident (service_layer.pending).
+pending_incidents = sa.Table(
+    "pending_incidents",
+    metadata,
+    sa.Column("order_id", sa.Text, primary_key=True),
+    sa.Column("reported_at", sa.DateTime(timezone=True)),
+)
+
 order_items = sa.Table(
     "order_items",
     metadata,

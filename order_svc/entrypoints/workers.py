@@ -1,7 +1,9 @@
 """The order process's background loops, as ``Worker`` callables ``serve`` runs until stop.
 
-Each is safe with several replicas running: the sweeper locks the orders it cancels (SKIP
-LOCKED), and the pending watch only reads.
+Each is safe with several replicas running (docs/operations.md, "Background work with several
+replicas"): the sweeper locks the orders it cancels (SKIP LOCKED), so each is cancelled, and its
+event written, once; the pending watch claims each overdue order's incident in the database
+before it reports it, so one replica reports it.
 """
 
 from __future__ import annotations

@@ -3,13 +3,15 @@
 An order leaves PENDING when inventory's reservation outcome arrives. One that stays PENDING
 much longer than a saga hop takes means the saga is stuck for it (its OrderPlaced dead-lettered,
 inventory down, a relay parked its event): an operator must look. Each overdue order is logged
-once per process as an ERROR incident, not on every tick.
+once as an ERROR incident, not on every tick, and by one replica only: every replica runs the
+watch, and the order's incident is claimed in the database (``claim_incidents``) before it is
+reported. The gauge is every replica's own reading of the same number (take the max).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from order_svc.service_layer.ports import Dependencies
@@ -23,16 +25,19 @@ BATCH = 100
 class PendingWatch:
     deps: Dependencies
     incident_after_s: float
-    _reported: set[str] = field(default_factory=set)
 
     async def check(self, now: datetime) -> list[str]:
-        """Updates the gauge; logs and returns the ids of orders newly found overdue."""
+        """Updates the gauge; logs and returns the ids of the overdue orders this call claimed."""
         async with self.deps.uow() as uow:
             oldest = await uow.orders.oldest_pending(limit=BATCH)
+            overdue = {order_id: now - created for order_id, created in oldest}
+            overdue = {k: age for k, age in overdue.items() if age.total_seconds() >= self.incident_after_s}
+            claimed = set(await uow.orders.claim_incidents(list(overdue)))
+            await uow.commit()
         self.deps.metrics.oldest_pending_age(max((now - oldest[0][1]).total_seconds(), 0.0) if oldest else 0.0)
-        overdue = {order_id: now - created for order_id, created in oldest}
-        overdue = {k: age for k, age in overdue.items() if age.total_seconds() >= self.incident_after_s}
-        new = [order_id for order_id in overdue if order_id not in self._reported]
+        # Reported after the claim committed: a claim rolled back must not leave a logged
+        # incident that another replica then logs again.
+        new = [order_id for order_id in overdue if order_id in claimed]
         for order_id in new:
             self.deps.metrics.pending_incident()
             log.error(
@@ -43,6 +48,4 @@ class PendingWatch:
                     "deadline_s": self.incident_after_s,
                 },
             )
-        # Forget the ones that left PENDING (or fell out of the batch), so memory stays bounded.
-        self._reported = set(overdue)
         return new

@@ -55,6 +55,14 @@ class OrderRepository(Protocol):
         """(order_id, created_at) of the oldest PENDING orders, oldest first."""
         ...
 
+    async def claim_incidents(self, order_ids: Sequence[str]) -> list[str]:
+        """Records ``order_ids`` as reported overdue; returns those no one had reported before.
+
+        The claim is shared by every replica (and survives restarts): each order is reported
+        once. Orders that have left PENDING are forgotten, so what is kept stays small.
+        """
+        ...
+
 
 class CustomerRepository(Protocol):
     async def add(self, customer: Customer) -> Customer | None:

@@ -51,6 +51,7 @@ class Tables:
     catalog: dict[str, CatalogEntry] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     inbox: set[str] = field(default_factory=set)
+    pending_incidents: set[str] = field(default_factory=set)
     # The outbox, as the domain events the units of work handed over, in commit order.
     outbox: list[DomainEvent] = field(default_factory=list)
 
@@ -150,6 +151,13 @@ class FakeOrderRepository:
             if o.status is OrderStatus.PENDING and o.created_at is not None
         ]
         return [(order_id, created) for created, order_id in sorted(pending)[:limit]]
+
+    async def claim_incidents(self, order_ids: Sequence[str]) -> list[str]:
+        claimed = self._tables.pending_incidents
+        claimed &= {i for i, o in self._tables.orders.items() if o.status is OrderStatus.PENDING}
+        new = [order_id for order_id in order_ids if order_id not in claimed]
+        claimed.update(new)
+        return new
 
 
 class FakeCustomerRepository:

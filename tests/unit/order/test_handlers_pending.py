@@ -95,3 +95,17 @@ async def test_the_sweeper_cancels_unpaid_orders_and_stops() -> None:
     finally:
         stop.set()
         await asyncio.wait_for(task, 5)
+
+
+async def test_two_replicas_watching_report_each_overdue_order_once(caplog: pytest.LogCaptureFixture) -> None:
+    fakes = Fakes()
+    pending(fakes, "o-late", minutes_ago=10)
+    first, second = PendingWatch(fakes.deps, incident_after_s=300), PendingWatch(fakes.deps, incident_after_s=300)
+
+    with caplog.at_level(logging.ERROR, logger="order_svc.service_layer.pending"):
+        assert await first.check(START) == ["o-late"]
+        assert await second.check(START) == []  # claimed by the first replica
+        # A restarted replica (a fresh watch) does not report it again either.
+        assert await PendingWatch(fakes.deps, incident_after_s=300).check(START) == []
+    assert fakes.metrics.incidents == 1
+    assert len(caplog.records) == 1
