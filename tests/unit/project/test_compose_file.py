@@ -43,8 +43,6 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
 # Read with os.environ by mesh.serving.entry, not through a settings class.
 PLAIN_VARIABLES = {"OMS_LOG_FORMAT", "OMS_LOG_LEVEL"}
 GRPC_SERVICES = {"order": OrderSettings, "inventory": InventorySettings, "notify": NotifySettings}
-# Prometheus' job of each (deploy/prometheus/prometheus.yml).
-SCRAPE_JOBS = {"order": "order_svc", "inventory": "inventory_svc", "notify": "notify_svc"}
 
 
 def _known_variables() -> set[str]:
@@ -175,7 +173,7 @@ def test_only_the_debug_profile_is_optional(compose: dict[str, Any]) -> None:
 def test_prometheus_scrapes_every_replica(service: str, apps: dict[str, dict[str, Any]]) -> None:
     config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    job = jobs[SCRAPE_JOBS[service]]
+    job = jobs[apps[service]["command"][2]]  # the job is named after the module: order_svc, …
     _, metrics_port = _ports(apps[service])
     # One A record per replica; a static target would be one of them, at random.
     assert "static_configs" not in job
