@@ -39,9 +39,12 @@ RUN pip install -c constraints.txt . grpcio-tools \
 # --- runtime: slim Python, the virtualenv, the .proto sources, a non-root user ----------------
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="oms-mesh" \
-      org.opencontainers.image.description="OMS mesh services: order, inventory, notify, HTTP gateway"
+      org.opencontainers.image.description="OMS mesh services: order, inventory, notify, payment, HTTP gateway"
 RUN groupadd --system --gid 10001 oms \
- && useradd --system --uid 10001 --gid oms --home-dir /app --no-create-home --shell /usr/sbin/nologin oms
+ && useradd --system --uid 10001 --gid oms --home-dir /app --no-create-home --shell /usr/sbin/nologin oms \
+ && install -d -o 10001 -g 10001 /var/lib/oms-payment
+# /var/lib/oms-payment: the simulated provider's books in compose (a named volume takes the
+# directory's owner from the image, so the non-root user can write it).
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY proto/ /app/proto/

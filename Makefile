@@ -75,7 +75,7 @@ lint: deps ## ruff on the whole tree
 typecheck: deps ## mypy on every package
 	mypy mesh order_svc inventory_svc notify_svc payment_svc gateway testkit
 
-check-compose: deps ## the compose file against the settings classes
+check-compose: deps ## the compose file against the Compose spec, also scaled (--scale order=3 ...) and with the debug profile
 	scripts/check-compose
 
 check-k8s: deps ## render deploy/k8s with kustomize and check it against the Kubernetes schemas, offline

@@ -6,10 +6,16 @@
 //
 //   - a bind-mounted host path, build context, Dockerfile or env_file that does not exist
 //     (Docker would silently create an empty directory for a missing bind source);
-//   - a `depends_on: {condition: service_healthy}` on a service without a healthcheck.
+//   - a `depends_on: {condition: service_healthy}` on a service without a healthcheck;
+//   - with the replica counts of -scale / -scale-marked (as `docker compose up --scale` sets
+//     them): a service of several replicas that publishes a fixed host port or sets
+//     container_name, and a host port two services publish (scale.go).
 //
-// Usage: compose-check [-q | -print] [compose-file ...]   (default: docker-compose.yml)
+// Usage: compose-check [-q | -print] [-profile P ...] [-scale SERVICE=N ...] [-scale-marked N]
+// [compose-file ...]   (default: docker-compose.yml)
 // -print writes the resolved model (anchors merged, variables interpolated) as YAML.
+// -profile enables a profile's services ("*": every profile), like `docker compose --profile`.
+// -scale-marked N gives every service marked `x-oms-scalable: true` at least N replicas.
 package main
 
 import (
@@ -30,8 +36,15 @@ func main() {
 	quiet := flag.Bool("q", false, "print nothing on success")
 	printModel := flag.Bool("print", false, "print the resolved project as YAML (like `docker compose config`)")
 	name := flag.String("project-name", "", "project name (default: the directory name, as docker compose does)")
+	var profiles listFlag
+	flag.Var(&profiles, "profile", "enable the services of this profile (repeatable; \"*\": all), like docker compose --profile")
+	scales := scaleFlag{}
+	flag.Var(scales, "scale", "SERVICE=N: check the file with N replicas of SERVICE (repeatable), like docker compose up --scale")
+	marked := flag.Int("scale-marked", 0, "check with at least N replicas of every service marked "+ScalableExtension+": true")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s [-q | -print] [-project-name NAME] [compose-file ...]\n", os.Args[0])
+		fmt.Fprintf(flag.CommandLine.Output(),
+			"usage: %s [-q | -print] [-project-name NAME] [-profile P] [-scale SERVICE=N] [-scale-marked N] [compose-file ...]\n",
+			os.Args[0])
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -39,12 +52,15 @@ func main() {
 	if len(files) == 0 {
 		files = []string{"docker-compose.yml"}
 	}
-	project, err := load(context.Background(), files, *name)
+	project, err := load(context.Background(), files, *name, profiles)
+	if err == nil {
+		err = applyScale(project, scales, *marked)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "compose-check: %s: %v\n", strings.Join(files, ", "), err)
 		os.Exit(1)
 	}
-	if problems := runtimeProblems(project); len(problems) > 0 {
+	if problems := append(runtimeProblems(project), scaleProblems(project)...); len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintf(os.Stderr, "compose-check: %s: %s\n", strings.Join(files, ", "), p)
 		}
@@ -61,11 +77,24 @@ func main() {
 	}
 	if !*quiet {
 		fmt.Printf("%s: valid (project %q; services: %s)\n",
-			strings.Join(files, ", "), project.Name, strings.Join(project.ServiceNames(), ", "))
+			strings.Join(files, ", "), project.Name, strings.Join(replicaCounts(project), ", "))
 	}
 }
 
-func load(ctx context.Context, files []string, name string) (*types.Project, error) {
+// replicaCounts names the enabled services, with "×N" after those checked with N > 1 replicas.
+func replicaCounts(project *types.Project) []string {
+	names := project.ServiceNames()
+	sort.Strings(names)
+	for i, name := range names {
+		service := project.Services[name]
+		if n := service.GetScale(); n > 1 {
+			names[i] = fmt.Sprintf("%s×%d", name, n)
+		}
+	}
+	return names
+}
+
+func load(ctx context.Context, files []string, name string, profiles []string) (*types.Project, error) {
 	fns := []cli.ProjectOptionsFn{
 		cli.WithOsEnv,
 		cli.WithDotEnv,
@@ -76,6 +105,9 @@ func load(ctx context.Context, files []string, name string) (*types.Project, err
 	}
 	if name != "" {
 		fns = append(fns, cli.WithName(name))
+	}
+	if len(profiles) > 0 {
+		fns = append(fns, cli.WithProfiles(profiles))
 	}
 	options, err := cli.NewProjectOptions(files, fns...)
 	if err != nil {
