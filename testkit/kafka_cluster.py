@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,14 +75,41 @@ class KafkaCluster:
         return int(metadata.topics[topic].partitions[partition].leader)
 
     async def group_settled(self, group: str, members: int) -> bool:
-        """The consumer group is Stable with ``members`` members (a rebalance is over)."""
+        """The consumer group is Stable with ``members`` members (a rebalance is over).
 
-        def describe() -> bool:
-            (future,) = self.admin().describe_consumer_groups([group], request_timeout=5).values()
-            try:
-                description = future.result(timeout=10)
-            except Exception:  # noqa: BLE001 - no coordinator while a node is down: not settled yet
-                return False
-            return str(description.state).endswith("STABLE") and len(description.members) == members
+        Asked from a child process: librdkafka's DescribeConsumerGroups can abort the whole
+        process on an assertion while a broker is down (confluentinc/librdkafka#4605), and the
+        test must outlive the broker it kills.
+        """
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _DESCRIBE_GROUP,
+            self.bootstrap,
+            group,
+            str(members),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        try:
+            return await asyncio.wait_for(process.wait(), timeout=20) == 0
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            return False
 
-        return await asyncio.to_thread(describe)
+
+# Exit 0 when the group is Stable with the number of members asked, 1 otherwise.
+_DESCRIBE_GROUP = """
+import sys
+from confluent_kafka.admin import AdminClient
+bootstrap, group, members = sys.argv[1], sys.argv[2], int(sys.argv[3])
+admin = AdminClient({"bootstrap.servers": bootstrap})
+(future,) = admin.describe_consumer_groups([group], request_timeout=5).values()
+try:
+    description = future.result(timeout=10)
+except Exception:
+    sys.exit(1)
+stable = str(description.state).endswith("STABLE") and len(description.members) == members
+sys.exit(0 if stable else 1)
+"""
