@@ -78,7 +78,7 @@ async def text_shows(run: Run, wanted: str) -> bool:
 async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[Run]:
     kafka = await fresh_kafka(infra)
     databases = {name: await create_database(infra, f"{name}_svc") for name in SERVICES}
-    ports = {name: free_port() for name in ("order", "inventory", "notify", "payment", "gateway", "smtp")}
+    ports = {name: free_port() for name in ("order", "inventory", "notify", "payment", "gateway", "smtp", "sms")}
     suffix = group_suffix(kafka, uuid.uuid4().hex[:8])
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
     env |= {
@@ -90,6 +90,7 @@ async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[Run]:
         "OMS_INVENTORY_CACHE_KEY_PREFIX": f"test:{suffix}:",
         "OMS_GATEWAY_PORT": str(ports["gateway"]),
         "OMS_RUN_SMTP_PORT": str(ports["smtp"]),
+        "OMS_RUN_SMS_PORT": str(ports["sms"]),
         "OMS_RUN_NO_SEED": "1",
         "OMS_RUN_STOP_TIMEOUT_S": "15",
         # The trace viewer is tested on its own (tests/e2e/test_trace_viewer.py); here it would

@@ -57,6 +57,7 @@ async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[tuple[Run, str]]:
         "OMS_INVENTORY_CACHE_KEY_PREFIX": f"test:{suffix}:",
         "OMS_GATEWAY_PORT": str(gateway_port),
         "OMS_RUN_SMTP_PORT": str(free_port()),
+        "OMS_RUN_SMS_PORT": str(free_port()),
         "OMS_RUN_NO_SEED": "1",
         "OMS_RUN_STOP_TIMEOUT_S": "15",
         "OMS_PG_ADMIN_URL": infra.pg_admin_url,

@@ -64,7 +64,7 @@ async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[Run]:
     try:
         for name in SERVICES:
             databases[name] = await create_database(infra, f"{name}_svc")
-        ports = {name: free_port() for name in (*SERVICES, "gateway", "smtp")}
+        ports = {name: free_port() for name in (*SERVICES, "gateway", "smtp", "sms")}
         state = tmp_path / "state"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OMS_", "OTEL_"))}
         env |= {
@@ -76,6 +76,7 @@ async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[Run]:
             "OMS_INVENTORY_CACHE_KEY_PREFIX": f"test:{uuid.uuid4().hex[:8]}:",
             "OMS_GATEWAY_PORT": str(ports["gateway"]),
             "OMS_RUN_SMTP_PORT": str(ports["smtp"]),  # where the sink would listen: it must not
+            "OMS_RUN_SMS_PORT": str(ports["sms"]),
             "OMS_NOTIFY_SMTP_HOST": "127.0.0.1",
             "OMS_NOTIFY_SMTP_PORT": str(smtp.port),
             "OMS_RUN_STOP_TIMEOUT_S": "15",
