@@ -175,6 +175,35 @@ test("a shopper cancels an order, and the page follows it to CANCELLED", async (
   expect(orders.map((o) => o.status)).toEqual(["ORDER_STATUS_CANCELLED"]);
 });
 
+test("a shopper pays by card and the page follows the order to PAID; a declined card cancels it", async ({
+  page,
+  request,
+}) => {
+  const api = await Api.asAdmin(request);
+  const name = unique("Grinder");
+  const productId = await api.product(name, 5);
+  const customerId = await api.customer();
+
+  await signInShopper(page, customerId);
+  await page.goto(`/#/products/${productId}`);
+  await page.getByRole("button", { name: "Add to cart" }).click();
+  await page.goto("/#/cart");
+  await page.getByLabel("Payment").selectOption("tok_visa");
+  await page.getByRole("button", { name: "Place order" }).click();
+  await expect(page.getByTestId("order-status")).toHaveText("Paid");
+  await checkPage(page, "shop-order-paid");
+
+  await page.goto(`/#/products/${productId}`);
+  await page.getByRole("button", { name: "Add to cart" }).click();
+  await page.goto("/#/cart");
+  await page.getByLabel("Payment").selectOption("tok_chargeDeclined");
+  await page.getByRole("button", { name: "Place order" }).click();
+  await expect(page.getByTestId("order-status")).toHaveText("Cancelled");
+  await expect(page.getByTestId("status-reason")).toContainText("payment failed");
+  const statuses = (await api.orders(customerId)).map((o) => o.status).sort();
+  expect(statuses).toEqual(["ORDER_STATUS_CANCELLED", "ORDER_STATUS_PAID"]);
+});
+
 test("429 says when to retry and UNAVAILABLE offers to try again", async ({ page }) => {
   // The gateway's answers are stood in for here (the real ones are tested in tests/e2e): what
   // is under test is what the page makes of them.

@@ -7,22 +7,35 @@ import { newIdempotencyKey } from "../format";
 
 const KEY = "oms.shop.checkout";
 
-// The payment step's hook: PlaceOrder gets a payment method once the payment contract lands
-// (its field is not in the contract yet); the checkout form has no payment choice until then.
+// How the order is paid: a payment provider's token for the customer's card (PlaceOrder's
+// payment_method), or none: the order then waits CONFIRMED for an offline payment.
 export interface CheckoutOptions {
   paymentMethod?: string;
 }
 
-function cartFingerprint(lines: CartLine[]): string {
-  return lines
+// The simulated provider's test cards (payment_svc/adapters/simulated_provider.py), what the
+// development mesh authorizes with. With Stripe, a real page gets the token from Stripe's own
+// card form instead; that needs Stripe's script, which this offline build does not load.
+export const PAYMENT_CHOICES: { value: string; label: string }[] = [
+  { value: "", label: "Pay later (invoice, offline payment)" },
+  { value: "tok_visa", label: "Test card: Visa, approved" },
+  { value: "tok_mastercard", label: "Test card: Mastercard, approved" },
+  { value: "tok_chargeDeclined", label: "Test card: declined" },
+  { value: "tok_insufficient_funds", label: "Test card: insufficient funds" },
+];
+
+function cartFingerprint(lines: CartLine[], options: CheckoutOptions): string {
+  const items = lines
     .map((l) => `${l.productId}×${l.quantity}`)
     .sort()
     .join(",");
+  // Another payment method is another request: the same key with a different body is refused.
+  return `${items}|${options.paymentMethod ?? ""}`;
 }
 
-/** The key for this cart: the same one until the cart changes or its order is placed. */
-export function idempotencyKeyFor(lines: CartLine[]): string {
-  const fingerprint = cartFingerprint(lines);
+/** The key for this cart and payment: the same one until either changes or the order is placed. */
+export function idempotencyKeyFor(lines: CartLine[], options: CheckoutOptions = {}): string {
+  const fingerprint = cartFingerprint(lines, options);
   try {
     const saved = JSON.parse(sessionStorage.getItem(KEY) ?? "null") as { key: string; cart: string } | null;
     if (saved && saved.cart === fingerprint) return saved.key;
@@ -43,9 +56,7 @@ export function placeOrderBody(customerId: string, lines: CartLine[], options: C
     customerId,
     items: lines.map((l) => ({ productId: l.productId, quantity: l.quantity })),
   };
-  // Sent only when the page asks for it, which it does once the contract has the field
-  // (the gateway refuses fields it does not know).
-  if (options.paymentMethod) Object.assign(body, { paymentMethod: options.paymentMethod });
+  if (options.paymentMethod) body.paymentMethod = options.paymentMethod;
   return body;
 }
 
@@ -53,7 +64,7 @@ export async function placeOrder(customerId: string, lines: CartLine[], options:
   return call(
     api.POST("/orders", {
       body: placeOrderBody(customerId, lines, options),
-      headers: { "Idempotency-Key": idempotencyKeyFor(lines) },
+      headers: { "Idempotency-Key": idempotencyKeyFor(lines, options) },
     }),
   );
 }

@@ -7,20 +7,21 @@ import { cartLines, clearCart, onCartChange, setQuantity } from "../cart";
 import { money, statusLabel, when } from "../format";
 import { go, href } from "../router";
 import { ErrorNotice, FieldError, Pager, usePages, useSession } from "../ui/common";
-import { forgetIdempotencyKey, placeOrder } from "./checkout";
+import { forgetIdempotencyKey, PAYMENT_CHOICES, placeOrder } from "./checkout";
 
 export function Cart() {
   const session = useSession();
   const [lines, setLines] = useState(cartLines());
   const [error, setError] = useState<ApiError | null>(null);
   const [placing, setPlacing] = useState(false);
+  const [paymentMethod, setPaymentMethod] = useState(PAYMENT_CHOICES[0]!.value);
   useEffect(() => onCartChange(setLines), []);
 
   const checkout = async () => {
     if (!session || placing) return;
     setPlacing(true);
     setError(null);
-    const result = await placeOrder(session.subject, lines);
+    const result = await placeOrder(session.subject, lines, { paymentMethod });
     setPlacing(false);
     if (result.error) {
       setError(result.error);
@@ -76,6 +77,22 @@ export function Cart() {
           ))}
         </tbody>
       </table>
+      <p>
+        <label for="payment-method">Payment</label>{" "}
+        <select
+          id="payment-method"
+          value={paymentMethod}
+          aria-describedby="payment-method-error"
+          onChange={(e) => setPaymentMethod(e.currentTarget.value)}
+        >
+          {PAYMENT_CHOICES.map((c) => (
+            <option key={c.value} value={c.value}>
+              {c.label}
+            </option>
+          ))}
+        </select>
+        <FieldError id="payment-method-error" error={error} field="payment_method" />
+      </p>
       <ErrorNotice error={error} onRetry={checkout} />
       {session ? (
         <button type="button" class="primary" onClick={checkout} disabled={placing} aria-busy={placing}>
