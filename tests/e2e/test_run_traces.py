@@ -28,7 +28,7 @@ from tests.e2e.tracing_support import SERVICES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT_S + 300)]
 
-MESH = ("order", "inventory", "notify")
+MESH = ("order", "inventory", "notify", "payment")
 
 
 class Run:

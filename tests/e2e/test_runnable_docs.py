@@ -30,8 +30,8 @@ from tests.unit.project.test_doc_commands import DOCS, runnable_blocks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-SERVICES = ("order", "inventory", "notify")
-DEFAULT_PORTS = {"order": 50051, "inventory": 50052, "notify": 50053, "gateway": 8080}
+SERVICES = ("order", "inventory", "notify", "payment")
+DEFAULT_PORTS = {"order": 50051, "inventory": 50052, "notify": 50053, "payment": 50054, "gateway": 8080}
 FRESH_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
