@@ -47,11 +47,17 @@ class Run:
         return self.output.read_text(errors="replace") if self.output.exists() else ""
 
     def localized(self, block: str) -> str:
-        """``block`` with the documented ports and state folder replaced by this run's."""
+        """``block`` with the documented ports and state folder replaced by this run's.
+
+        The ``oms`` CLI finds the services on the ``make run`` ports by itself; this run's
+        ports reach it as the ``OMS_CLI_<SERVICE>_ADDR`` settings it documents."""
         for name, default in DEFAULT_PORTS.items():
             block = re.sub(rf"\blocalhost:{default}\b", f"localhost:{self.ports[name]}", block)
             block = re.sub(rf"-addr localhost:{default}\b", f"-addr localhost:{self.ports[name]}", block)
-        return block.replace(".oms/run/", f"{self.state}/run/")
+        cli = " ".join(
+            f"OMS_CLI_{name.upper()}_ADDR=127.0.0.1:{self.ports[name]}" for name in DEFAULT_PORTS if name != "gateway"
+        )
+        return f"export {cli}\n" + block.replace(".oms/run/", f"{self.state}/run/")
 
 
 @pytest.fixture
