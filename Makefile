@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/.oms/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help run test deps proto check check-proto check-layers lint typecheck check-compose check-k8s web check-web \
-        jaeger infra-up infra-down infra-status migrate seed test-unit test-integration test-e2e test-hostile bench clean
+        jaeger infra-up infra-down infra-status migrate seed test-unit test-integration test-e2e test-soak test-hostile bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -107,6 +107,9 @@ test-integration: deps infra-up ## the integration tests on the real servers
 test-e2e: deps infra-up ## the end-to-end tests (the mesh as processes)
 	scripts/apt-install chromium=chromium
 	$(PY) -m pytest tests/e2e
+
+test-soak: deps infra-up ## the soak runs kept out of make test: a 3-broker Kafka cluster with brokers and replicas killed
+	OMS_TEST_SOAK=1 $(PY) -m pytest tests -m soak -s
 
 test-hostile: deps infra-up ## the hostile gRPC suite, long (OMS_HOSTILE_EXAMPLES, default here 500)
 	OMS_HOSTILE_EXAMPLES=$${OMS_HOSTILE_EXAMPLES:-500} $(PY) -m pytest tests/e2e/test_grpc_hostile.py

@@ -37,7 +37,7 @@ from tests.e2e.gateway_support import payment_env
 from tests.integration.notify.support import SmtpServer
 from tests.integration.payment_svc.support import authorizations
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.soak]
 
 ORDERS = 300
 SERVICES = ("inventory", "order", "notify", "payment")
