@@ -12,7 +12,7 @@ import {
   OrderStatus,
   orderStatusToJSON,
   type Order,
-  type PlaceOrderRequest,
+  PlaceOrderRequest,
 } from "../../gen/ts/oms/order/v1/order";
 
 const BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest";
@@ -78,9 +78,11 @@ async function main(): Promise<void> {
   const placing = signed.clone();
   placing.set("idempotency-key", `ts-${process.hrtime.bigint()}`);
   try {
-    const order = await place(client, { customerId, items: [{ productId, quantity: 2 }] }, placing);
+    // fromPartial: fields the client leaves out (payment_method: pay later) take their defaults,
+    // so a field added to the contract does not break this call.
+    const order = await place(client, PlaceOrderRequest.fromPartial({ customerId, items: [{ productId, quantity: 2 }] }), placing);
     const statuses = await watchUntilConfirmed(client, order.orderId, signed);
-    const rejected = await place(client, { customerId, items: [{ productId: "", quantity: 0 }] }, signed).then(
+    const rejected = await place(client, PlaceOrderRequest.fromPartial({ customerId, items: [{ productId: "", quantity: 0 }] }), signed).then(
       () => {
         throw new Error("an invalid PlaceOrder was accepted");
       },
