@@ -26,13 +26,18 @@ _TIMEOUT = re.compile(r"^(\d{1,8})([HMSmun])$")
 _UNIT_SECONDS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
 # Set by the gRPC library or the transport; a client must not be able to override them.
 _RESERVED = {"content-type", "user-agent", "te", "host", "connection"}
+# What gRPC allows in a text metadata value (printable ASCII); anything else would make the
+# upstream call itself fail, so it is refused (or, for trace context, dropped) here.
+_METADATA_TEXT = re.compile(r"^[\x20-\x7e]*$")
+# W3C Trace Context: a vendor must ignore a traceparent/tracestate it cannot parse, not fail.
+_IGNORED_WHEN_INVALID = {"traceparent", "tracestate"}
 
 Metadata = list[tuple[str, str | bytes]]
 
 
 def request_id_of(request: Request) -> str:
     given = request.headers.get("x-request-id", "").strip()
-    return given if given and len(given) <= 128 else uuid.uuid4().hex
+    return given if given and len(given) <= 128 and _METADATA_TEXT.match(given) else uuid.uuid4().hex
 
 
 def parse_grpc_timeout(value: str) -> float:
@@ -42,7 +47,10 @@ def parse_grpc_timeout(value: str) -> float:
         raise bad_request(
             f"invalid Grpc-Timeout {shown(value)}: expected 1-8 digits and one of H M S m u n", "Grpc-Timeout"
         )
-    return int(found.group(1)) * _UNIT_SECONDS[found.group(2)]
+    seconds = int(found.group(1)) * _UNIT_SECONDS[found.group(2)]
+    if seconds <= 0:
+        raise bad_request("invalid Grpc-Timeout: a deadline of zero can never be met", "Grpc-Timeout")
+    return seconds
 
 
 def deadline_of(request: Request, default_s: float) -> float:
@@ -58,6 +66,11 @@ def outgoing_metadata(request: Request, request_id: str, authorization: str | No
             value = request_id
         elif name == "authorization":
             value = authorization
+        if value and not _METADATA_TEXT.match(value):
+            if name in _IGNORED_WHEN_INVALID:
+                continue
+            header = name.title() if name != "idempotency-key" else "Idempotency-Key"
+            raise bad_request(f"header {header} must be printable ASCII", header)
         if value:
             metadata.append((name, value))
     for name, value in request.headers.items():
@@ -84,6 +97,8 @@ def _custom(key: str, value: str) -> tuple[str, str | bytes]:
             return key, base64.b64decode(value + "=" * (-len(value) % 4), validate=False)
         except (binascii.Error, ValueError):
             raise bad_request(f"header {METADATA_PREFIX}{key} must be base64", f"{METADATA_PREFIX}{key}") from None
+    if not _METADATA_TEXT.match(value):
+        raise bad_request(f"header {METADATA_PREFIX}{key} must be printable ASCII", f"{METADATA_PREFIX}{key}")
     return key, value
 
 

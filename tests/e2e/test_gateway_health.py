@@ -24,7 +24,7 @@ async def test_healthz_names_a_killed_upstream_fast_and_recovers(infra: Infra, t
             healthy = await stack.call("GET", "/healthz", headers={})
             upstreams = healthy.json()["upstreams"]
             assert {name: u["status"] for name, u in upstreams.items()} == dict.fromkeys(
-                ("order", "inventory", "notify"), "SERVING"
+                ("order", "inventory", "notify", "payment"), "SERVING"
             )
             assert upstreams["inventory"]["address"] == stack.service("inventory").address
 

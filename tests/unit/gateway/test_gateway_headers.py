@@ -145,3 +145,30 @@ async def test_large_responses_are_gzipped(client: httpx.AsyncClient, recorder: 
     response = await client.get("/products", headers={"accept-encoding": "gzip"})
     assert response.headers["content-encoding"] == "gzip"
     assert len(response.json()["products"]) == 200
+
+
+async def test_a_zero_grpc_timeout_is_400_not_an_expired_deadline(
+    client: httpx.AsyncClient, recorder: Recorder
+) -> None:
+    response = await client.get("/orders/o-1", headers={"grpc-timeout": "0H"})
+    assert response.status_code == 400
+    assert "Grpc-Timeout" in response.json()["message"]
+    assert not recorder.calls
+
+
+async def test_trace_context_gRPC_cannot_carry_is_ignored_as_w3c_says(
+    client: httpx.AsyncClient, recorder: Recorder
+) -> None:
+    response = await client.get("/orders/o-1", headers={"tracestate": "Tq,m\t-", "traceparent": "00-\x01"})
+    assert response.status_code == 200
+    sent = recorder.last("GetOrder").metadata
+    assert "tracestate" not in sent or "\t" not in sent["tracestate"]
+
+
+@pytest.mark.parametrize("header", ["idempotency-key", "grpc-metadata-x-note"])
+async def test_a_header_value_grpc_cannot_carry_is_400(
+    client: httpx.AsyncClient, recorder: Recorder, header: str
+) -> None:
+    response = await client.get("/orders/o-1", headers={header: "a\tb\x7f"})
+    assert response.status_code == 400
+    assert not recorder.calls
