@@ -117,6 +117,8 @@ async def record_webhook_deliveries(uow: UnitOfWork, event: OrderEvent, cloud_ev
 
 async def list_deliveries(query: DeliveryQuery, deps: Dependencies) -> DeliveryPage:
     """One page, newest first; ``next`` is set when there may be more."""
+    if query.endpoint_id:  # a filter on the endpoint: an id that is not one is the caller's mistake
+        _check_uuid("endpoint_id", query.endpoint_id, "an endpoint id")
     async with deps.uow() as uow:
         rows = await uow.deliveries.list(dataclasses.replace(query, limit=query.limit + 1))
     page, more = rows[: query.limit], len(rows) > query.limit

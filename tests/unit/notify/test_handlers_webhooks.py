@@ -250,3 +250,10 @@ async def test_listing_pages_newest_first_with_filters() -> None:
     assert [d.event_id for d in rest.deliveries] == ["ev-0"] and rest.next is None
     by_order = await list_deliveries(DeliveryQuery(limit=10, order_id="ord-1"), h.deps)
     assert {d.endpoint_id for d in by_order.deliveries} == {a.endpoint_id, b.endpoint_id}
+
+
+async def test_listing_by_an_endpoint_id_that_is_not_one_is_a_field_violation() -> None:
+    # Found by schemathesis: a 128-character id reached the database and came back INTERNAL.
+    with pytest.raises(InvalidArgument) as caught:
+        await list_deliveries(DeliveryQuery(limit=10, endpoint_id="0" * 128), Harness().deps)
+    assert [v.field for v in caught.value.violations] == ["endpoint_id"]
