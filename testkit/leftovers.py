@@ -140,6 +140,10 @@ def _kafka_names(admin: AdminClient, wanted: Callable[[Marker], bool]) -> KafkaN
     return KafkaNames(sorted(topics), sorted(groups))
 
 
+# The services' consumer session timeout (mesh/messaging/kafka/_consumer.py).
+SESSION_TIMEOUT_S = 10.0
+
+
 def _delete_kafka(admin: AdminClient, names: KafkaNames) -> KafkaNames:
     """Deletes ``names``; returns what is gone (a group with live members stays, and is retried
     by the next sweep)."""
@@ -164,14 +168,29 @@ def _delete_kafka(admin: AdminClient, names: KafkaNames) -> KafkaNames:
     return KafkaNames(deleted_topics, deleted_groups)
 
 
-def _remove_kafka_blocking(bootstrap: str, wanted: Callable[[Marker], bool]) -> KafkaNames:
+def _remove_kafka_blocking(
+    bootstrap: str, wanted: Callable[[Marker], bool], *, wait_for_members_s: float = 0.0
+) -> KafkaNames:
     admin = _admin(bootstrap)
-    return _delete_kafka(admin, _kafka_names(admin, wanted))
+    names = _kafka_names(admin, wanted)
+    removed = _delete_kafka(admin, names)
+    # A group whose member was SIGKILLed keeps that member until its session times out (10 s in
+    # the services): the broker refuses to delete it until then, so ask again until it lets go.
+    deadline = time.monotonic() + wait_for_members_s
+    left = [g for g in names.groups if g not in removed.groups]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        again = _delete_kafka(admin, KafkaNames([], left))
+        removed = KafkaNames(removed.topics, removed.groups + again.groups)
+        left = [g for g in left if g not in again.groups]
+    return removed
 
 
 async def remove_kafka(bootstrap: str, marker: Marker) -> KafkaNames:
-    """Deletes every topic and consumer group carrying ``marker``."""
-    return await asyncio.to_thread(_remove_kafka_blocking, bootstrap, lambda m: m == marker)
+    """Deletes every topic and consumer group carrying ``marker`` (waiting out a killed member)."""
+    return await asyncio.to_thread(
+        _remove_kafka_blocking, bootstrap, lambda m: m == marker, wait_for_members_s=SESSION_TIMEOUT_S + 5
+    )
 
 
 async def kafka_names(bootstrap: str, wanted: Callable[[Marker], bool]) -> KafkaNames:
