@@ -91,6 +91,8 @@ async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[Run]:
         "OMS_GATEWAY_PORT": str(ports["gateway"]),
         "OMS_RUN_SMTP_PORT": str(ports["smtp"]),
         "OMS_RUN_SMS_PORT": str(ports["sms"]),
+        # The trace UI (Phoenix) is tested by tests/e2e/test_run_traces.py; here it would only cost time.
+        "OMS_RUN_TRACE_UI": "0",
         "OMS_RUN_NO_SEED": "1",
         "OMS_RUN_STOP_TIMEOUT_S": "15",
         # The trace viewer is tested on its own (tests/e2e/test_trace_viewer.py); here it would

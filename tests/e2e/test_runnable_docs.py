@@ -83,6 +83,8 @@ async def run(infra: Infra, tmp_path: Path) -> AsyncIterator[Run]:
             "OMS_GATEWAY_PORT": str(ports["gateway"]),
             "OMS_RUN_SMTP_PORT": str(ports["smtp"]),  # where the sink would listen: it must not
             "OMS_RUN_SMS_PORT": str(ports["sms"]),
+            # The trace UI (Phoenix) is tested by tests/e2e/test_run_traces.py; here it would only cost time.
+            "OMS_RUN_TRACE_UI": "0",
             "OMS_NOTIFY_SMTP_HOST": "127.0.0.1",
             "OMS_NOTIFY_SMTP_PORT": str(smtp.port),
             "OMS_RUN_STOP_TIMEOUT_S": "15",
