@@ -28,7 +28,6 @@ os.environ.setdefault("OMS_ENV", "development")
 SAFETY_NET = os.environ.get("OMS_TEST_LEFTOVER_NET", "1") != "0"
 
 
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Soak runs (minutes of load against a cluster that is killed piece by piece) are kept out
     of `make test`'s time budget: they run with OMS_TEST_SOAK=1 (`make test-soak`)."""
@@ -38,6 +37,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("soak"):
             item.add_marker(skip)
+
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
